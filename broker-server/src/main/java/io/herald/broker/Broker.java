@@ -1,0 +1,243 @@
+package io.herald.broker;
+
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallExecutorSupplier;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.herald.broker.admin.TopicAdminService;
+import io.herald.broker.config.BrokerConfig;
+import io.herald.broker.delivery.SubscribeService;
+import io.herald.broker.metadata.LocalMetadataStore;
+import io.herald.broker.metadata.MetadataStore;
+import io.herald.broker.publish.PublishService;
+import io.herald.broker.topic.TopicRegistry;
+import io.herald.broker.transport.PeerInterceptor;
+import io.herald.broker.transport.ServerFactory;
+import io.herald.proto.v1.PublishServiceGrpc;
+import io.herald.proto.v1.SubscribeServiceGrpc;
+import io.herald.proto.v1.TopicAdminServiceGrpc;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One broker node: wiring and lifecycle. Owns every thread it starts: the Netty event loops
+ * ({@code herald-netty-*}), the writer pool ({@code herald-writer-*}), the admin executor (virtual
+ * threads {@code herald-admin-*}) and, through the {@link TopicRegistry}, one virtual dispatch
+ * thread per topic.
+ *
+ * <h2>Shutdown, from the outside in</h2>
+ * {@link #close()}: health goes NOT_SERVING and the server takes no new calls; topics refuse new
+ * publishes (UNAVAILABLE) but sequence what they accepted; subscription writers send what is
+ * buffered, as credit allows, then end their streams with UNAVAILABLE; at the drain deadline
+ * whatever is left is closed by force (publish streams and subscriptions end with UNAVAILABLE);
+ * loops stop; pools and event loops shut down. {@link #closeNow()} (or a second signal) makes the
+ * deadline "now". Both are idempotent; a second call waits for the first.
+ */
+public final class Broker implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Broker.class);
+  private static final int MAX_MESSAGE_BYTES = 4 << 20;
+
+  private final BrokerConfig config;
+  private final MetadataStore metadata;
+  private final TopicRegistry topics;
+  private final ThreadPoolExecutor writers;
+  private final ExecutorService admin;
+  private final ServerFactory transport;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final PublishService publishService;
+  private final SubscribeService subscribeService;
+  private final Server server;
+
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicLong drainDeadline = new AtomicLong(Long.MAX_VALUE);
+  private final CountDownLatch closed = new CountDownLatch(1);
+
+  private Broker(BrokerConfig config) throws IOException {
+    this.config = config;
+    this.metadata = config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
+    this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
+    AtomicInteger n = new AtomicInteger();
+    // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
+    this.writers = new ThreadPoolExecutor(config.effectiveWriterThreads(), config.effectiveWriterThreads(), 0, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "herald-writer-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
+    this.transport = new ServerFactory(config.effectiveIoThreads());
+    this.publishService = new PublishService(topics, writers);
+    this.subscribeService = new SubscribeService(topics, writers);
+    PeerInterceptor peer = new PeerInterceptor();
+    try {
+      topics.start();
+      this.server = transport.builder(config.listen())
+          .directExecutor() // data-plane handlers never block
+          .callExecutor(new ServerCallExecutorSupplier() {
+            @Override
+            public <Q, R> java.util.concurrent.Executor getExecutor(ServerCall<Q, R> call, Metadata headers) {
+              // admin calls may wait on the metadata store (disk now, consensus later)
+              return TopicAdminServiceGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName()) ? admin : null;
+            }
+          })
+          .addService(ServerInterceptors.intercept(publishService, peer))
+          .addService(ServerInterceptors.intercept(subscribeService.definition(), peer))
+          .addService(new TopicAdminService(metadata, topics))
+          .addService(health.getHealthService())
+          .addService(ProtoReflectionServiceV1.newInstance())
+          .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+          .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
+          .permitKeepAliveTime(10, TimeUnit.SECONDS)
+          .permitKeepAliveWithoutCalls(true)
+          .build();
+      server.start();
+    } catch (IOException | RuntimeException e) {
+      releaseAll();
+      if (e instanceof IOException io) {
+        throw new IOException("cannot listen on " + config.listen().getHostString() + ":" + config.listen().getPort()
+            + " (" + io.getMessage() + "); is another broker running there? choose another with --listen / HERALD_LISTEN", io);
+      }
+      throw e;
+    }
+    for (String service : new String[] {"", PublishServiceGrpc.SERVICE_NAME, SubscribeServiceGrpc.SERVICE_NAME, TopicAdminServiceGrpc.SERVICE_NAME}) {
+      health.setStatus(service, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+    }
+  }
+
+  /** Starts a broker; it serves until {@link #close()}. */
+  public static Broker start(BrokerConfig config) throws IOException {
+    log.info("starting herald broker: {}", config.describe());
+    Broker b = new Broker(config);
+    log.info("herald broker listening on {} (transport {}, {} topics)", b.address(), b.transport.transport(), b.topics.size());
+    return b;
+  }
+
+  /** The bound address (the real port when configured with port 0). */
+  public InetSocketAddress address() {
+    InetSocketAddress a = (InetSocketAddress) server.getListenSockets().get(0);
+    return a;
+  }
+
+  public int port() {
+    return address().getPort();
+  }
+
+  public BrokerConfig config() {
+    return config;
+  }
+
+  public TopicRegistry topics() {
+    return topics;
+  }
+
+  /** Graceful shutdown within the configured drain timeout. */
+  @Override
+  public void close() {
+    shutdown(config.drainTimeout());
+  }
+
+  /** Shutdown without draining; also cuts short a graceful shutdown under way. */
+  public void closeNow() {
+    drainDeadline.set(System.nanoTime());
+    shutdown(Duration.ZERO);
+  }
+
+  /** Waits until the broker is closed. */
+  public void awaitClosed() throws InterruptedException {
+    closed.await();
+  }
+
+  private void shutdown(Duration drain) {
+    if (!closing.compareAndSet(false, true)) {
+      try {
+        closed.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return;
+    }
+    long start = System.nanoTime();
+    drainDeadline.accumulateAndGet(start + drain.toNanos(), Math::min);
+    log.info("shutting down: draining for up to {}", drain);
+    StatusRuntimeException unavailable = Status.UNAVAILABLE
+        .withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+    try {
+      health.enterTerminalState();
+      server.shutdown();
+      topics.stopAccepting(unavailable);
+      boolean sequenced = awaitUntilDeadline(() -> topics.awaitInboxesEmpty(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
+      topics.drainSubscribers();
+      boolean drained = awaitUntilDeadline(() -> subscribeService.awaitAllEnded(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
+      if (!sequenced || !drained) {
+        log.warn("drain deadline passed (inboxes sequenced: {}, subscriptions drained: {}); closing the rest", sequenced, drained);
+      }
+      topics.closeAll(unavailable);
+      publishService.closeAll(unavailable);
+      subscribeService.awaitAllEnded(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+      if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      server.shutdownNow();
+    } finally {
+      releaseAll();
+      log.info("broker stopped after {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+      closed.countDown();
+    }
+  }
+
+  private interface Wait {
+    boolean once() throws InterruptedException;
+  }
+
+  /** Repeats a short wait until it succeeds or the (movable) drain deadline passes. */
+  private boolean awaitUntilDeadline(Wait w) throws InterruptedException {
+    while (true) {
+      if (w.once()) {
+        return true;
+      }
+      if (System.nanoTime() >= drainDeadline.get()) {
+        return false;
+      }
+    }
+  }
+
+  private void releaseAll() {
+    if (server != null) {
+      server.shutdownNow();
+    }
+    writers.shutdown();
+    admin.shutdown();
+    try {
+      if (!writers.awaitTermination(5, TimeUnit.SECONDS)) {
+        writers.shutdownNow();
+      }
+      if (!admin.awaitTermination(5, TimeUnit.SECONDS)) {
+        admin.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    transport.shutdown(2000);
+    metadata.close();
+  }
+}

@@ -1,0 +1,120 @@
+package io.herald.broker;
+
+import io.herald.broker.config.BrokerConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * {@code herald-broker}: starts one broker and serves until SIGINT/SIGTERM. The first signal shuts
+ * down gracefully (drain up to {@code --drain-timeout}); a second one forces it at once.
+ * Every flag has an environment variable with the {@code HERALD_} prefix; flags win.
+ */
+@Command(name = "herald-broker", mixinStandardHelpOptions = true, version = "herald-broker 0.1.0",
+    description = "Runs a Herald broker node.",
+    footer = {"", "Examples:",
+        "  herald-broker                                  # 127.0.0.1:7070, metadata in memory",
+        "  herald-broker --listen 0.0.0.0:7070 --data-dir /var/lib/herald",
+        "  HERALD_LISTEN=127.0.0.1:7171 herald-broker --auto-create-topics"})
+public final class Main implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "${env:HERALD_LISTEN:-127.0.0.1:7070}",
+      description = "gRPC listen address (env HERALD_LISTEN, default ${DEFAULT-VALUE}).")
+  String listen;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "${env:HERALD_DATA_DIR}",
+      description = "Directory for topic metadata; topics survive restarts (env HERALD_DATA_DIR; default: none, metadata in memory).")
+  Path dataDir;
+
+  @Option(names = "--auto-create-topics", negatable = true, defaultValue = "${env:HERALD_AUTO_CREATE_TOPICS:-false}", fallbackValue = "true",
+      description = "Create unknown topics on first publish or subscribe (env HERALD_AUTO_CREATE_TOPICS, default ${DEFAULT-VALUE}).")
+  boolean autoCreate;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "${env:HERALD_DRAIN_TIMEOUT:-10s}",
+      converter = DurationConverter.class,
+      description = "How long a graceful shutdown drains buffers, e.g. 10s, 500ms, 1m (env HERALD_DRAIN_TIMEOUT, default ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
+
+  @Option(names = "--io-threads", defaultValue = "${env:HERALD_IO_THREADS:-0}",
+      description = "Netty event loop threads; 0 = one per core (env HERALD_IO_THREADS).")
+  int ioThreads;
+
+  @Option(names = "--writer-threads", defaultValue = "${env:HERALD_WRITER_THREADS:-0}",
+      description = "Writer pool threads; 0 = one per core (env HERALD_WRITER_THREADS).")
+  int writerThreads;
+
+  @Option(names = "--max-calls-per-connection", defaultValue = "${env:HERALD_MAX_CALLS_PER_CONNECTION:-1000}",
+      description = "Concurrent calls one client connection may hold (env HERALD_MAX_CALLS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
+  int maxCalls;
+
+  @Override
+  public Integer call() throws Exception {
+    BrokerConfig config;
+    try {
+      config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls);
+    } catch (IllegalArgumentException e) {
+      System.err.println("herald-broker: " + e.getMessage());
+      return 2;
+    }
+    Broker broker;
+    try {
+      broker = Broker.start(config);
+    } catch (Exception e) {
+      System.err.println("herald-broker: " + e.getMessage());
+      return 1;
+    }
+    AtomicInteger signals = new AtomicInteger();
+    SignalHandler handler = sig -> {
+      if (signals.incrementAndGet() == 1) {
+        log.info("SIG{} received: shutting down gracefully (send it again to force)", sig.getName());
+        Thread.ofPlatform().name("herald-shutdown").start(broker::close);
+      } else {
+        log.warn("SIG{} received again: forcing shutdown", sig.getName());
+        Thread.ofPlatform().name("herald-shutdown-now").start(broker::closeNow);
+      }
+    };
+    Signal.handle(new Signal("INT"), handler);
+    Signal.handle(new Signal("TERM"), handler);
+    broker.awaitClosed();
+    return 0;
+  }
+
+  /** Parses 10s, 500ms, 2m, 1h, or ISO-8601 (PT10S). */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String s) {
+      String v = s.trim().toLowerCase(java.util.Locale.ROOT);
+      try {
+        if (v.startsWith("pt") || v.startsWith("p")) {
+          return Duration.parse(s.trim().toUpperCase(java.util.Locale.ROOT));
+        }
+        if (v.endsWith("ms")) {
+          return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+        }
+        long n = Long.parseLong(v.substring(0, v.length() - 1));
+        return switch (v.charAt(v.length() - 1)) {
+          case 's' -> Duration.ofSeconds(n);
+          case 'm' -> Duration.ofMinutes(n);
+          case 'h' -> Duration.ofHours(n);
+          default -> throw new NumberFormatException();
+        };
+      } catch (RuntimeException e) {
+        throw new CommandLine.TypeConversionException("'" + s + "' is not a duration; use e.g. 500ms, 10s, 2m, 1h");
+      }
+    }
+  }
+
+  public static void main(String[] args) {
+    int code = new CommandLine(new Main()).execute(args);
+    System.exit(code);
+  }
+}

@@ -1,0 +1,256 @@
+package io.herald.broker.delivery;
+
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
+import io.herald.broker.subscription.Policy;
+import io.herald.broker.subscription.StartKind;
+import io.herald.broker.subscription.Subscription;
+import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicNames;
+import io.herald.broker.topic.TopicRegistry;
+import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.PeerInterceptor;
+import io.herald.proto.v1.Credit;
+import io.herald.proto.v1.StartPosition;
+import io.herald.proto.v1.SubscribeInit;
+import io.herald.proto.v1.SubscribeRequest;
+import io.herald.proto.v1.SubscribeResponse;
+import io.herald.proto.v1.SubscribeServiceGrpc;
+import io.herald.proto.v1.SubscriptionStarted;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code herald.v1.SubscribeService}. The method is registered with the generated request
+ * marshaller and the {@link OutFrame} response marshaller, so batches go out as shared, pre-encoded
+ * event bytes; clients see ordinary {@code SubscribeResponse} messages.
+ *
+ * <p>Handlers run on the transport thread (the server uses a direct executor) and never block;
+ * each stream's frames are written only by its {@link SubscriptionWriter}.
+ */
+public final class SubscribeService {
+  private static final Logger log = LoggerFactory.getLogger(SubscribeService.class);
+
+  private final TopicRegistry topics;
+  private final Executor writers;
+  private final AtomicLong ids = new AtomicLong();
+  private final Set<SubscriptionWriter> live = ConcurrentHashMap.newKeySet();
+  private final ReentrantLock liveLock = new ReentrantLock();
+  private final Condition liveChanged = liveLock.newCondition();
+
+  public SubscribeService(TopicRegistry topics, Executor writers) {
+    this.topics = topics;
+    this.writers = writers;
+  }
+
+  public ServerServiceDefinition definition() {
+    MethodDescriptor<SubscribeRequest, OutFrame> method = SubscribeServiceGrpc.getSubscribeMethod()
+        .toBuilder(ProtoUtils.marshaller(SubscribeRequest.getDefaultInstance()), OutFrame.MARSHALLER)
+        .build();
+    ServiceDescriptor service = ServiceDescriptor.newBuilder(SubscribeServiceGrpc.SERVICE_NAME)
+        .setSchemaDescriptor(SubscribeServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
+        .addMethod(method)
+        .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(method, ServerCalls.asyncBidiStreamingCall(this::subscribe))
+        .build();
+  }
+
+  private StreamObserver<SubscribeRequest> subscribe(StreamObserver<OutFrame> observer) {
+    ServerCallStreamObserver<OutFrame> call = (ServerCallStreamObserver<OutFrame>) observer;
+    return new Call(call, PeerInterceptor.current());
+  }
+
+  /** Live subscription streams (writers not yet ended). */
+  public int liveCount() {
+    return live.size();
+  }
+
+  /** Waits until every subscription stream has ended, or the deadline; false on timeout. */
+  public boolean awaitAllEnded(long deadlineNanos) throws InterruptedException {
+    liveLock.lock();
+    try {
+      while (!live.isEmpty()) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        liveChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+      }
+      return true;
+    } finally {
+      liveLock.unlock();
+    }
+  }
+
+  void ended(SubscriptionWriter w) {
+    live.remove(w);
+    liveLock.lock();
+    try {
+      liveChanged.signalAll();
+    } finally {
+      liveLock.unlock();
+    }
+  }
+
+  /** One Subscribe stream: the init frame, then credit frames. Called on the transport thread. */
+  private final class Call implements StreamObserver<SubscribeRequest> {
+    private final ServerCallStreamObserver<OutFrame> call;
+    private final String peer;
+    private SubscriptionWriter writer;
+    private boolean failed;
+
+    Call(ServerCallStreamObserver<OutFrame> call, String peer) {
+      this.call = call;
+      this.peer = peer;
+      call.setOnCancelHandler(this::cancelled);
+      call.setOnReadyHandler(this::ready);
+    }
+
+    private void ready() {
+      SubscriptionWriter w = writer;
+      if (w != null) {
+        w.signal();
+      }
+    }
+
+    private void cancelled() {
+      SubscriptionWriter w = writer;
+      if (w != null) {
+        w.cancelled();
+      }
+    }
+
+    @Override
+    public void onNext(SubscribeRequest req) {
+      if (failed) {
+        return;
+      }
+      switch (req.getFrameCase()) {
+        case INIT -> {
+          if (writer != null) {
+            writer.protocolError("a second init frame arrived; send init once, then only credit frames");
+            return;
+          }
+          try {
+            start(req.getInit());
+          } catch (StatusRuntimeException e) {
+            failed = true;
+            call.onError(e);
+          }
+        }
+        case CREDIT -> {
+          if (writer == null) {
+            failed = true;
+            call.onError(Status.INVALID_ARGUMENT.withDescription("the first frame must be init (topic and options); got a credit frame").asRuntimeException());
+            return;
+          }
+          Credit c = req.getCredit();
+          if (!writer.subscription().grant(c.getEvents(), c.getBytes())) {
+            writer.protocolError(String.format("credit overflow: granting %s events and %s bytes would pass the outstanding maximum of %d events / %d bytes",
+                Long.toUnsignedString(c.getEvents()), Long.toUnsignedString(c.getBytes()), Subscription.MAX_CREDIT_EVENTS, Subscription.MAX_CREDIT_BYTES));
+          }
+        }
+        default -> {
+          String what = "a frame with neither init nor credit set";
+          if (writer == null) {
+            failed = true;
+            call.onError(Status.INVALID_ARGUMENT.withDescription(what + "; the first frame must be init").asRuntimeException());
+          } else {
+            writer.protocolError(what);
+          }
+        }
+      }
+    }
+
+    private void start(SubscribeInit init) {
+      String name = TopicNames.validate("init.topic", init.getTopic());
+      Topic topic = topics.resolve(name);
+      TopicSettings s = topic.settings();
+      Policy policy = init.getOverflowPolicyValue() == 0 ? s.defaultPolicy()
+          : TopicSettings.policy(init.getOverflowPolicyValue(), "init.overflow_policy");
+      long maxEvents = s.subscriberBufferMaxEvents();
+      if (init.hasBufferMaxEvents()) {
+        maxEvents = range("init.buffer_max_events", Integer.toUnsignedLong(init.getBufferMaxEvents()), 1, s.subscriberBufferMaxEvents(), "subscriber_buffer_max_events");
+      }
+      long maxBytes = s.subscriberBufferMaxBytes();
+      if (init.hasBufferMaxBytes()) {
+        maxBytes = range("init.buffer_max_bytes", init.getBufferMaxBytes(), 1, s.subscriberBufferMaxBytes(), "subscriber_buffer_max_bytes");
+      }
+      StartPosition sp = init.getStartPosition();
+      StartKind kind = switch (sp.getKindValue()) {
+        case 0, 1 -> StartKind.LATEST;
+        case 2 -> StartKind.EARLIEST;
+        case 3 -> StartKind.SEQUENCE;
+        default -> throw Status.INVALID_ARGUMENT.withDescription("init.start_position.kind: unknown value " + sp.getKindValue()
+            + " (use START_POSITION_KIND_LATEST, _EARLIEST or _SEQUENCE)").asRuntimeException();
+      };
+      if (kind == StartKind.SEQUENCE && sp.getSequence() < 1) {
+        throw Status.INVALID_ARGUMENT.withDescription("init.start_position.sequence must be >= 1 with START_POSITION_KIND_SEQUENCE (sequences start at 1); got "
+            + Long.toUnsignedString(sp.getSequence())).asRuntimeException();
+      }
+      Credit credit = init.getInitialCredit();
+      if (credit.getEvents() < 0 || credit.getEvents() > Subscription.MAX_CREDIT_EVENTS
+          || credit.getBytes() < 0 || credit.getBytes() > Subscription.MAX_CREDIT_BYTES) {
+        throw Status.INVALID_ARGUMENT.withDescription("init.initial_credit out of range: at most " + Subscription.MAX_CREDIT_EVENTS
+            + " events and " + Subscription.MAX_CREDIT_BYTES + " bytes").asRuntimeException();
+      }
+      String id = "sub-" + ids.incrementAndGet();
+      Subscription sub = topic.newSubscription(id, init.getSubscriberName(), peer, policy, maxEvents, maxBytes,
+          credit.getEvents(), credit.getBytes());
+      SubscriptionWriter w = new SubscriptionWriter(call, sub, topic, writers, SubscribeService.this);
+      sub.onWake(w::signal);
+      live.add(w);
+      writer = w;
+      long startSequence;
+      try {
+        startSequence = topic.register(sub, kind, sp.getSequence());
+      } catch (StatusRuntimeException e) {
+        live.remove(w);
+        writer = null;
+        throw e;
+      }
+      log.info("subscribed {} ('{}', {}) to topic '{}': policy {}, buffer {} events / {} bytes, start {} at {}",
+          id, init.getSubscriberName(), peer, name, policy, maxEvents, maxBytes, kind, startSequence);
+      w.started(OutFrame.of(SubscribeResponse.newBuilder().setStarted(SubscriptionStarted.newBuilder()
+          .setSubscriptionId(id)
+          .setOverflowPolicy(TopicSettings.toProto(policy))
+          .setBufferMaxEvents(maxEvents)
+          .setBufferMaxBytes(maxBytes)
+          .setStartSequence(startSequence)).build()));
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      cancelled();
+    }
+
+    @Override
+    public void onCompleted() {
+      // Half-close means "no more credit frames"; the subscription goes on until the credit is
+      // used up or the client cancels. (grpcurl half-closes right after the init frame.)
+    }
+  }
+
+  private static long range(String field, long value, long min, long max, String topicField) {
+    if (value < min || value > max) {
+      throw Status.INVALID_ARGUMENT.withDescription(field + " = " + Long.toUnsignedString(value) + " is out of range [" + min + ", " + max
+          + "]; the maximum is the topic's " + topicField).asRuntimeException();
+    }
+    return value;
+  }
+}

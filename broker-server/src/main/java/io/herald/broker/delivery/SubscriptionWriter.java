@@ -1,0 +1,198 @@
+package io.herald.broker.delivery;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.herald.broker.subscription.CloseReason;
+import io.herald.broker.subscription.Gap;
+import io.herald.broker.subscription.GapReason;
+import io.herald.broker.subscription.Sequenced;
+import io.herald.broker.subscription.Subscription;
+import io.herald.broker.topic.Topic;
+import io.herald.broker.transport.Drainer;
+import io.herald.proto.v1.GapNotice;
+import io.herald.proto.v1.SubscribeResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one writer of a Subscribe stream. It runs as a {@link Drainer} task on the shared writer pool
+ * ({@code herald-writer-*}) whenever it is signalled: by the dispatch loop (new events), by credit,
+ * by {@code onReady}, or by a close. Each run sends frames while the stream {@code isReady()} and
+ * the subscription has credit, batching up to {@value #MAX_BATCH_EVENTS} events and about
+ * {@value #MAX_BATCH_BYTES} bytes per gRPC message (far below the 4 MiB limit; one event is at most
+ * 3 MiB). Spurious {@code onReady} calls are harmless: a run with nothing to do returns at once.
+ *
+ * <p>It also ends the stream, exactly once: with the status that matches the subscription's close
+ * reason, after unregistering it from the topic.
+ */
+final class SubscriptionWriter {
+  private static final Logger log = LoggerFactory.getLogger(SubscriptionWriter.class);
+  static final int MAX_BATCH_EVENTS = 512;
+  static final int MAX_BATCH_BYTES = 1 << 20;
+
+  private final ServerCallStreamObserver<OutFrame> call;
+  private final Subscription sub;
+  private final Topic topic;
+  private final SubscribeService owner;
+  private final Drainer drainer;
+
+  private volatile OutFrame startedFrame;
+  private volatile String protocolError;
+  // writer-only (serialized by the drainer)
+  private boolean startedSent;
+  private boolean ended;
+
+  SubscriptionWriter(ServerCallStreamObserver<OutFrame> call, Subscription sub, Topic topic, Executor executor, SubscribeService owner) {
+    this.call = call;
+    this.sub = sub;
+    this.topic = topic;
+    this.owner = owner;
+    this.drainer = new Drainer(executor, this::drain);
+  }
+
+  Subscription subscription() {
+    return sub;
+  }
+
+  void signal() {
+    drainer.signal();
+  }
+
+  /** The subscription is registered: send this first, then events. */
+  void started(OutFrame frame) {
+    startedFrame = frame;
+    signal();
+  }
+
+  /** The client cancelled: close without sending anything more. */
+  void cancelled() {
+    sub.close(CloseReason.CLIENT_CANCELLED);
+    signal();
+  }
+
+  /** The client broke the protocol: end the stream with INVALID_ARGUMENT and this message. */
+  void protocolError(String message) {
+    protocolError = message;
+    sub.close(CloseReason.PROTOCOL_ERROR);
+    signal();
+  }
+
+  private void drain() {
+    if (ended) {
+      return;
+    }
+    try {
+      drainOnce();
+    } catch (RuntimeException e) {
+      log.error("writer of {} on topic '{}' failed", sub.id(), topic.name(), e);
+      sub.close(CloseReason.PROTOCOL_ERROR);
+      end(Status.INTERNAL.withDescription("broker failed to write to the subscription: " + e));
+    }
+  }
+
+  private void drainOnce() {
+    if (!startedSent) {
+      OutFrame f = startedFrame;
+      if (f == null) {
+        if (sub.state() == Subscription.State.CLOSED) {
+          endFor(sub.closeReason());
+        }
+        return; // not registered yet; started() signals again
+      }
+      if (sub.state() != Subscription.State.CLOSED) {
+        call.onNext(f);
+      }
+      startedSent = true;
+    }
+    while (true) {
+      Subscription.State state = sub.state();
+      if (state == Subscription.State.CLOSED) {
+        endFor(sub.closeReason());
+        return;
+      }
+      if (!call.isReady()) {
+        return; // onReady signals again
+      }
+      List<Object> items = sub.poll(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+      if (items.isEmpty()) {
+        if (state == Subscription.State.DRAINING && sub.drained()) {
+          CloseReason r = sub.closeReason();
+          sub.close(r);
+          endFor(r);
+        }
+        return;
+      }
+      send(items);
+    }
+  }
+
+  private void send(List<Object> items) {
+    List<Sequenced> run = null;
+    for (Object item : items) {
+      if (item instanceof Sequenced e) {
+        if (run == null) {
+          run = new ArrayList<>(items.size());
+        }
+        run.add(e);
+      } else {
+        if (run != null) {
+          call.onNext(OutFrame.batch(run));
+          run = null;
+        }
+        Gap g = (Gap) item;
+        call.onNext(OutFrame.of(SubscribeResponse.newBuilder().setGap(GapNotice.newBuilder()
+            .setFirstSequence(g.first())
+            .setLastSequence(g.last())
+            .setCount(g.count())
+            .setReason(toProto(g.reason()))).build()));
+      }
+    }
+    if (run != null) {
+      call.onNext(OutFrame.batch(run));
+    }
+  }
+
+  private static io.herald.proto.v1.GapReason toProto(GapReason r) {
+    return switch (r) {
+      case DROPPED -> io.herald.proto.v1.GapReason.GAP_REASON_DROPPED;
+      case EVICTED -> io.herald.proto.v1.GapReason.GAP_REASON_EVICTED;
+      case RETENTION -> io.herald.proto.v1.GapReason.GAP_REASON_RETENTION;
+    };
+  }
+
+  private void endFor(CloseReason reason) {
+    Status status = switch (reason == null ? CloseReason.SHUTDOWN : reason) {
+      case CLIENT_CANCELLED -> null;
+      case SLOW_CONSUMER -> Status.RESOURCE_EXHAUSTED.withDescription("evicted as a slow consumer: the BLOCK buffer of topic '"
+          + topic.name() + "' stayed full for longer than max_block (" + topic.settings().maxBlock()
+          + "); grant credit faster, enlarge the buffer, or subscribe with a DROP policy");
+      case TOPIC_DELETED -> Status.NOT_FOUND.withDescription("topic '" + topic.name() + "' was deleted");
+      case SHUTDOWN -> Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and resume from the sequence after the last one received");
+      case PROTOCOL_ERROR -> Status.INVALID_ARGUMENT.withDescription(protocolError == null ? "protocol error" : protocolError);
+    };
+    end(status);
+  }
+
+  private void end(Status status) {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    topic.unregister(sub);
+    try {
+      if (status != null) {
+        call.onError(status.asRuntimeException());
+      }
+    } catch (IllegalStateException e) {
+      // the call was already closed (cancelled concurrently): nothing to tell
+    } finally {
+      Subscription.Stats st = sub.stats();
+      log.info("subscription {} on topic '{}' ended ({}): delivered {}, dropped {}", sub.id(), topic.name(),
+          sub.closeReason(), st.delivered(), st.dropped());
+      owner.ended(this);
+    }
+  }
+}

@@ -1,0 +1,359 @@
+package io.herald.broker.publish;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.herald.broker.topic.Admission;
+import io.herald.broker.topic.PublishBatch;
+import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicNames;
+import io.herald.broker.topic.TopicRegistry;
+import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Drainer;
+import io.herald.proto.v1.PublishAck;
+import io.herald.proto.v1.PublishError;
+import io.herald.proto.v1.PublishRequest;
+import io.herald.proto.v1.PublishResponse;
+import io.herald.proto.v1.PublishServiceGrpc;
+import io.herald.proto.v1.PublishStreamRequest;
+import io.herald.proto.v1.PublishStreamResponse;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code herald.v1.PublishService}: admission of publishes into topic inboxes.
+ *
+ * <p>Handlers run on the transport thread and never block. A publish stream reads its next request
+ * (manual {@code request(1)}) only when the previous batch is in the inbox and fewer than {@value
+ * #MAX_OUTSTANDING_BATCHES} batches await their response; a batch that finds a BLOCK topic's inbox
+ * full waits in line and the stream is not read meanwhile, so HTTP/2 flow control pushes back to
+ * the publisher. Responses go out in request order, written by one {@link Drainer} per stream on the
+ * writer pool, only while the stream is ready.
+ */
+public final class PublishService extends PublishServiceGrpc.PublishServiceImplBase {
+  private static final Logger log = LoggerFactory.getLogger(PublishService.class);
+  /** Batches a stream may have in flight (read, not yet answered). */
+  static final int MAX_OUTSTANDING_BATCHES = 32;
+
+  private final TopicRegistry topics;
+  private final Executor writers;
+  private final Set<StreamCall> streams = ConcurrentHashMap.newKeySet();
+
+  public PublishService(TopicRegistry topics, Executor writers) {
+    this.topics = topics;
+    this.writers = writers;
+  }
+
+  @Override
+  public void publish(PublishRequest req, StreamObserver<PublishResponse> observer) {
+    ServerCallStreamObserver<PublishResponse> call = (ServerCallStreamObserver<PublishResponse>) observer;
+    call.setOnCancelHandler(() -> { });
+    try {
+      String name = TopicNames.validate("topic", req.getTopic());
+      Topic topic = topics.resolve(name);
+      PublishBatch batch = BatchValidator.validate(name, req.getEventsList(), topic.settings(), new PublishBatch.Listener() {
+        @Override
+        public void admitted() { }
+
+        @Override
+        public void sequenced(List<PublishAck> acks) {
+          try {
+            call.onNext(PublishResponse.newBuilder().addAllAcks(acks).build());
+            call.onCompleted();
+          } catch (RuntimeException e) {
+            log.debug("publish response not sent (call gone): {}", e.toString());
+          }
+        }
+
+        @Override
+        public void failed(StatusRuntimeException status) {
+          try {
+            call.onError(status);
+          } catch (RuntimeException e) {
+            log.debug("publish error not sent (call gone): {}", e.toString());
+          }
+        }
+      });
+      Admission a = topic.offer(batch);
+      switch (a) {
+        case ADMITTED, WAITING -> { }
+        case FULL -> call.onError(full(topic));
+        case CLOSED -> call.onError(closed(name));
+        default -> throw new IllegalStateException("unknown admission " + a);
+      }
+    } catch (StatusRuntimeException e) {
+      call.onError(e);
+    }
+  }
+
+  @Override
+  public StreamObserver<PublishStreamRequest> publishStream(StreamObserver<PublishStreamResponse> observer) {
+    ServerCallStreamObserver<PublishStreamResponse> call = (ServerCallStreamObserver<PublishStreamResponse>) observer;
+    call.disableAutoRequest();
+    StreamCall s = new StreamCall(call);
+    streams.add(s);
+    call.request(1);
+    return s;
+  }
+
+  /** Ends every publish stream with {@code status} once its answered batches are written. */
+  public void closeAll(StatusRuntimeException status) {
+    for (StreamCall s : streams) {
+      s.end(status);
+    }
+  }
+
+  public int streamCount() {
+    return streams.size();
+  }
+
+  private static StatusRuntimeException full(Topic topic) {
+    TopicSettings s = topic.settings();
+    return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
+        + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly").asRuntimeException();
+  }
+
+  private StatusRuntimeException closed(String name) {
+    if (topics.get(name).isEmpty()) {
+      return Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted").asRuntimeException();
+    }
+    return Status.UNAVAILABLE.withDescription("broker is shutting down; publish to another broker").asRuntimeException();
+  }
+
+  /** One PublishStream: request order in, response order out. */
+  private final class StreamCall implements StreamObserver<PublishStreamRequest> {
+    private final ServerCallStreamObserver<PublishStreamResponse> call;
+    private final Drainer flusher;
+    private final ReentrantLock lock = new ReentrantLock();
+    // @GuardedBy("lock")
+    private final ArrayDeque<Slot> slots = new ArrayDeque<>(4);
+    private boolean waitingForRoom;
+    private boolean owedRead;
+    private boolean halfClosed;
+    private boolean cancelled;
+    private StatusRuntimeException endWith;
+    // flusher-only
+    private boolean ended;
+
+    StreamCall(ServerCallStreamObserver<PublishStreamResponse> call) {
+      this.call = call;
+      this.flusher = new Drainer(writers, this::flush);
+      call.setOnReadyHandler(flusher::signal);
+      call.setOnCancelHandler(this::cancelled);
+    }
+
+    @Override
+    public void onNext(PublishStreamRequest req) {
+      Slot slot = new Slot(req.getBatchId());
+      lock.lock();
+      try {
+        slots.addLast(slot);
+      } finally {
+        lock.unlock();
+      }
+      try {
+        String name = TopicNames.validate("topic", req.getTopic());
+        Topic topic = topics.resolve(name);
+        PublishBatch batch = BatchValidator.validate(name, req.getEventsList(), topic.settings(), slot);
+        Admission a = topic.offer(batch);
+        switch (a) {
+          case ADMITTED -> readNext();
+          case WAITING -> {
+            lock.lock();
+            try {
+              waitingForRoom = true;
+            } finally {
+              lock.unlock();
+            }
+          }
+          case FULL -> {
+            slot.failed(full(topic));
+            readNext();
+          }
+          case CLOSED -> {
+            slot.failed(closed(name));
+            readNext();
+          }
+          default -> throw new IllegalStateException("unknown admission " + a);
+        }
+      } catch (StatusRuntimeException e) {
+        slot.failed(e);
+        readNext();
+      }
+    }
+
+    /** Asks for the next request now, or notes that one is owed once responses drain. */
+    private void readNext() {
+      boolean now;
+      lock.lock();
+      try {
+        now = !waitingForRoom && !cancelled && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES;
+        owedRead = !now;
+      } finally {
+        lock.unlock();
+      }
+      if (now) {
+        call.request(1);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      cancelled();
+    }
+
+    private void cancelled() {
+      lock.lock();
+      try {
+        cancelled = true;
+      } finally {
+        lock.unlock();
+      }
+      streams.remove(this);
+    }
+
+    @Override
+    public void onCompleted() {
+      lock.lock();
+      try {
+        halfClosed = true;
+      } finally {
+        lock.unlock();
+      }
+      flusher.signal();
+    }
+
+    void end(StatusRuntimeException status) {
+      lock.lock();
+      try {
+        if (endWith == null) {
+          endWith = status;
+        }
+      } finally {
+        lock.unlock();
+      }
+      flusher.signal();
+    }
+
+    private void flush() {
+      if (ended) {
+        return;
+      }
+      while (true) {
+        PublishStreamResponse out = null;
+        boolean request = false;
+        boolean complete = false;
+        StatusRuntimeException error = null;
+        lock.lock();
+        try {
+          if (cancelled) {
+            ended = true;
+            return;
+          }
+          Slot head = slots.peekFirst();
+          if (head != null && head.response != null && call.isReady()) {
+            slots.pollFirst();
+            out = head.response;
+          }
+          if (owedRead && !waitingForRoom && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES) {
+            owedRead = false;
+            request = true;
+          }
+          if (slots.isEmpty() || (out == null && endWith != null)) {
+            if (endWith != null) {
+              error = endWith;
+            } else if (halfClosed) {
+              complete = true;
+            }
+          }
+        } finally {
+          lock.unlock();
+        }
+        if (out != null) {
+          call.onNext(out);
+        }
+        if (request) {
+          call.request(1);
+        }
+        if (out == null && (error != null || complete)) {
+          ended = true;
+          streams.remove(this);
+          if (error != null) {
+            call.onError(error);
+          } else {
+            call.onCompleted();
+          }
+          return;
+        }
+        if (out == null) {
+          return;
+        }
+      }
+    }
+
+    /** One request's place in the response order; also the batch's listener. */
+    private final class Slot implements PublishBatch.Listener {
+      private final long batchId;
+      // @GuardedBy("lock")
+      private PublishStreamResponse response;
+
+      Slot(long batchId) {
+        this.batchId = batchId;
+      }
+
+      private void complete(PublishStreamResponse r) {
+        lock.lock();
+        try {
+          response = r;
+        } finally {
+          lock.unlock();
+        }
+        flusher.signal();
+      }
+
+      @Override
+      public void admitted() {
+        lock.lock();
+        try {
+          waitingForRoom = false;
+        } finally {
+          lock.unlock();
+        }
+        readNext();
+      }
+
+      @Override
+      public void sequenced(List<PublishAck> acks) {
+        complete(PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build());
+      }
+
+      @Override
+      public void failed(StatusRuntimeException status) {
+        Status st = status.getStatus();
+        complete(PublishStreamResponse.newBuilder().setBatchId(batchId)
+            .setError(PublishError.newBuilder().setCode(st.getCode().value())
+                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
+            .build());
+        if (waitingFor(this)) {
+          admitted(); // a batch that waited and then failed frees the stream too
+        }
+      }
+    }
+
+    private boolean waitingFor(Slot s) {
+      lock.lock();
+      try {
+        return waitingForRoom && slots.peekLast() == s;
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+}

@@ -1,0 +1,15 @@
+package io.herald.broker.subscription;
+
+/** Why a subscription ended. Logged once at the boundary and counted. */
+public enum CloseReason {
+  /** The client cancelled or half-closed its stream. */
+  CLIENT_CANCELLED,
+  /** A BLOCK subscriber held the topic back for longer than the topic's max_block. */
+  SLOW_CONSUMER,
+  /** The topic was deleted. */
+  TOPIC_DELETED,
+  /** The broker is shutting down. */
+  SHUTDOWN,
+  /** The client sent a frame the broker cannot accept (e.g. credit overflow). */
+  PROTOCOL_ERROR
+}

@@ -1,0 +1,560 @@
+package io.herald.broker.subscription;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+
+/**
+ * One subscriber's state on the broker: its bounded buffer, the overflow policy applied to it, the
+ * credit the subscriber granted, and its catch-up cursor into the topic's retention ring.
+ *
+ * <h2>Concurrency</h2>
+ * Three parties touch a subscription, each through its own methods:
+ * <ul>
+ *   <li>the topic's dispatch loop (one thread) calls {@link #offer} and {@link #flushSignal};
+ *   <li>the subscription's writer (never two at once; see {@code delivery.SubscriptionWriter})
+ *       calls {@link #poll} and {@link #finishDrain};
+ *   <li>any thread calls {@link #grant}, {@link #close}, {@link #beginDrain} and the stats getters.
+ * </ul>
+ * All state is guarded by {@link #lock}. Nothing here calls into gRPC; the only callback,
+ * {@code wake}, must be cheap and non-blocking (it schedules the writer).
+ *
+ * <h2>Start positions</h2>
+ * A LATEST subscription is live from its start sequence: the loop offers it every event from there.
+ * An EARLIEST or SEQUENCE subscription first catches up: the writer reads the retention ring from a
+ * cursor while the loop skips the subscription ({@code liveFrom} is infinite); when the cursor
+ * reaches the ring's end the writer sets {@code liveFrom} to the cursor, under the lock, and the
+ * loop's next offer lands in the buffer. The loop appends an event to the ring before it offers it,
+ * so no event falls between the two. Retention that overtakes the cursor becomes a RETENTION gap.
+ *
+ * <h2>Bounds</h2>
+ * The buffer holds at most {@code maxEvents} events and {@code maxBytes} bytes, except that an empty
+ * buffer always takes one event (so an event larger than the byte bound is not stuck forever). Gap
+ * markers between events are merged, so there is at most one per buffered event.
+ */
+public final class Subscription {
+
+  /** Outstanding event credit above this is a protocol error. */
+  public static final long MAX_CREDIT_EVENTS = 1L << 40;
+  /** Outstanding byte credit above this is a protocol error. */
+  public static final long MAX_CREDIT_BYTES = 1L << 50;
+
+  /** What {@link #offer} did with an event. */
+  public enum OfferResult {
+    /** Buffered (for DROP_OLDEST, possibly after pushing older events out). */
+    ACCEPTED,
+    /** Not offered: the subscription reads it from the retention ring or starts after it. */
+    SKIPPED,
+    /** DROP_NEWEST refused it. */
+    DROPPED,
+    /** BLOCK: no room before the deadline; the caller evicts the subscription. */
+    TIMED_OUT,
+    /** The subscription is closed or draining. */
+    CLOSED
+  }
+
+  /** Lifecycle as the writer sees it. */
+  public enum State {
+    OPEN,
+    /** Closing after the buffer is sent (graceful shutdown); no more offers. */
+    DRAINING,
+    CLOSED
+  }
+
+  private static final Runnable NO_WAKE = () -> { };
+
+  private final String id;
+  private final String name;
+  private final String peer;
+  private final Policy policy;
+  private final long maxEvents;
+  private final long maxBytes;
+  private final boolean byteCredit;
+  private final RetainedLog log;
+  private final DeliveryCounters counters;
+  private final Instant createTime;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled when a BLOCK buffer gets room or the subscription closes. */
+  private final Condition notFull = lock.newCondition();
+  private volatile Runnable wake = NO_WAKE;
+
+  // @GuardedBy("lock") from here on
+  /** {@link Sequenced} events and {@link GapMarker}s, in sequence order. */
+  private final ArrayDeque<Object> entries = new ArrayDeque<>(4);
+  private long bufferedEvents;
+  private long bufferedBytes;
+  private boolean catchingUp;
+  private long cursor;
+  private long liveFrom = Long.MAX_VALUE;
+  private long nextSequence;
+  private long creditEvents;
+  private long creditBytes;
+  private long delivered;
+  private long dropped;
+  private boolean dirty;
+  private State state = State.OPEN;
+  private CloseReason closeReason;
+
+  public Subscription(String id, String name, String peer, Policy policy, long maxEvents, long maxBytes,
+      long initialCreditEvents, long initialCreditBytes, RetainedLog log, DeliveryCounters counters,
+      Instant createTime) {
+    if (maxEvents < 1 || maxBytes < 1) {
+      throw new IllegalArgumentException("buffer bounds must be positive: " + maxEvents + " events, " + maxBytes + " bytes");
+    }
+    if (!validCredit(initialCreditEvents, 0, MAX_CREDIT_EVENTS) || !validCredit(initialCreditBytes, 0, MAX_CREDIT_BYTES)) {
+      throw new IllegalArgumentException("initial credit out of range");
+    }
+    this.id = id;
+    this.name = name;
+    this.peer = peer;
+    this.policy = policy;
+    this.maxEvents = maxEvents;
+    this.maxBytes = maxBytes;
+    this.byteCredit = initialCreditBytes > 0;
+    this.creditEvents = initialCreditEvents;
+    this.creditBytes = initialCreditBytes;
+    this.log = log;
+    this.counters = counters;
+    this.createTime = createTime;
+  }
+
+  /** Sets the callback that schedules this subscription's writer. Call before registering. */
+  public void onWake(Runnable wake) {
+    this.wake = wake;
+  }
+
+  /**
+   * Positions the subscription and makes it visible to the dispatch loop. {@code register} must
+   * publish this subscription to the loop's snapshot and return the last sequence the loop has
+   * assigned; it runs under this subscription's lock, so the loop's first offers wait until the
+   * position is set, and no event is both skipped and missing. Returns the first sequence the
+   * subscription will be sent.
+   */
+  public long start(StartKind kind, long sequence, LongSupplier register) {
+    lock.lock();
+    try {
+      long lastAssigned = register.getAsLong();
+      switch (kind) {
+        case LATEST -> {
+          catchingUp = false;
+          liveFrom = lastAssigned + 1;
+          nextSequence = liveFrom;
+        }
+        case EARLIEST -> catchUpFrom(log.firstSequence());
+        case SEQUENCE -> catchUpFrom(sequence);
+        default -> throw new IllegalArgumentException("unknown start " + kind);
+      }
+      return nextSequence;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void catchUpFrom(long from) {
+    if (from >= log.nextSequence()) {
+      // nothing retained to read: live at once (the loop has not appended `from` yet)
+      catchingUp = false;
+      liveFrom = from;
+      nextSequence = from;
+      return;
+    }
+    catchingUp = true;
+    cursor = from;
+    liveFrom = Long.MAX_VALUE;
+    nextSequence = from;
+  }
+
+  // ------------------------------------------------------------------ dispatch loop side
+
+  /**
+   * Offers one event by the subscription's policy. Dispatch loop only. For BLOCK this waits for
+   * room until {@code blockDeadlineNanos} ({@link System#nanoTime()} based).
+   *
+   * @throws InterruptedException if the loop is stopped while waiting
+   */
+  public OfferResult offer(Sequenced e, long blockDeadlineNanos) throws InterruptedException {
+    boolean wakeNow = false;
+    lock.lock();
+    try {
+      if (state != State.OPEN) {
+        return OfferResult.CLOSED;
+      }
+      if (e.sequence() < liveFrom) {
+        if (catchingUp) {
+          dirty = true; // the writer reads it from the ring: make sure it runs
+        }
+        return OfferResult.SKIPPED;
+      }
+      if (fits(e)) {
+        append(e);
+        return OfferResult.ACCEPTED;
+      }
+      switch (policy) {
+        case DROP_NEWEST -> {
+          Object tail = entries.peekLast();
+          if (tail instanceof GapMarker m && m.last == e.sequence() - 1) {
+            m.last = e.sequence();
+          } else {
+            entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED));
+          }
+          countDropped(1);
+          dirty = true;
+          return OfferResult.DROPPED;
+        }
+        case DROP_OLDEST -> {
+          while (!fits(e) && bufferedEvents > 0) {
+            evictOldest();
+          }
+          append(e);
+          return OfferResult.ACCEPTED;
+        }
+        case BLOCK -> {
+          // the writer must run to make room: wake it before waiting
+          Runnable w = wake;
+          w.run();
+          long nanos = blockDeadlineNanos - System.nanoTime();
+          while (!fits(e)) {
+            if (state != State.OPEN) {
+              return OfferResult.CLOSED;
+            }
+            if (nanos <= 0) {
+              return OfferResult.TIMED_OUT;
+            }
+            nanos = notFull.awaitNanos(nanos);
+          }
+          append(e);
+          wakeNow = true;
+          return OfferResult.ACCEPTED;
+        }
+        default -> throw new IllegalStateException("unknown policy " + policy);
+      }
+    } finally {
+      lock.unlock();
+      if (wakeNow) {
+        flushSignal();
+      }
+    }
+  }
+
+  /** Wakes the writer if the loop offered anything since the last call. Dispatch loop only. */
+  public void flushSignal() {
+    boolean w;
+    lock.lock();
+    try {
+      w = dirty;
+      dirty = false;
+    } finally {
+      lock.unlock();
+    }
+    if (w) {
+      wake.run();
+    }
+  }
+
+  private boolean fits(Sequenced e) {
+    if (bufferedEvents == 0) {
+      return true;
+    }
+    return bufferedEvents < maxEvents && bufferedBytes + e.size() <= maxBytes;
+  }
+
+  private void append(Sequenced e) {
+    entries.addLast(e);
+    bufferedEvents++;
+    bufferedBytes += e.size();
+    dirty = true;
+  }
+
+  /** Pushes the oldest buffered event out, merging it into the gap marker at the head. */
+  private void evictOldest() {
+    GapMarker m = null;
+    if (entries.peekFirst() instanceof GapMarker head) {
+      m = head;
+      entries.pollFirst();
+    }
+    Sequenced victim = (Sequenced) entries.pollFirst();
+    bufferedEvents--;
+    bufferedBytes -= victim.size();
+    if (m == null) {
+      m = new GapMarker(victim.sequence(), victim.sequence(), GapReason.EVICTED);
+    } else {
+      m.last = victim.sequence();
+    }
+    entries.addFirst(m);
+    countDropped(1);
+  }
+
+  private void countDropped(long n) {
+    dropped += n;
+    counters.dropped(n);
+  }
+
+  // ------------------------------------------------------------------ writer side
+
+  /**
+   * Takes what may be sent now, in order: {@link Gap}s (which need no credit) and {@link Sequenced}
+   * events (each takes one event credit and, with byte credit, its size; a batch may overshoot byte
+   * credit by one event). At most {@code maxEvents} events and about {@code maxBytes} bytes. Writer
+   * only. Empty when nothing can be sent.
+   */
+  public List<Object> poll(int maxEvents, long maxBytes) {
+    List<Object> out = new ArrayList<>();
+    lock.lock();
+    try {
+      if (state == State.CLOSED) {
+        return out;
+      }
+      if (catchingUp) {
+        if (state == State.OPEN) {
+          pollRetained(out, maxEvents, maxBytes);
+        }
+        return out;
+      }
+      int count = 0;
+      long bytes = 0;
+      while (!entries.isEmpty()) {
+        Object head = entries.peekFirst();
+        if (head instanceof GapMarker m) {
+          entries.pollFirst();
+          out.add(new Gap(m.first, m.last, m.reason));
+          nextSequence = m.last + 1;
+          continue;
+        }
+        Sequenced e = (Sequenced) head;
+        if (!hasCredit() || count >= maxEvents || (count > 0 && bytes + e.size() > maxBytes)) {
+          break;
+        }
+        entries.pollFirst();
+        bufferedEvents--;
+        bufferedBytes -= e.size();
+        takeCredit(e);
+        out.add(e);
+        nextSequence = e.sequence() + 1;
+        count++;
+        bytes += e.size();
+      }
+      if (count > 0) {
+        delivered += count;
+        counters.delivered(count);
+        if (policy == Policy.BLOCK) {
+          notFull.signal();
+        }
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void pollRetained(List<Object> out, int maxEvents, long maxBytes) {
+    long first = log.firstSequence();
+    if (cursor < first) {
+      out.add(new Gap(cursor, first - 1, GapReason.RETENTION));
+      cursor = first;
+    }
+    int want = (int) Math.min(maxEvents, creditEvents);
+    long byteBudget = byteCredit ? Math.min(maxBytes, Math.max(creditBytes, 0)) : maxBytes;
+    if (want > 0 && byteBudget > 0) {
+      List<Sequenced> read = new ArrayList<>(Math.min(want, 64));
+      log.read(cursor, want, byteBudget, read);
+      for (Sequenced e : read) {
+        if (e.sequence() > cursor) {
+          // retention overtook us between firstSequence() and read()
+          out.add(new Gap(cursor, e.sequence() - 1, GapReason.RETENTION));
+        }
+        takeCredit(e);
+        out.add(e);
+        cursor = e.sequence() + 1;
+      }
+      if (!read.isEmpty()) {
+        delivered += read.size();
+        counters.delivered(read.size());
+      }
+    }
+    nextSequence = cursor;
+    if (cursor >= log.nextSequence()) {
+      // caught up: from here on the loop offers events to the buffer
+      catchingUp = false;
+      liveFrom = cursor;
+    }
+  }
+
+  private boolean hasCredit() {
+    return creditEvents > 0 && (!byteCredit || creditBytes > 0);
+  }
+
+  private void takeCredit(Sequenced e) {
+    creditEvents--;
+    if (byteCredit) {
+      creditBytes -= e.size();
+    }
+  }
+
+  /**
+   * Adds credit. Returns false (and changes nothing) if a value is negative (a uint64 above 2^63)
+   * or the outstanding credit would pass {@link #MAX_CREDIT_EVENTS} / {@link #MAX_CREDIT_BYTES}.
+   * Byte grants are ignored when the subscription uses event credit only.
+   */
+  public boolean grant(long events, long bytes) {
+    lock.lock();
+    try {
+      if (!validCredit(events, creditEvents, MAX_CREDIT_EVENTS) || !validCredit(bytes, Math.max(creditBytes, 0), MAX_CREDIT_BYTES)) {
+        return false;
+      }
+      creditEvents += events;
+      if (byteCredit) {
+        creditBytes += bytes;
+      }
+    } finally {
+      lock.unlock();
+    }
+    wake.run();
+    return true;
+  }
+
+  private static boolean validCredit(long grant, long current, long max) {
+    return grant >= 0 && grant <= max && current + grant <= max;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Stops taking events and lets the writer send what is buffered (graceful shutdown); the writer
+   * calls {@link #finishDrain()} when done. No effect if already closing.
+   */
+  public void beginDrain(CloseReason reason) {
+    lock.lock();
+    try {
+      if (state != State.OPEN) {
+        return;
+      }
+      state = State.DRAINING;
+      closeReason = reason;
+      notFull.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    wake.run();
+  }
+
+  /** True when a draining subscription has nothing left to send (or is closed). */
+  public boolean drained() {
+    lock.lock();
+    try {
+      return state == State.CLOSED || catchingUp || entries.isEmpty();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Closes the subscription: no more offers, and buffered events are discarded and counted as
+   * dropped. Returns true if this call closed it (the first close wins and keeps its reason).
+   */
+  public boolean close(CloseReason reason) {
+    lock.lock();
+    try {
+      if (state == State.CLOSED) {
+        return false;
+      }
+      if (state == State.OPEN) {
+        closeReason = reason;
+      }
+      state = State.CLOSED;
+      if (bufferedEvents > 0) {
+        countDropped(bufferedEvents);
+      }
+      entries.clear();
+      bufferedEvents = 0;
+      bufferedBytes = 0;
+      notFull.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    wake.run();
+    return true;
+  }
+
+  public State state() {
+    lock.lock();
+    try {
+      return state;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The reason given to the first close or drain; null while open. */
+  public CloseReason closeReason() {
+    lock.lock();
+    try {
+      return closeReason;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  public String id() {
+    return id;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public String peer() {
+    return peer;
+  }
+
+  public Policy policy() {
+    return policy;
+  }
+
+  public long maxEvents() {
+    return maxEvents;
+  }
+
+  public long maxBytes() {
+    return maxBytes;
+  }
+
+  public Instant createTime() {
+    return createTime;
+  }
+
+  /** A consistent snapshot of the counters. */
+  public Stats stats() {
+    lock.lock();
+    try {
+      return new Stats(bufferedEvents, bufferedBytes, delivered, dropped, creditEvents,
+          byteCredit ? Math.max(creditBytes, 0) : 0, nextSequence);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Counters of one subscription at one moment. */
+  public record Stats(long bufferedEvents, long bufferedBytes, long delivered, long dropped,
+      long creditEvents, long creditBytes, long nextSequence) { }
+
+  /** A run of lost sequences inside the buffer, sent as a gap notice before the next event. */
+  private static final class GapMarker {
+    final long first;
+    long last;
+    final GapReason reason;
+
+    GapMarker(long first, long last, GapReason reason) {
+      this.first = first;
+      this.last = last;
+      this.reason = reason;
+    }
+  }
+}

@@ -1,0 +1,43 @@
+package io.herald.broker.topic;
+
+import io.grpc.StatusRuntimeException;
+import io.herald.proto.v1.Event;
+import io.herald.proto.v1.PublishAck;
+import java.util.List;
+
+/**
+ * A validated batch of events on its way into a topic. Created by a publish handler, queued in the
+ * topic's inbox, sequenced by the topic's dispatch loop. Exactly one of {@link Listener#sequenced}
+ * and {@link Listener#failed} is called, once.
+ */
+public final class PublishBatch {
+
+  /** How the batch's publisher learns what happened. Called on the dispatch loop or the caller. */
+  public interface Listener {
+    /** A batch that had to wait for inbox room entered the inbox (BLOCK admission). */
+    void admitted();
+
+    /** Every event is sequenced (or recognized as a duplicate); one ack per event, in order. */
+    void sequenced(List<PublishAck> acks);
+
+    /** None of the events was accepted. */
+    void failed(StatusRuntimeException status);
+  }
+
+  final List<Event> events;
+  /** Which events carried a publisher-supplied id (only those are remembered for dedup). */
+  final boolean[] clientIds;
+  final long bytes;
+  final Listener listener;
+
+  public PublishBatch(List<Event> events, boolean[] clientIds, long bytes, Listener listener) {
+    this.events = events;
+    this.clientIds = clientIds;
+    this.bytes = bytes;
+    this.listener = listener;
+  }
+
+  public int size() {
+    return events.size();
+  }
+}
