@@ -123,6 +123,10 @@ public final class Broker implements AutoCloseable {
 
   /** Starts a broker; it serves until {@link #close()}. */
   public static Broker start(BrokerConfig config) throws IOException {
+    if (!org.slf4j.bridge.SLF4JBridgeHandler.isInstalled()) {
+      org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+      org.slf4j.bridge.SLF4JBridgeHandler.install();
+    }
     log.info("starting herald broker: {}", config.describe());
     Broker b = new Broker(config);
     log.info("herald broker listening on {} (transport {}, {} topics)", b.address(), b.transport.transport(), b.topics.size());

@@ -142,6 +142,11 @@ class BackpressureTest {
       for (int i = 1; i <= 20; i++) {
         out.onNext(PublishStreamRequest.newBuilder().setBatchId(i).setTopic("t").addEvents(TestBroker.event("e" + i)).build());
       }
+      // the stuck subscriber holds the loop, the inbox fills, the rest is refused at once
+      await().atMost(Duration.ofSeconds(10)).until(() ->
+          b.admin().getTopic(GetTopicRequest.newBuilder().setName("t").build()).getTopic().getStats().getRejected() >= 9);
+      // responses come in request order, so the refusals queue behind the accepted batches: free them
+      sub.grant(100);
       await().atMost(Duration.ofSeconds(10)).until(() -> responses.size() == 20);
       assertThat(responses).extracting(PublishStreamResponse::getBatchId).containsExactlyElementsOf(
           java.util.stream.LongStream.rangeClosed(1, 20).boxed().toList());
@@ -154,7 +159,6 @@ class BackpressureTest {
           });
       TopicStats stats = b.admin().getTopic(GetTopicRequest.newBuilder().setName("t").build()).getTopic().getStats();
       assertThat(stats.getRejected()).isEqualTo(refused);
-      sub.grant(100);
       sub.awaitEvents((int) (20 - refused));
       out.onCompleted();
       assertThat(err.get()).isNull();

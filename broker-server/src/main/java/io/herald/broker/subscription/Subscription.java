@@ -43,15 +43,11 @@ public final class Subscription {
   /** Outstanding byte credit above this is a protocol error. */
   public static final long MAX_CREDIT_BYTES = 1L << 50;
 
-  /** What {@link #offer} did with an event. */
+  /** What {@link #offerAll} did with a run of events. */
   public enum OfferResult {
-    /** Buffered (for DROP_OLDEST, possibly after pushing older events out). */
+    /** Every event was buffered, dropped by policy, or skipped (read from the ring / before the start). */
     ACCEPTED,
-    /** Not offered: the subscription reads it from the retention ring or starts after it. */
-    SKIPPED,
-    /** DROP_NEWEST refused it. */
-    DROPPED,
-    /** BLOCK: no room before the deadline; the caller evicts the subscription. */
+    /** BLOCK: no room within max_block; the caller evicts the subscription. */
     TIMED_OUT,
     /** The subscription is closed or draining. */
     CLOSED
@@ -172,67 +168,71 @@ public final class Subscription {
   // ------------------------------------------------------------------ dispatch loop side
 
   /**
-   * Offers one event by the subscription's policy. Dispatch loop only. For BLOCK this waits for
-   * room until {@code blockDeadlineNanos} ({@link System#nanoTime()} based).
+   * Offers a run of consecutive events by the subscription's policy. Dispatch loop only; one lock
+   * acquisition for the whole run. For BLOCK, each event that finds the buffer full waits for room
+   * for up to {@code maxBlockNanos}; if that passes the result is TIMED_OUT and the rest of the run
+   * is not offered (the caller evicts the subscription).
    *
+   * @return ACCEPTED when the run was handled (events buffered, skipped or dropped by policy),
+   *     TIMED_OUT, or CLOSED
    * @throws InterruptedException if the loop is stopped while waiting
    */
-  public OfferResult offer(Sequenced e, long blockDeadlineNanos) throws InterruptedException {
+  public OfferResult offerAll(List<Sequenced> run, long maxBlockNanos) throws InterruptedException {
     boolean wakeNow = false;
     lock.lock();
     try {
-      if (state != State.OPEN) {
-        return OfferResult.CLOSED;
-      }
-      if (e.sequence() < liveFrom) {
-        if (catchingUp) {
-          dirty = true; // the writer reads it from the ring: make sure it runs
+      for (int i = 0, n = run.size(); i < n; i++) {
+        Sequenced e = run.get(i);
+        if (state != State.OPEN) {
+          return OfferResult.CLOSED;
         }
-        return OfferResult.SKIPPED;
-      }
-      if (fits(e)) {
-        append(e);
-        return OfferResult.ACCEPTED;
-      }
-      switch (policy) {
-        case DROP_NEWEST -> {
-          Object tail = entries.peekLast();
-          if (tail instanceof GapMarker m && m.last == e.sequence() - 1) {
-            m.last = e.sequence();
-          } else {
-            entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED));
+        if (e.sequence() < liveFrom) {
+          if (catchingUp) {
+            dirty = true; // the writer reads it from the ring: make sure it runs
           }
-          countDropped(1);
-          dirty = true;
-          return OfferResult.DROPPED;
+          continue;
         }
-        case DROP_OLDEST -> {
-          while (!fits(e) && bufferedEvents > 0) {
-            evictOldest();
-          }
+        if (fits(e)) {
           append(e);
-          return OfferResult.ACCEPTED;
+          continue;
         }
-        case BLOCK -> {
-          // the writer must run to make room: wake it before waiting
-          Runnable w = wake;
-          w.run();
-          long nanos = blockDeadlineNanos - System.nanoTime();
-          while (!fits(e)) {
-            if (state != State.OPEN) {
-              return OfferResult.CLOSED;
+        switch (policy) {
+          case DROP_NEWEST -> {
+            Object tail = entries.peekLast();
+            if (tail instanceof GapMarker m && m.last == e.sequence() - 1) {
+              m.last = e.sequence();
+            } else {
+              entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED));
             }
-            if (nanos <= 0) {
-              return OfferResult.TIMED_OUT;
-            }
-            nanos = notFull.awaitNanos(nanos);
+            countDropped(1);
+            dirty = true;
           }
-          append(e);
-          wakeNow = true;
-          return OfferResult.ACCEPTED;
+          case DROP_OLDEST -> {
+            while (!fits(e) && bufferedEvents > 0) {
+              evictOldest();
+            }
+            append(e);
+          }
+          case BLOCK -> {
+            // the writer must run to make room: wake it before waiting
+            wake.run();
+            long nanos = maxBlockNanos;
+            while (!fits(e)) {
+              if (state != State.OPEN) {
+                return OfferResult.CLOSED;
+              }
+              if (nanos <= 0) {
+                return OfferResult.TIMED_OUT;
+              }
+              nanos = notFull.awaitNanos(nanos);
+            }
+            append(e);
+            wakeNow = true;
+          }
+          default -> throw new IllegalStateException("unknown policy " + policy);
         }
-        default -> throw new IllegalStateException("unknown policy " + policy);
       }
+      return OfferResult.ACCEPTED;
     } finally {
       lock.unlock();
       if (wakeNow) {

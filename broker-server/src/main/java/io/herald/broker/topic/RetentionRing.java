@@ -25,20 +25,23 @@ final class RetentionRing implements RetainedLog {
   private long first = 1;
   private long next = 1;
 
-  /** Appends the next event; its sequence must be {@link #nextSequence()}. Dispatch loop only. */
-  void append(Sequenced e) {
+  /** Appends consecutive events starting at {@link #nextSequence()}. Dispatch loop only. */
+  void appendAll(List<Sequenced> run) {
     lock.lock();
     try {
-      if (e.sequence() != next) {
-        throw new IllegalStateException("ring expects sequence " + next + ", got " + e.sequence());
+      for (int i = 0, n = run.size(); i < n; i++) {
+        Sequenced e = run.get(i);
+        if (e.sequence() != next) {
+          throw new IllegalStateException("ring expects sequence " + next + ", got " + e.sequence());
+        }
+        if (size == ring.length) {
+          grow();
+        }
+        ring[(head + size) & (ring.length - 1)] = e;
+        size++;
+        bytes += e.size();
+        next++;
       }
-      if (size == ring.length) {
-        grow();
-      }
-      ring[(head + size) & (ring.length - 1)] = e;
-      size++;
-      bytes += e.size();
-      next++;
     } finally {
       lock.unlock();
     }

@@ -30,12 +30,13 @@ import org.slf4j.LoggerFactory;
  * the dedup window and the subscriber registry.
  *
  * <h2>The dispatch loop</h2>
- * A virtual thread named {@code herald-dispatch-<topic>} takes batches from the inbox, and for each
- * event: checks dedup, assigns the next sequence, serializes the {@code DeliveredEvent} once,
- * appends it to the ring, and offers the same bytes to every subscription by its policy (waiting up
- * to {@code max_block} on a full BLOCK buffer, then evicting that subscriber). When the batch is
- * done it wakes the writers that got something, trims the ring, frees the inbox room (letting
- * waiting publishers in) and acks the batch. Nothing else sequences this topic.
+ * A virtual thread named {@code herald-dispatch-<topic>} takes batches from the inbox. For each
+ * event of a batch it checks dedup, assigns the next sequence and serializes the {@code
+ * DeliveredEvent} once; then it appends the batch's events to the ring and offers the same bytes
+ * to every subscription by its policy, one lock acquisition per subscription per batch (waiting up
+ * to {@code max_block} on a full BLOCK buffer, then evicting that subscriber). Then it wakes the
+ * writers that got something, trims the ring, frees the inbox room (letting waiting publishers in)
+ * and acks the batch. Nothing else sequences this topic.
  *
  * <h2>Registry</h2>
  * Subscriptions are added and removed under {@link #registryLock}, which republishes the immutable
@@ -170,8 +171,8 @@ public final class Topic {
     Instant now = Instant.now();
     long nowMillis = now.toEpochMilli();
     Timestamp ts = Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()).build();
-    long maxBlockNanos = s.maxBlock().toNanos();
     List<PublishAck> acks = new ArrayList<>(b.size());
+    List<Sequenced> run = new ArrayList<>(b.size());
     long seq = assigned;
     for (int i = 0; i < b.size(); i++) {
       Event ev = b.events.get(i);
@@ -185,21 +186,11 @@ public final class Topic {
         }
       }
       seq++;
+      // serialized once; every subscriber is sent these same bytes
       byte[] encoded = DeliveredEvent.newBuilder()
           .setSequence(seq).setEpoch(epoch).setPublishTime(ts).setEvent(ev)
           .build().toByteArray();
-      Sequenced e = new Sequenced(seq, encoded, nowMillis);
-      ring.append(e);
-      assigned = seq; // volatile write before the snapshot read: see register()
-      Subscription[] subs = snapshot;
-      if (subs.length > 0) {
-        long deadline = System.nanoTime() + maxBlockNanos;
-        for (Subscription sub : subs) {
-          if (sub.offer(e, deadline) == Subscription.OfferResult.TIMED_OUT) {
-            evict(sub, s);
-          }
-        }
-      }
+      run.add(new Sequenced(seq, encoded, nowMillis));
       PublishAck ack = PublishAck.newBuilder()
           .setId(ev.getId()).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
       if (remember) {
@@ -207,8 +198,18 @@ public final class Topic {
       }
       acks.add(ack);
     }
-    for (Subscription sub : snapshot) {
-      sub.flushSignal();
+    if (!run.isEmpty()) {
+      ring.appendAll(run);
+      assigned = seq; // volatile write before the snapshot read: see register()
+      long maxBlockNanos = s.maxBlock().toNanos();
+      for (Subscription sub : snapshot) {
+        if (sub.offerAll(run, maxBlockNanos) == Subscription.OfferResult.TIMED_OUT) {
+          evict(sub, s);
+        }
+      }
+      for (Subscription sub : snapshot) {
+        sub.flushSignal();
+      }
     }
     ring.trim(s.retentionMaxEvents(), s.retentionMaxBytes(), s.retentionMaxAge().toMillis(), System.currentTimeMillis());
     return acks;
