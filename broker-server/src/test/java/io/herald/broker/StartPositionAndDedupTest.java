@@ -62,6 +62,8 @@ class StartPositionAndDedupTest {
     b.publish("t", "e", 80, 20); // retention keeps the last 50: 31..80
     TestSubscriber s = subscribe(StartPositionKind.START_POSITION_KIND_EARLIEST, 0);
     assertThat(s.started.get().getStartSequence()).isEqualTo(31);
+    // the replay first (published later, live events would push 31.. out of the 50-event ring)
+    s.awaitEvents(50);
     b.publish("t", "live", 20, 5);
     assertThat(seqs(s.awaitEvents(70))).containsExactlyElementsOf(LongStream.rangeClosed(31, 100).boxed().toList());
     assertThat(s.gaps()).isEmpty();
@@ -69,10 +71,14 @@ class StartPositionAndDedupTest {
 
   @Test
   void sequenceStartsExactlyThereAcrossTheReplayToLiveSwitch() throws Exception {
-    b.publish("t", "e", 40, 10);
-    TestSubscriber s = subscribe(StartPositionKind.START_POSITION_KIND_SEQUENCE, 35);
+    // retention larger than everything published here, so a slow writer can never fall out of it
+    b.createTopic("big", TopicConfig.newBuilder().setRetention(Retention.newBuilder().setMaxEvents(10_000)).build());
+    b.publish("big", "e", 40, 10);
+    TestSubscriber s = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("big")
+        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(35)).build());
+    s.grant(10_000);
     // publish concurrently with the catch-up: the switch to live must neither skip nor repeat
-    Thread publisher = Thread.ofPlatform().start(() -> b.publish("t", "live", 500, 1));
+    Thread publisher = Thread.ofPlatform().start(() -> b.publish("big", "live", 500, 1));
     publisher.join();
     assertThat(seqs(s.awaitEvents(506))).containsExactlyElementsOf(LongStream.rangeClosed(35, 540).boxed().toList());
   }

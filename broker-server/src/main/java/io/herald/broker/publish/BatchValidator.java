@@ -5,7 +5,6 @@ import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicSettings;
 import io.herald.proto.v1.Event;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -27,8 +26,7 @@ final class BatchValidator {
     if (events.size() > MAX_EVENTS_PER_BATCH) {
       throw invalid("a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got " + events.size() + " (split the batch)");
     }
-    List<Event> out = new ArrayList<>(events.size());
-    boolean[] clientIds = new boolean[events.size()];
+    String[] assignedIds = new String[events.size()];
     long bytes = 0;
     for (int i = 0; i < events.size(); i++) {
       Event e = events.get(i);
@@ -43,23 +41,22 @@ final class BatchValidator {
       if (e.getAttributesCount() > MAX_ATTRIBUTES) {
         throw invalid("events[" + i + "] has " + e.getAttributesCount() + " attributes; the limit is " + MAX_ATTRIBUTES);
       }
-      for (Map.Entry<String, String> a : e.getAttributesMap().entrySet()) {
-        if (a.getKey().isEmpty()) {
-          throw invalid("events[" + i + "].attributes has an empty key");
+      if (e.getAttributesCount() > 0) {
+        for (Map.Entry<String, String> a : e.getAttributesMap().entrySet()) {
+          if (a.getKey().isEmpty()) {
+            throw invalid("events[" + i + "].attributes has an empty key");
+          }
         }
       }
       if (e.hasTime() && (e.getTime().getNanos() < 0 || e.getTime().getNanos() > 999_999_999)) {
         throw invalid("events[" + i + "].time has nanos " + e.getTime().getNanos() + " outside [0, 999999999]");
       }
       if (e.getId().isEmpty()) {
-        e = e.toBuilder().setId(newId()).build();
-      } else {
-        clientIds[i] = true;
+        assignedIds[i] = newId();
       }
-      out.add(e);
       bytes += size;
     }
-    return new PublishBatch(out, clientIds, bytes, listener);
+    return new PublishBatch(events, assignedIds, bytes, listener);
   }
 
   /** A random (version 4) UUID without SecureRandom's cost on the transport thread. */

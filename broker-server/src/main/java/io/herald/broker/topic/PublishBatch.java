@@ -25,14 +25,17 @@ public final class PublishBatch {
   }
 
   final List<Event> events;
-  /** Which events carried a publisher-supplied id (only those are remembered for dedup). */
-  final boolean[] clientIds;
+  /**
+   * Ids the broker assigned, by index; null where the event carries its publisher's id (only those
+   * are remembered for dedup). Kept beside the events so that they need not be rebuilt.
+   */
+  final String[] assignedIds;
   final long bytes;
   final Listener listener;
 
-  public PublishBatch(List<Event> events, boolean[] clientIds, long bytes, Listener listener) {
+  public PublishBatch(List<Event> events, String[] assignedIds, long bytes, Listener listener) {
     this.events = events;
-    this.clientIds = clientIds;
+    this.assignedIds = assignedIds;
     this.bytes = bytes;
     this.listener = listener;
   }

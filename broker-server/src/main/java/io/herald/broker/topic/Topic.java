@@ -11,7 +11,6 @@ import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
-import io.herald.proto.v1.DeliveredEvent;
 import io.herald.proto.v1.Event;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.TopicStats;
@@ -174,11 +173,14 @@ public final class Topic {
     List<PublishAck> acks = new ArrayList<>(b.size());
     List<Sequenced> run = new ArrayList<>(b.size());
     long seq = assigned;
+    byte[] tsBytes = ts.toByteArray();
     for (int i = 0; i < b.size(); i++) {
       Event ev = b.events.get(i);
-      boolean remember = dd != null && b.clientIds[i];
+      String assignedId = b.assignedIds[i];
+      String id = assignedId == null ? ev.getId() : assignedId;
+      boolean remember = dd != null && assignedId == null;
       if (remember) {
-        PublishAck first = dd.getIfPresent(ev.getId());
+        PublishAck first = dd.getIfPresent(id);
         if (first != null) {
           acks.add(first.toBuilder().setDuplicate(true).build());
           duplicates.increment();
@@ -187,14 +189,11 @@ public final class Topic {
       }
       seq++;
       // serialized once; every subscriber is sent these same bytes
-      byte[] encoded = DeliveredEvent.newBuilder()
-          .setSequence(seq).setEpoch(epoch).setPublishTime(ts).setEvent(ev)
-          .build().toByteArray();
-      run.add(new Sequenced(seq, encoded, nowMillis));
+      run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, assignedId), nowMillis));
       PublishAck ack = PublishAck.newBuilder()
-          .setId(ev.getId()).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
+          .setId(id).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
       if (remember) {
-        dd.put(ev.getId(), ack);
+        dd.put(id, ack);
       }
       acks.add(ack);
     }
