@@ -32,15 +32,17 @@ public final class PublishBatch {
   final String[] assignedIds;
   final long bytes;
   final Listener listener;
+  private final int size;
 
   public PublishBatch(List<Event> events, String[] assignedIds, long bytes, Listener listener) {
     this.events = events;
+    this.size = events.size();
     this.assignedIds = assignedIds;
     this.bytes = bytes;
     this.listener = listener;
   }
 
   public int size() {
-    return events.size();
+    return size;
   }
 }

@@ -98,7 +98,12 @@ public final class BrokerProcess implements AutoCloseable {
 
   /** CPU seconds (user + system) the broker has used so far. */
   public double cpuSeconds() throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + pid() + "/stat"));
+    return cpuSecondsOf(pid());
+  }
+
+  /** CPU seconds (user + system) a process has used so far, from /proc. */
+  public static double cpuSecondsOf(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
     return ticks / 100.0; // USER_HZ is 100 on Linux
@@ -116,16 +121,16 @@ public final class BrokerProcess implements AutoCloseable {
     return Long.parseLong(m.group(1)) * 1024;
   }
 
-  /** Java platform threads of the broker, from a thread dump (jcmd Thread.print). */
-  public int javaPlatformThreads() throws IOException, InterruptedException {
+  /** Names of the broker's Java platform threads, from a thread dump (jcmd Thread.print). */
+  public List<String> javaPlatformThreads() throws IOException, InterruptedException {
     String dump = jcmd("Thread.print");
-    int n = 0;
+    List<String> names = new ArrayList<>();
     for (String line : dump.split("\n")) {
       if (line.startsWith("\"") && line.contains(" tid=")) {
-        n++;
+        names.add(line.substring(1, line.indexOf('"', 1)));
       }
     }
-    return n;
+    return names;
   }
 
   private String jcmd(String command) throws IOException, InterruptedException {

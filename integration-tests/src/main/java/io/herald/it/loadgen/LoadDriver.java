@@ -177,23 +177,26 @@ public final class LoadDriver {
         long d0 = delivered(subs);
         long p0 = pub.acked.get();
         double cpu0 = broker == null ? 0 : broker.cpuSeconds();
+        double self0 = BrokerProcess.cpuSecondsOf(ProcessHandle.current().pid());
         long t0 = System.nanoTime();
         Thread.sleep(seconds * 1000L);
         long d1 = delivered(subs);
         long p1 = pub.acked.get();
         double secs = (System.nanoTime() - t0) / 1e9;
         double cpu1 = broker == null ? 0 : broker.cpuSeconds();
+        double self1 = BrokerProcess.cpuSecondsOf(ProcessHandle.current().pid());
         pub.stop();
         TopicStats stats = adminStub.withDeadlineAfter(10, TimeUnit.SECONDS)
             .getTopic(GetTopicRequest.newBuilder().setName(topic).build()).getTopic().getStats();
         double delivered = (d1 - d0) / secs;
         double published = (p1 - p0) / secs;
-        System.out.printf("fanout 1->%d, %d B, batch %d, policy %s: published %.0f ev/s, delivered %.0f ev/s (%.0f per subscriber)%s%n",
+        System.out.printf("fanout 1->%d, %d B, batch %d, policy %s: published %.0f ev/s, delivered %.0f ev/s (%.0f per subscriber)%s, driver CPU %.2f cores%n",
             subscribers, size, batch, policy, published, delivered, delivered / subscribers,
-            broker == null ? "" : String.format(", broker CPU %.2f cores, %.2f us/delivery", (cpu1 - cpu0) / secs, (cpu1 - cpu0) / secs / delivered * 1e6));
+            broker == null ? "" : String.format(", broker CPU %.2f cores, %.2f us/delivery", (cpu1 - cpu0) / secs, (cpu1 - cpu0) / secs / delivered * 1e6),
+            (self1 - self0) / secs);
         System.out.printf("{\"workload\":\"fanout\",\"subscribers\":%d,\"size\":%d,\"batch\":%d,\"policy\":\"%s\",\"seconds\":%.2f,"
-                + "\"published_per_s\":%.0f,\"delivered_per_s\":%.0f,\"broker_cpu_cores\":%.3f,\"broker_dropped\":%d,\"broker_published\":%d}%n",
-            subscribers, size, batch, policy, secs, published, delivered, broker == null ? -1 : (cpu1 - cpu0) / secs,
+                + "\"published_per_s\":%.0f,\"delivered_per_s\":%.0f,\"broker_cpu_cores\":%.3f,\"driver_cpu_cores\":%.3f,\"broker_dropped\":%d,\"broker_published\":%d}%n",
+            subscribers, size, batch, policy, secs, published, delivered, broker == null ? -1 : (cpu1 - cpu0) / secs, (self1 - self0) / secs,
             stats.getDropped(), stats.getPublished());
         for (Sub s : subs) {
           s.cancel();
@@ -357,13 +360,13 @@ public final class LoadDriver {
         var stub = TopicAdminServiceGrpc.newBlockingStub(admin);
         stub.withDeadlineAfter(30, TimeUnit.SECONDS).createTopic(CreateTopicRequest.newBuilder().setName("mem-0").build());
         long heap1 = broker.heapUsedAfterGc();
-        int threads1 = broker.javaPlatformThreads();
+        List<String> threads1 = broker.javaPlatformThreads();
         int os1 = broker.osThreads();
         for (int i = 1; i < topics; i++) {
           stub.withDeadlineAfter(30, TimeUnit.SECONDS).createTopic(CreateTopicRequest.newBuilder().setName("mem-" + i).build());
         }
         long heapT = broker.heapUsedAfterGc();
-        int threadsT = broker.javaPlatformThreads();
+        List<String> threadsT = broker.javaPlatformThreads();
         int osT = broker.osThreads();
         // subscriptions on their own channels, 1000 streams per connection
         List<Sub> subs = new ArrayList<>();
@@ -382,7 +385,7 @@ public final class LoadDriver {
           s.started.get(60, TimeUnit.SECONDS);
         }
         long heapS = broker.heapUsedAfterGc();
-        int threadsS = broker.javaPlatformThreads();
+        List<String> threadsS = broker.javaPlatformThreads();
         int osS = broker.osThreads();
         double perTopic = (heapT - heap1) / (double) (topics - 1);
         double perSub = subscriptions == 0 ? 0 : (heapS - heapT) / (double) subscriptions;
@@ -390,10 +393,13 @@ public final class LoadDriver {
             heap1 / 1048576.0, topics, heapT / 1048576.0, subscriptions, heapS / 1048576.0);
         System.out.printf("per idle topic: %.0f B; per idle subscription: %.0f B (broker side, incl. its gRPC stream)%n", perTopic, perSub);
         System.out.printf("java platform threads: %d with 1 topic, %d with %d topics, %d with %d subscriptions (OS threads %d / %d / %d)%n",
-            threads1, threadsT, topics, threadsS, subscriptions, os1, osT, osS);
+            threads1.size(), threadsT.size(), topics, threadsS.size(), subscriptions, os1, osT, osS);
+        List<String> added = new ArrayList<>(threadsS);
+        added.removeAll(threads1);
+        System.out.printf("threads added between 1 topic and the end: %s%n", added);
         System.out.printf("{\"workload\":\"memory\",\"topics\":%d,\"subscriptions\":%d,\"heap_1_topic\":%d,\"heap_topics\":%d,\"heap_subscriptions\":%d,"
                 + "\"bytes_per_topic\":%.0f,\"bytes_per_subscription\":%.0f,\"platform_threads\":[%d,%d,%d],\"os_threads\":[%d,%d,%d]}%n",
-            topics, subscriptions, heap1, heapT, heapS, perTopic, perSub, threads1, threadsT, threadsS, os1, osT, osS);
+            topics, subscriptions, heap1, heapT, heapS, perTopic, perSub, threads1.size(), threadsT.size(), threadsS.size(), os1, osT, osS);
         return 0;
       } finally {
         for (ManagedChannel ch : channels) {
