@@ -1,11 +1,13 @@
 package io.herald.broker.publish;
 
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicSettings;
 import io.herald.proto.v1.Event;
 import java.util.List;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
@@ -26,7 +28,7 @@ final class BatchValidator {
     if (events.size() > MAX_EVENTS_PER_BATCH) {
       throw invalid("a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got " + events.size() + " (split the batch)");
     }
-    String[] assignedIds = new String[events.size()];
+    ByteString[] assignedIds = new ByteString[events.size()];
     long bytes = 0;
     for (int i = 0; i < events.size(); i++) {
       Event e = events.get(i);
@@ -35,8 +37,9 @@ final class BatchValidator {
         throw invalid("events[" + i + "] is " + size + " bytes; topic '" + topic + "' accepts at most " + s.maxEventBytes()
             + " bytes per event (max_event_bytes)");
       }
-      if (e.getId().length() > MAX_ID_LENGTH) {
-        throw invalid("events[" + i + "].id is " + e.getId().length() + " characters; the limit is " + MAX_ID_LENGTH);
+      int idBytes = e.getIdBytes().size(); // the raw bytes: no String is decoded on this path
+      if (idBytes > MAX_ID_LENGTH) {
+        throw invalid("events[" + i + "].id is " + idBytes + " bytes; the limit is " + MAX_ID_LENGTH);
       }
       if (e.getAttributesCount() > MAX_ATTRIBUTES) {
         throw invalid("events[" + i + "] has " + e.getAttributesCount() + " attributes; the limit is " + MAX_ATTRIBUTES);
@@ -51,7 +54,7 @@ final class BatchValidator {
       if (e.hasTime() && (e.getTime().getNanos() < 0 || e.getTime().getNanos() > 999_999_999)) {
         throw invalid("events[" + i + "].time has nanos " + e.getTime().getNanos() + " outside [0, 999999999]");
       }
-      if (e.getId().isEmpty()) {
+      if (idBytes == 0) {
         assignedIds[i] = newId();
       }
       bytes += size;
@@ -59,12 +62,12 @@ final class BatchValidator {
     return new PublishBatch(events, assignedIds, bytes, listener);
   }
 
-  /** A random (version 4) UUID without SecureRandom's cost on the transport thread. */
-  static String newId() {
+  /** A random (version 4) UUID, as its 36 ASCII bytes, without SecureRandom's cost on the transport thread. */
+  static ByteString newId() {
     ThreadLocalRandom r = ThreadLocalRandom.current();
     long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
     long lsb = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-    return new UUID(msb, lsb).toString();
+    return ByteString.copyFrom(new UUID(msb, lsb).toString(), StandardCharsets.US_ASCII);
   }
 
   static StatusRuntimeException invalid(String message) {

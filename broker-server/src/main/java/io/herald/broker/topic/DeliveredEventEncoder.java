@@ -1,11 +1,11 @@
 package io.herald.broker.topic;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.WireFormat;
 import io.herald.proto.v1.Event;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Writes a {@code herald.v1.DeliveredEvent} straight into an exact-size array, without building
@@ -28,9 +28,9 @@ final class DeliveredEventEncoder {
     return (field << 3) | wireType;
   }
 
-  static byte[] encode(long sequence, long epoch, byte[] publishTime, Event event, String assignedId) {
-    byte[] id = assignedId == null ? null : assignedId.getBytes(StandardCharsets.UTF_8);
-    int eventLength = event.getSerializedSize() + (id == null ? 0 : 1 + CodedOutputStream.computeUInt32SizeNoTag(id.length) + id.length);
+  static byte[] encode(long sequence, long epoch, byte[] publishTime, Event event, ByteString assignedId) {
+    int eventLength = event.getSerializedSize()
+        + (assignedId == null ? 0 : 1 + CodedOutputStream.computeUInt32SizeNoTag(assignedId.size()) + assignedId.size());
     int size = 1 + CodedOutputStream.computeUInt64SizeNoTag(sequence)
         + 1 + CodedOutputStream.computeUInt64SizeNoTag(epoch)
         + 1 + CodedOutputStream.computeUInt32SizeNoTag(publishTime.length) + publishTime.length
@@ -48,10 +48,10 @@ final class DeliveredEventEncoder {
       o.writeUInt32NoTag(EVENT);
       o.writeUInt32NoTag(eventLength);
       event.writeTo(o);
-      if (id != null) {
+      if (assignedId != null) {
         o.writeUInt32NoTag(EVENT_ID);
-        o.writeUInt32NoTag(id.length);
-        o.writeRawBytes(id);
+        o.writeUInt32NoTag(assignedId.size());
+        o.writeRawBytes(assignedId);
       }
       o.checkNoSpaceLeft();
     } catch (IOException e) {

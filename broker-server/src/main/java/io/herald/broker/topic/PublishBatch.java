@@ -1,5 +1,6 @@
 package io.herald.broker.topic;
 
+import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import io.herald.proto.v1.Event;
 import io.herald.proto.v1.PublishAck;
@@ -29,12 +30,12 @@ public final class PublishBatch {
    * Ids the broker assigned, by index; null where the event carries its publisher's id (only those
    * are remembered for dedup). Kept beside the events so that they need not be rebuilt.
    */
-  final String[] assignedIds;
+  final ByteString[] assignedIds;
   final long bytes;
   final Listener listener;
   private final int size;
 
-  public PublishBatch(List<Event> events, String[] assignedIds, long bytes, Listener listener) {
+  public PublishBatch(List<Event> events, ByteString[] assignedIds, long bytes, Listener listener) {
     this.events = events;
     this.size = events.size();
     this.assignedIds = assignedIds;

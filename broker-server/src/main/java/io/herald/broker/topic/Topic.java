@@ -2,6 +2,7 @@ package io.herald.broker.topic;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -176,11 +177,12 @@ public final class Topic {
     byte[] tsBytes = ts.toByteArray();
     for (int i = 0; i < b.size(); i++) {
       Event ev = b.events.get(i);
-      String assignedId = b.assignedIds[i];
-      String id = assignedId == null ? ev.getId() : assignedId;
+      ByteString assignedId = b.assignedIds[i];
+      ByteString id = assignedId == null ? ev.getIdBytes() : assignedId;
       boolean remember = dd != null && assignedId == null;
+      String key = remember ? ev.getId() : null;
       if (remember) {
-        PublishAck first = dd.getIfPresent(id);
+        PublishAck first = dd.getIfPresent(key);
         if (first != null) {
           acks.add(first.toBuilder().setDuplicate(true).build());
           duplicates.increment();
@@ -190,10 +192,11 @@ public final class Topic {
       seq++;
       // serialized once; every subscriber is sent these same bytes
       run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, assignedId), nowMillis));
+      // ids as bytes: the ack response is written without UTF-8 encoding anything
       PublishAck ack = PublishAck.newBuilder()
-          .setId(id).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
+          .setIdBytes(id).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
       if (remember) {
-        dd.put(id, ack);
+        dd.put(key, ack);
       }
       acks.add(ack);
     }
