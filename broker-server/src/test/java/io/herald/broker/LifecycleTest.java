@@ -189,7 +189,37 @@ class LifecycleTest {
     try (TestBroker b = new TestBroker(c -> c.withDataDir(dir))) {
       Topic t = b.admin().getTopic(GetTopicRequest.newBuilder().setName("kept").build()).getTopic();
       assertThat(t.getConfig().getSubscriberBufferMaxEvents()).isEqualTo(123);
-      assertThat(b.publish("kept", "e", 1, 1)).hasSize(1);
+      assertThat(b.publish("kept", "e", 10, 5)).hasSize(10);
+    }
+    // a graceful restart continues the sequence exactly; what was retained is gone, and says so
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(dir))) {
+      assertThat(b.publish("kept", "f", 1, 1).get(0).getSequence()).isEqualTo(11);
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("kept")
+          .setStartPosition(io.herald.proto.v1.StartPosition.newBuilder()
+              .setKind(io.herald.proto.v1.StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(5)).build());
+      s.grant(100);
+      s.awaitAccounted(7);
+      io.herald.proto.v1.GapNotice g = (io.herald.proto.v1.GapNotice) s.frames().get(0);
+      assertThat(g.getFirstSequence()).isEqualTo(5);
+      assertThat(g.getLastSequence()).isEqualTo(10);
+      assertThat(g.getReason()).isEqualTo(io.herald.proto.v1.GapReason.GAP_REASON_RETENTION);
+      assertThat(s.events()).extracting(io.herald.proto.v1.DeliveredEvent::getSequence).containsExactly(11L);
+    }
+  }
+
+  @Test
+  void sequencesNeverGoBackEvenWithoutAGracefulStop(@TempDir Path dir) throws Exception {
+    TestBroker first = new TestBroker(c -> c.withDataDir(dir));
+    first.createTopic("t");
+    first.publish("t", "e", 10, 10);
+    // simulate a crash: the floor on disk is what the topic reserved, not what it used
+    java.nio.file.Path copy = dir.resolveSibling(dir.getFileName() + "-crash");
+    java.nio.file.Files.createDirectories(copy);
+    java.nio.file.Files.copy(dir.resolve("topics.json"), copy.resolve("topics.json"));
+    first.close();
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+      long next = b.publish("t", "f", 1, 1).get(0).getSequence();
+      assertThat(next).isGreaterThan(10);
     }
   }
 

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Topic metadata of a single broker, in memory, and in {@code <data-dir>/topics.json} when a data
  * directory is set (written atomically on every change, read at start), so topics survive a
- * restart. Changes complete synchronously. Thread-safe: one lock guards the map and the file;
+ * restart. The file is a {@code herald.v1.ListTopicsResponse} in proto3 JSON; each topic's
+ * {@code stats.next_sequence} holds its sequence floor. Changes complete synchronously. Thread-safe: one lock guards the map and the file;
  * listeners are called under it, so they see changes in commit order.
  */
 public final class LocalMetadataStore implements MetadataStore {
@@ -67,7 +68,8 @@ public final class LocalMetadataStore implements MetadataStore {
       for (Topic t : b.getTopicsList()) {
         TopicSettings s = TopicSettings.DEFAULTS.merge(t.getConfig());
         Instant created = Instant.ofEpochSecond(t.getCreateTime().getSeconds(), t.getCreateTime().getNanos());
-        topics.put(t.getName(), new TopicRecord(t.getName(), s, created));
+        long floor = Math.max(1, t.getStats().getNextSequence());
+        topics.put(t.getName(), new TopicRecord(t.getName(), s, created, floor));
       }
       log.info("loaded {} topics from {}", topics.size(), file);
     } catch (IOException | RuntimeException e) {
@@ -86,6 +88,7 @@ public final class LocalMetadataStore implements MetadataStore {
       b.addTopics(Topic.newBuilder()
           .setName(r.name())
           .setConfig(r.settings().toProto())
+          .setStats(io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(r.sequenceFloor()))
           .setCreateTime(Timestamp.newBuilder().setSeconds(r.createTime().getEpochSecond()).setNanos(r.createTime().getNano())));
     }
     try {
@@ -106,7 +109,7 @@ public final class LocalMetadataStore implements MetadataStore {
       if (topics.containsKey(name)) {
         return CompletableFuture.failedFuture(Status.ALREADY_EXISTS.withDescription("topic '" + name + "' already exists").asRuntimeException());
       }
-      TopicRecord r = new TopicRecord(name, settings, Instant.now());
+      TopicRecord r = new TopicRecord(name, settings, Instant.now(), 1);
       topics.put(name, r);
       try {
         persist();
@@ -133,7 +136,7 @@ public final class LocalMetadataStore implements MetadataStore {
       }
       TopicRecord r;
       try {
-        r = new TopicRecord(name, change.apply(old.settings()), old.createTime());
+        r = old.withSettings(change.apply(old.settings()));
         topics.put(name, r);
         persist();
       } catch (RuntimeException e) {
@@ -165,6 +168,27 @@ public final class LocalMetadataStore implements MetadataStore {
       }
       for (Listener l : listeners) {
         l.deleted(name);
+      }
+      return CompletableFuture.completedFuture(null);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> setSequenceFloor(String name, long floor) {
+    lock.lock();
+    try {
+      TopicRecord old = topics.get(name);
+      if (old == null || old.sequenceFloor() == floor) {
+        return CompletableFuture.completedFuture(null);
+      }
+      topics.put(name, old.withSequenceFloor(floor));
+      try {
+        persist();
+      } catch (RuntimeException e) {
+        topics.put(name, old);
+        return CompletableFuture.failedFuture(e);
       }
       return CompletableFuture.completedFuture(null);
     } finally {

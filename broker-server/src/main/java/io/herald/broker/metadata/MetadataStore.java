@@ -33,6 +33,13 @@ public interface MetadataStore extends AutoCloseable {
 
   CompletableFuture<Void> delete(String name);
 
+  /**
+   * Records that the topic's next sequence is at least {@code floor}, so that a restarted owner
+   * continues above every sequence it may have handed out. No listener is told (it is the data
+   * plane's own bookkeeping). Unknown topics are ignored.
+   */
+  CompletableFuture<Void> setSequenceFloor(String name, long floor);
+
   Optional<TopicRecord> get(String name);
 
   /** Topics in name order, starting after {@code afterName} (null: from the first), at most {@code limit}. */

@@ -266,10 +266,13 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
             owedRead = false;
             request = true;
           }
-          if (slots.isEmpty() || (out == null && endWith != null)) {
+          // end once everything answered is written; a batch still unanswered at that point was
+          // never sequenced (inboxes are drained first), so the client's retry is safe
+          boolean headUnanswered = head != null && head.response == null;
+          if (out == null && (slots.isEmpty() || headUnanswered)) {
             if (endWith != null) {
               error = endWith;
-            } else if (halfClosed) {
+            } else if (halfClosed && slots.isEmpty()) {
               complete = true;
             }
           }

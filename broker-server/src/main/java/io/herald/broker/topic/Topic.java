@@ -90,11 +90,33 @@ public final class Topic {
   private Cache<String, PublishAck> dedup;
   private TopicSettings dedupFor;
 
-  public Topic(String name, TopicSettings settings, Instant createTime) {
+  /** Sequences handed out per reservation: the metadata store is written once per this many events. */
+  static final long SEQUENCE_RESERVATION = 100_000;
+
+  /** Where the topic records how far it may hand out sequences (the metadata store). */
+  public interface SequenceFloors {
+    /** Blocks until {@code floor} is durable: after a restart the topic continues at or above it. */
+    void record(long floor);
+  }
+
+  private final SequenceFloors floors;
+  // loop-only: sequences up to this are covered by a recorded floor
+  private long reservedUpTo;
+
+  /**
+   * A topic whose next sequence is {@code sequenceFloor}; it records a new floor through {@code
+   * floors} before handing out sequences beyond the last one recorded, so that sequences never go
+   * back, even after a crash (a crash can leave a jump: numbers reserved and never used).
+   */
+  public Topic(String name, TopicSettings settings, Instant createTime, long sequenceFloor, SequenceFloors floors) {
     this.name = name;
     this.settings = settings;
     this.createTime = createTime;
     this.epoch = 1;
+    this.floors = floors;
+    this.assigned = sequenceFloor - 1;
+    this.reservedUpTo = sequenceFloor - 1;
+    this.ring.resetTo(sequenceFloor);
     this.loop = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::runLoop);
   }
 
@@ -174,6 +196,10 @@ public final class Topic {
     List<PublishAck> acks = new ArrayList<>(b.size());
     List<Sequenced> run = new ArrayList<>(b.size());
     long seq = assigned;
+    if (seq + b.size() > reservedUpTo) {
+      reservedUpTo = seq + b.size() + SEQUENCE_RESERVATION;
+      floors.record(reservedUpTo + 1);
+    }
     byte[] tsBytes = ts.toByteArray();
     for (int i = 0; i < b.size(); i++) {
       Event ev = b.events.get(i);

@@ -39,7 +39,8 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   @Override
   public void created(TopicRecord r) {
-    Topic t = new Topic(r.name(), r.settings(), r.createTime());
+    Topic t = new Topic(r.name(), r.settings(), r.createTime(), r.sequenceFloor(),
+        floor -> metadata.setSequenceFloor(r.name(), floor).join());
     Topic prev = topics.putIfAbsent(r.name(), t);
     if (prev == null) {
       t.start();
@@ -131,10 +132,19 @@ public final class TopicRegistry implements MetadataStore.Listener {
     }
   }
 
-  /** Step 4: close every topic and stop its loop. */
+  /**
+   * Step 4: close every topic and stop its loop, then record each topic's exact next sequence, so
+   * that after a graceful restart sequences continue without a jump and a resuming subscriber's
+   * gap notice counts exactly the events it lost.
+   */
   public void closeAll(StatusRuntimeException status) {
     for (Topic t : topics.values()) {
       t.close(status, CloseReason.SHUTDOWN);
+      try {
+        metadata.setSequenceFloor(t.name(), t.nextSequence()).join();
+      } catch (RuntimeException e) {
+        log.warn("could not record the next sequence of topic '{}': {}", t.name(), e.toString());
+      }
     }
     topics.clear();
   }

@@ -1,0 +1,198 @@
+package io.herald.client;
+
+import io.grpc.ManagedChannel;
+import io.herald.client.internal.AdminClientImpl;
+import io.herald.client.internal.ClientCore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * The entry point: one connection to a Herald cluster (any broker serves any client), from which
+ * publishers, subscriptions and the admin client are made.
+ *
+ * <pre>{@code
+ * try (HeraldClient herald = HeraldClient.builder().endpoints("127.0.0.1:7070").build()) {
+ *   Publisher pub = herald.publisher("orders").create();
+ *   pub.publish(Event.of("order.created", bytes)).join();
+ *   Subscription sub = herald.subscriber("orders")
+ *       .handler(d -> process(d.event()))
+ *       .onGap(gap -> log.warn("lost {}", gap))
+ *       .subscribe();
+ * }
+ * }</pre>
+ *
+ * <h2>Threads</h2>
+ * A client owns: one network thread ({@code herald-client-io}), one timer thread
+ * ({@code herald-client-timer}, for linger and backoff) and, unless you pass your own
+ * {@link Builder#callbackExecutor}, a callback pool of {@value #DEFAULT_CALLBACK_THREADS} threads
+ * ({@code herald-client-callback-N}). User code (handlers, listeners, receipt continuations) runs
+ * only on the callback executor, never on the network thread. {@link #close()} stops all of them.
+ *
+ * <p>Thread-safe. {@link #close()} is idempotent and bounded.
+ */
+public final class HeraldClient implements AutoCloseable {
+  /** Default callback pool size: {@value}. Handlers that block for long need more, or your own executor. */
+  public static final int DEFAULT_CALLBACK_THREADS = 4;
+  /** Default keepalive ping interval in seconds: {@value} (brokers permit 10 s and more). */
+  public static final long DEFAULT_KEEPALIVE_SECONDS = 30;
+  /** Default timeout of admin calls, in seconds: {@value}. */
+  public static final long DEFAULT_CALL_TIMEOUT_SECONDS = 10;
+  /** Time {@link #close()} gives publishers to flush, in seconds: {@value}. */
+  public static final long DEFAULT_CLOSE_TIMEOUT_SECONDS = 10;
+
+  private final ClientCore core;
+  private final AdminClient admin;
+
+  private HeraldClient(ClientCore core) {
+    this.core = core;
+    this.admin = new AdminClientImpl(core);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Configures a publisher for {@code topic}. */
+  public PublisherBuilder publisher(String topic) {
+    core.checkOpen();
+    return new PublisherBuilder(core, topic);
+  }
+
+  /** Configures a subscription to {@code topic}. */
+  public SubscriptionBuilder subscriber(String topic) {
+    core.checkOpen();
+    return new SubscriptionBuilder(core, topic);
+  }
+
+  /** Topic management. */
+  public AdminClient admin() {
+    return admin;
+  }
+
+  /** The client's name, sent to brokers in the user agent. */
+  public String name() {
+    return core.name();
+  }
+
+  /**
+   * Flushes publishers (up to {@value #DEFAULT_CLOSE_TIMEOUT_SECONDS} s), closes subscriptions and
+   * the connection, stops the client's threads. Idempotent; bounded.
+   */
+  @Override
+  public void close() {
+    core.close(Duration.ofSeconds(DEFAULT_CLOSE_TIMEOUT_SECONDS));
+  }
+
+  /** {@link #close()} on a separate thread; the future completes when the client is closed. */
+  public CompletableFuture<Void> closeAsync() {
+    return core.closeAsync(Duration.ofSeconds(DEFAULT_CLOSE_TIMEOUT_SECONDS));
+  }
+
+  /** Configures a {@link HeraldClient}. Not thread-safe. */
+  public static final class Builder {
+    private final List<String> endpoints = new ArrayList<>();
+    private String target;
+    private ManagedChannel channel;
+    private String name = "herald-client";
+    private Tls tls = Tls.plaintext();
+    private Duration keepAlive = Duration.ofSeconds(DEFAULT_KEEPALIVE_SECONDS);
+    private Duration callTimeout = Duration.ofSeconds(DEFAULT_CALL_TIMEOUT_SECONDS);
+    private Executor callbackExecutor;
+    private ConnectionListener listener;
+    private RetrySettings retry = RetrySettings.DEFAULT;
+
+    private Builder() { }
+
+    /** Brokers as {@code host:port}; the client uses any that answers and fails over to the others. */
+    public Builder endpoints(String... hostPorts) {
+      endpoints.addAll(Arrays.asList(hostPorts));
+      return this;
+    }
+
+    /** A gRPC target instead of endpoints, e.g. {@code dns:///herald.internal:7070}. */
+    public Builder target(String target) {
+      this.target = Objects.requireNonNull(target, "target");
+      return this;
+    }
+
+    /**
+     * Uses a channel you built yourself (for custom transport settings). The client does not own
+     * it and does not shut it down; TLS, keepalive and endpoints settings are then yours.
+     */
+    public Builder channel(ManagedChannel channel) {
+      this.channel = Objects.requireNonNull(channel, "channel");
+      return this;
+    }
+
+    /** Identifies this client to brokers (user agent, logs). */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /** Transport security; default {@link Tls#plaintext()}. */
+    public Builder tls(Tls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * Keepalive ping interval on an idle connection, at least 10 s (brokers refuse more frequent
+     * pings and close the connection); default {@value #DEFAULT_KEEPALIVE_SECONDS} s.
+     */
+    public Builder keepAlive(Duration interval) {
+      if (interval.compareTo(Duration.ofSeconds(10)) < 0) {
+        throw new IllegalArgumentException("keepAlive must be at least 10s (the broker's permitted minimum); got " + interval);
+      }
+      this.keepAlive = interval;
+      return this;
+    }
+
+    /** Timeout of admin calls; default {@value #DEFAULT_CALL_TIMEOUT_SECONDS} s. */
+    public Builder callTimeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("callTimeout must be positive; got " + timeout);
+      }
+      this.callTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Where handlers, listeners and receipt continuations run. Not shut down by the client.
+     * Default: a pool of {@value #DEFAULT_CALLBACK_THREADS} daemon threads the client owns.
+     */
+    public Builder callbackExecutor(Executor executor) {
+      this.callbackExecutor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /** Told of connects, losses, reconnects, resubscriptions and close. */
+    public Builder connectionListener(ConnectionListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** Backoff for reconnects and publish retries; default {@link RetrySettings#DEFAULT}. */
+    public Builder retry(RetrySettings retry) {
+      this.retry = Objects.requireNonNull(retry, "retry");
+      return this;
+    }
+
+    /** Connects (lazily: the first call opens the connection) and returns the client. */
+    public HeraldClient build() {
+      if (channel == null && target == null && endpoints.isEmpty()) {
+        throw new IllegalStateException("set endpoints(\"host:port\", ...), target(...) or channel(...)");
+      }
+      if ((target != null ? 1 : 0) + (endpoints.isEmpty() ? 0 : 1) + (channel != null ? 1 : 0) > 1) {
+        throw new IllegalStateException("set only one of endpoints, target and channel");
+      }
+      return new HeraldClient(new ClientCore(new ClientCore.Settings(List.copyOf(endpoints), target, channel, name, tls,
+          keepAlive, callTimeout, callbackExecutor, listener, retry)));
+    }
+  }
+}

@@ -1,0 +1,306 @@
+package io.herald.client.internal;
+
+import io.grpc.ConnectivityState;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.ManagedChannel;
+import io.grpc.NameResolver;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import io.herald.client.ConnectionListener;
+import io.herald.client.HeraldException;
+import io.herald.client.RetrySettings;
+import io.herald.client.Tls;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a {@code HeraldClient} owns: the channel (and its event loop), the timer, the callback
+ * executor, and the open publishers and subscriptions, so that {@link #close} can stop them all.
+ * Not part of the public API.
+ */
+public final class ClientCore {
+  private static final Logger log = LoggerFactory.getLogger(ClientCore.class);
+
+  /** Everything the builder collected. */
+  public record Settings(List<String> endpoints, String target, ManagedChannel channel, String name, Tls tls,
+      Duration keepAlive, Duration callTimeout, Executor callbackExecutor, ConnectionListener listener, RetrySettings retry) { }
+
+  /** Something the core closes: publishers and subscriptions. */
+  public interface Resource {
+    void closeFor(Duration timeout);
+  }
+
+  private final Settings settings;
+  private final ManagedChannel channel;
+  private final boolean ownsChannel;
+  private final EventLoopGroup eventLoop;
+  private final ScheduledThreadPoolExecutor timer;
+  private final Executor callbacks;
+  private final ExecutorService ownedCallbacks;
+  private final SerialExecutor listenerExecutor;
+  private final Set<Resource> resources = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
+  private volatile boolean everConnected;
+
+  public ClientCore(Settings s) {
+    this.settings = s;
+    AtomicInteger n = new AtomicInteger();
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "herald-client-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.setRemoveOnCancelPolicy(true);
+    if (s.callbackExecutor() != null) {
+      this.callbacks = s.callbackExecutor();
+      this.ownedCallbacks = null;
+    } else {
+      ThreadPoolExecutor pool = new ThreadPoolExecutor(io.herald.client.HeraldClient.DEFAULT_CALLBACK_THREADS,
+          io.herald.client.HeraldClient.DEFAULT_CALLBACK_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "herald-client-callback-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
+      pool.allowCoreThreadTimeOut(true);
+      this.callbacks = pool;
+      this.ownedCallbacks = pool;
+    }
+    this.listenerExecutor = new SerialExecutor(callbacks);
+    if (s.channel() != null) {
+      this.channel = s.channel();
+      this.ownsChannel = false;
+      this.eventLoop = null;
+    } else {
+      this.eventLoop = new NioEventLoopGroup(1, new DefaultThreadFactory("herald-client-io", true));
+      this.channel = buildChannel(s, eventLoop);
+      this.ownsChannel = true;
+    }
+    watchState(ConnectivityState.IDLE);
+  }
+
+  private static ManagedChannel buildChannel(Settings s, EventLoopGroup group) {
+    NettyChannelBuilder b;
+    if (s.target() != null) {
+      b = NettyChannelBuilder.forTarget(s.target());
+    } else if (s.endpoints().size() == 1) {
+      InetSocketAddress a = parse(s.endpoints().get(0));
+      b = NettyChannelBuilder.forAddress(a.getHostString(), a.getPort());
+    } else {
+      List<EquivalentAddressGroup> groups = new ArrayList<>();
+      for (String e : s.endpoints()) {
+        groups.add(new EquivalentAddressGroup(parse(e)));
+      }
+      b = staticTarget(groups);
+    }
+    b.eventLoopGroup(group)
+        .channelType(NioSocketChannel.class)
+        .directExecutor() // the SDK's observers never block; user code goes to the callback executor
+        .userAgent(s.name())
+        .keepAliveTime(s.keepAlive().toMillis(), TimeUnit.MILLISECONDS)
+        .keepAliveWithoutCalls(false)
+        .maxInboundMessageSize(8 << 20);
+    if (s.tls().enabled()) {
+      try {
+        var ssl = GrpcSslContexts.forClient();
+        if (s.tls().trustCertificatesFile() != null) {
+          ssl.trustManager(s.tls().trustCertificatesFile().toFile());
+        }
+        b.sslContext(ssl.build()).useTransportSecurity();
+      } catch (SSLException e) {
+        throw new IllegalArgumentException("cannot set up TLS: " + e.getMessage(), e);
+      }
+    } else {
+      b.usePlaintext();
+    }
+    return b.build();
+  }
+
+  @SuppressWarnings("deprecation") // a fixed address list needs its own resolver; the factory hook is the way to scope it to this channel
+  private static NettyChannelBuilder staticTarget(List<EquivalentAddressGroup> groups) {
+    NameResolver.Factory factory = new NameResolver.Factory() {
+      @Override
+      public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
+        return new NameResolver() {
+          @Override
+          public String getServiceAuthority() {
+            return "herald";
+          }
+
+          @Override
+          public void start(Listener2 listener) {
+            listener.onResult(ResolutionResult.newBuilder().setAddresses(groups).build());
+          }
+
+          @Override
+          public void shutdown() { }
+        };
+      }
+
+      @Override
+      public String getDefaultScheme() {
+        return "herald-static";
+      }
+    };
+    return NettyChannelBuilder.forTarget("herald-static:///brokers").nameResolverFactory(factory);
+  }
+
+  static InetSocketAddress parse(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0 || colon == hostPort.length() - 1) {
+      throw new IllegalArgumentException("endpoint '" + hostPort + "' is not host:port");
+    }
+    try {
+      String host = hostPort.substring(0, colon);
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      return InetSocketAddress.createUnresolved(host, Integer.parseInt(hostPort.substring(colon + 1)));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("endpoint '" + hostPort + "' has a port that is not a number");
+    }
+  }
+
+  private void watchState(ConnectivityState last) {
+    if (closed.get()) {
+      return;
+    }
+    ConnectivityState now = channel.getState(false);
+    if (now != last) {
+      if (now == ConnectivityState.READY) {
+        notifyListener(everConnected ? ConnectionListener.Kind.RECONNECTED : ConnectionListener.Kind.CONNECTED, channel.authority());
+        everConnected = true;
+      } else if (last == ConnectivityState.READY && (now == ConnectivityState.TRANSIENT_FAILURE || now == ConnectivityState.IDLE)) {
+        notifyListener(ConnectionListener.Kind.DISCONNECTED, channel.authority());
+      }
+    }
+    if (now != ConnectivityState.SHUTDOWN) {
+      channel.notifyWhenStateChanged(now, () -> watchState(now));
+    }
+  }
+
+  public void notifyListener(ConnectionListener.Kind kind, String detail) {
+    ConnectionListener l = settings.listener();
+    if (l != null) {
+      listenerExecutor.execute(() -> l.onEvent(kind, detail));
+    }
+  }
+
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  public Executor callbacks() {
+    return callbacks;
+  }
+
+  public RetrySettings retry() {
+    return settings.retry();
+  }
+
+  public Duration callTimeout() {
+    return settings.callTimeout();
+  }
+
+  public String name() {
+    return settings.name();
+  }
+
+  /** Runs {@code task} after {@code delayMillis} on the timer; no-op once closed. */
+  public ScheduledFuture<?> schedule(Runnable task, long delayMillis) {
+    if (closed.get()) {
+      return null;
+    }
+    try {
+      return timer.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return null;
+    }
+  }
+
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  public void checkOpen() {
+    if (closed.get()) {
+      throw new HeraldException.ClosedException("the client is closed");
+    }
+  }
+
+  public <T extends Resource> T register(T r) {
+    checkOpen();
+    resources.add(r);
+    return r;
+  }
+
+  public void unregister(Resource r) {
+    resources.remove(r);
+  }
+
+  public CompletableFuture<Void> closeAsync(Duration timeout) {
+    Thread t = new Thread(() -> close(timeout), "herald-client-close");
+    t.setDaemon(true);
+    t.start();
+    return closedFuture;
+  }
+
+  /** Closes publishers (flushing up to {@code timeout}) and subscriptions, then the channel and threads. */
+  public void close(Duration timeout) {
+    if (!closed.compareAndSet(false, true)) {
+      closedFuture.join();
+      return;
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      for (Resource r : new ArrayList<>(resources)) {
+        long left = Math.max(0, deadline - System.nanoTime());
+        r.closeFor(Duration.ofNanos(left));
+      }
+      resources.clear();
+      if (ownsChannel) {
+        channel.shutdown();
+        if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
+          channel.shutdownNow();
+          channel.awaitTermination(2, TimeUnit.SECONDS);
+        }
+        eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+      }
+      timer.shutdownNow();
+      timer.awaitTermination(2, TimeUnit.SECONDS);
+      notifyListener(ConnectionListener.Kind.CLOSED, name()); // queued before the pool stops, so it runs
+      if (ownedCallbacks != null) {
+        ownedCallbacks.shutdown();
+        if (!ownedCallbacks.awaitTermination(2, TimeUnit.SECONDS)) {
+          ownedCallbacks.shutdownNow();
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      closedFuture.complete(null);
+    }
+  }
+}

@@ -1,0 +1,498 @@
+package io.herald.client.internal;
+
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.herald.client.Batching;
+import io.herald.client.ErrorCode;
+import io.herald.client.Event;
+import io.herald.client.HeraldException;
+import io.herald.client.PublishReceipt;
+import io.herald.client.Publisher;
+import io.herald.client.RetrySettings;
+import io.herald.client.WhenFull;
+import io.herald.proto.v1.PublishAck;
+import io.herald.proto.v1.PublishServiceGrpc;
+import io.herald.proto.v1.PublishStreamRequest;
+import io.herald.proto.v1.PublishStreamResponse;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A batching publisher over one {@code PublishStream}.
+ *
+ * <h2>State</h2>
+ * Everything below is guarded by {@link #lock}. Events go into the {@code open} batch; a batch is
+ * sealed when full or when its linger passes, and queued in {@code toSend}. The pump sends queued
+ * batches while the stream is ready and fewer than {@code maxInFlight} await responses. A response
+ * completes the batch's receipts (in order, on a per-publisher serial view of the callback
+ * executor) and frees its pending room. When the stream breaks, the batches in flight go back to
+ * the front of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
+ * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable code
+ * (e.g. a REJECT topic shedding load) is resent after a backoff; one refused for good fails its
+ * receipts. A batch that has not been acknowledged within the retry settings' total timeout fails
+ * with a retryable error. Receipts are completed exactly once, by the one place that removes a
+ * batch from {@code inFlight}.
+ *
+ * <h2>Bounds</h2>
+ * {@code pendingEvents}/{@code pendingBytes} count every event accepted by {@link #publish} and not
+ * yet completed; {@code publish} waits (or fails) while they are at the limit.
+ */
+public final class PublisherImpl implements Publisher, ClientCore.Resource {
+  private static final Logger log = LoggerFactory.getLogger(PublisherImpl.class);
+
+  private final ClientCore core;
+  private final String topic;
+  private final Batching batching;
+  private final long maxPendingEvents;
+  private final long maxPendingBytes;
+  private final WhenFull whenFull;
+  private final RetrySettings retry;
+  private final int maxInFlight;
+  private final SerialExecutor receipts;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition room = lock.newCondition();
+  // @GuardedBy("lock")
+  private long pendingEvents;
+  private long pendingBytes;
+  private Batch open;
+  private ScheduledFuture<?> lingerTimer;
+  private final ArrayDeque<Batch> toSend = new ArrayDeque<>();
+  private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+  private Stream stream;
+  private boolean reconnectScheduled;
+  private long pausedUntilNanos;
+  private int attempt;
+  private long nextBatchId = 1;
+  private boolean closed;
+  private final List<CompletableFuture<Void>> flushes = new ArrayList<>();
+
+  public PublisherImpl(ClientCore core, String topic, Batching batching, long maxPendingEvents, long maxPendingBytes,
+      WhenFull whenFull, RetrySettings retry, int maxInFlight) {
+    this.core = core;
+    this.topic = topic;
+    this.batching = batching;
+    this.maxPendingEvents = maxPendingEvents;
+    this.maxPendingBytes = maxPendingBytes;
+    this.whenFull = whenFull;
+    this.retry = retry;
+    this.maxInFlight = maxInFlight;
+    this.receipts = new SerialExecutor(core.callbacks());
+    lock.lock();
+    try {
+      openStream();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public String topic() {
+    return topic;
+  }
+
+  /** One event on its way: wire form, size, receipt. */
+  private static final class Pending {
+    final io.herald.proto.v1.Event proto;
+    final int size;
+    final CompletableFuture<PublishReceipt> receipt = new CompletableFuture<>();
+
+    Pending(io.herald.proto.v1.Event proto) {
+      this.proto = proto;
+      this.size = proto.getSerializedSize();
+    }
+  }
+
+  /** Events sent together; keeps its id across retries on one stream. */
+  private static final class Batch {
+    final List<Pending> events = new ArrayList<>();
+    long bytes;
+    long id;
+    long firstAttemptNanos;
+    Stream sentOn;
+
+    PublishStreamRequest request(String topic) {
+      PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(id).setTopic(topic);
+      for (Pending p : events) {
+        b.addEvents(p.proto);
+      }
+      return b.build();
+    }
+  }
+
+  @Override
+  public CompletableFuture<PublishReceipt> publish(Event event) {
+    String id = event.id().isEmpty() ? UUID.randomUUID().toString() : event.id();
+    Pending p = new Pending(Convert.toProto(event, id));
+    if (p.size > Batching.MAX_BYTES_LIMIT) {
+      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
+          "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
+    }
+    lock.lock();
+    try {
+      if (closed) {
+        return CompletableFuture.failedFuture(new HeraldException.ClosedException("publisher for '" + topic + "' is closed"));
+      }
+      if (!waitForRoom(p.size)) {
+        return CompletableFuture.failedFuture(new HeraldException.PublishBufferFullException(
+            "pending buffer of publisher for '" + topic + "' is full (" + pendingEvents + " events / " + pendingBytes + " bytes, limit "
+                + maxPendingEvents + " / " + maxPendingBytes + "; whenFull " + whenFull + "): the broker is not keeping up or is unreachable"));
+      }
+      if (closed) {
+        return CompletableFuture.failedFuture(new HeraldException.ClosedException("publisher for '" + topic + "' is closed"));
+      }
+      pendingEvents++;
+      pendingBytes += p.size;
+      if (open == null) {
+        open = new Batch();
+        if (!batching.linger().isZero()) {
+          lingerTimer = core.schedule(this::lingerExpired, Math.max(1, batching.linger().toMillis()));
+        }
+      }
+      open.events.add(p);
+      open.bytes += p.size;
+      if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes() || batching.linger().isZero()) {
+        seal();
+        pump();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.CANCELLED, "interrupted while waiting for room", false, e));
+    } finally {
+      lock.unlock();
+    }
+    return p.receipt;
+  }
+
+  // @GuardedBy("lock")
+  private boolean waitForRoom(int size) throws InterruptedException {
+    long nanos = whenFull.maxBlock().toNanos();
+    while (pendingEvents > 0 && (pendingEvents + 1 > maxPendingEvents || pendingBytes + size > maxPendingBytes)) {
+      if (closed || nanos <= 0) {
+        return closed;
+      }
+      nanos = room.awaitNanos(nanos);
+    }
+    return true;
+  }
+
+  private void lingerExpired() {
+    lock.lock();
+    try {
+      lingerTimer = null;
+      if (open != null) {
+        seal();
+        pump();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void seal() {
+    if (lingerTimer != null) {
+      lingerTimer.cancel(false);
+      lingerTimer = null;
+    }
+    toSend.addLast(open);
+    open = null;
+  }
+
+  /** Sends queued batches while the stream takes them. */
+  // @GuardedBy("lock")
+  private void pump() {
+    Stream s = stream;
+    if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos) {
+      return;
+    }
+    while (!toSend.isEmpty() && inFlight.size() < maxInFlight && s.out.isReady()) {
+      Batch b = toSend.pollFirst();
+      if (b.firstAttemptNanos == 0) {
+        b.firstAttemptNanos = System.nanoTime();
+      }
+      b.id = nextBatchId++;
+      b.sentOn = s;
+      inFlight.addLast(b);
+      s.out.onNext(b.request(topic));
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void openStream() {
+    if (closed && inFlight.isEmpty() && toSend.isEmpty() && open == null) {
+      return;
+    }
+    Stream s = new Stream();
+    stream = s;
+    PublishServiceGrpc.newStub(core.channel()).publishStream(s);
+  }
+
+  private void onResponse(Stream s, PublishStreamResponse r) {
+    Batch b;
+    lock.lock();
+    try {
+      if (s != stream || inFlight.isEmpty() || inFlight.peekFirst().id != r.getBatchId()) {
+        if (s == stream) {
+          log.warn("publisher for '{}': response for batch {} does not match the oldest in flight; ignored", topic, r.getBatchId());
+        }
+        return;
+      }
+      b = inFlight.pollFirst();
+      attempt = 0;
+      if (r.hasError()) {
+        ErrorCode code = ErrorCode.of(r.getError().getCode());
+        if (code.retryable() && !expired(b)) {
+          // resend after a pause, ahead of everything not yet sent; later batches in flight keep their place
+          toSend.addFirst(b);
+          pausedUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Backoff.delayMillis(retry, attempt++));
+          core.schedule(this::resume, TimeUnit.NANOSECONDS.toMillis(pausedUntilNanos - System.nanoTime()) + 1);
+          return;
+        }
+        fail(b, Errors.from(code, "batch refused by the broker: " + r.getError().getMessage(), null));
+      } else if (r.getAcksCount() != b.events.size()) {
+        fail(b, new HeraldException(ErrorCode.INTERNAL, "broker answered " + r.getAcksCount() + " acks for " + b.events.size() + " events"));
+      } else {
+        complete(b, r.getAcksList());
+      }
+      pump();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void resume() {
+    lock.lock();
+    try {
+      pump();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private boolean expired(Batch b) {
+    return System.nanoTime() - b.firstAttemptNanos > retry.totalTimeout().toNanos();
+  }
+
+  // @GuardedBy("lock")
+  private void complete(Batch b, List<PublishAck> acks) {
+    release(b);
+    List<Pending> events = b.events;
+    receipts.execute(() -> {
+      for (int i = 0; i < events.size(); i++) {
+        events.get(i).receipt.complete(Convert.receipt(acks.get(i)));
+      }
+    });
+    checkFlushes();
+  }
+
+  // @GuardedBy("lock")
+  private void fail(Batch b, HeraldException e) {
+    release(b);
+    List<Pending> events = b.events;
+    receipts.execute(() -> {
+      for (Pending p : events) {
+        p.receipt.completeExceptionally(e);
+      }
+    });
+    checkFlushes();
+  }
+
+  // @GuardedBy("lock")
+  private void release(Batch b) {
+    pendingEvents -= b.events.size();
+    pendingBytes -= b.bytes;
+    room.signalAll();
+  }
+
+  // @GuardedBy("lock")
+  private void checkFlushes() {
+    if (pendingEvents == 0 && !flushes.isEmpty()) {
+      List<CompletableFuture<Void>> done = new ArrayList<>(flushes);
+      flushes.clear();
+      receipts.execute(() -> done.forEach(f -> f.complete(null)));
+    }
+  }
+
+  private void onStreamEnd(Stream s, Throwable error) {
+    lock.lock();
+    try {
+      if (s != stream) {
+        return;
+      }
+      stream = null;
+      // everything on the wire goes back, in order, ahead of what was not sent yet
+      while (!inFlight.isEmpty()) {
+        toSend.addFirst(inFlight.pollLast());
+      }
+      Status st = error == null ? Status.UNAVAILABLE.withDescription("stream ended") : Status.fromThrowable(error);
+      ErrorCode code = ErrorCode.of(st.getCode().value());
+      boolean retryable = code.retryable() || code == ErrorCode.CANCELLED && !closed;
+      for (Batch b : new ArrayList<>(toSend)) {
+        if (!retryable || expired(b) || closed) {
+          toSend.remove(b);
+          fail(b, retryable && !closed
+              ? new HeraldException(code, "gave up after " + retry.totalTimeout() + " of retries: " + st.getDescription(), true, error)
+              : Errors.from(code, String.valueOf(st.getDescription()), error));
+        }
+      }
+      if (closed && toSend.isEmpty() && open == null) {
+        return;
+      }
+      if (!reconnectScheduled) {
+        reconnectScheduled = true;
+        long delay = Backoff.delayMillis(retry, attempt++);
+        log.debug("publisher for '{}': stream ended ({}); reconnecting in {} ms", topic, st, delay);
+        core.schedule(this::reconnect, delay);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void reconnect() {
+    lock.lock();
+    try {
+      reconnectScheduled = false;
+      if (stream == null && !core.isClosed()) {
+        openStream();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> flush() {
+    lock.lock();
+    try {
+      if (open != null) {
+        seal();
+      }
+      pump();
+      if (pendingEvents == 0) {
+        return CompletableFuture.completedFuture(null);
+      }
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      flushes.add(f);
+      return f;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long pendingEvents() {
+    lock.lock();
+    try {
+      return pendingEvents;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(10));
+  }
+
+  @Override
+  public void closeFor(Duration timeout) {
+    close(timeout);
+  }
+
+  @Override
+  public void close(Duration timeout) {
+    CompletableFuture<Void> flushed;
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      room.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    flushed = flush();
+    try {
+      flushed.get(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      log.warn("publisher for '{}' closed with {} events not acknowledged after {}", topic, pendingEvents(), timeout);
+    } catch (Exception e) {
+      log.debug("flush on close failed", e);
+    }
+    lock.lock();
+    try {
+      HeraldException gone = new HeraldException.ClosedException("publisher for '" + topic + "' closed before the broker acknowledged the event");
+      for (Batch b : new ArrayList<>(inFlight)) {
+        fail(b, gone);
+      }
+      inFlight.clear();
+      for (Batch b : new ArrayList<>(toSend)) {
+        fail(b, gone);
+      }
+      toSend.clear();
+      Stream s = stream;
+      stream = null;
+      if (s != null) {
+        try {
+          s.out.onCompleted();
+        } catch (RuntimeException e) {
+          log.debug("half-close failed", e);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    core.unregister(this);
+  }
+
+  /** One stream attempt. Callbacks arrive on the network thread; all real work is under the lock. */
+  private final class Stream implements ClientResponseObserver<PublishStreamRequest, PublishStreamResponse> {
+    // set in beforeStart, which runs inside publishStream(), under the publisher's lock
+    ClientCallStreamObserver<PublishStreamRequest> out;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<PublishStreamRequest> requestStream) {
+      out = requestStream;
+      requestStream.setOnReadyHandler(() -> {
+        lock.lock();
+        try {
+          if (stream == this) {
+            pump();
+          }
+        } finally {
+          lock.unlock();
+        }
+      });
+    }
+
+    @Override
+    public void onNext(PublishStreamResponse r) {
+      onResponse(this, r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      onStreamEnd(this, t);
+    }
+
+    @Override
+    public void onCompleted() {
+      onStreamEnd(this, null);
+    }
+  }
+}

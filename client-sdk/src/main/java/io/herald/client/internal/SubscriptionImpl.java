@@ -1,0 +1,435 @@
+package io.herald.client.internal;
+
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.herald.client.ConnectionListener;
+import io.herald.client.Delivery;
+import io.herald.client.ErrorCode;
+import io.herald.client.Gap;
+import io.herald.client.HeraldException;
+import io.herald.client.StartPosition;
+import io.herald.client.Subscription;
+import io.herald.proto.v1.Credit;
+import io.herald.proto.v1.DeliveredEvent;
+import io.herald.proto.v1.GapNotice;
+import io.herald.proto.v1.StartPositionKind;
+import io.herald.proto.v1.SubscribeInit;
+import io.herald.proto.v1.SubscribeRequest;
+import io.herald.proto.v1.SubscribeResponse;
+import io.herald.proto.v1.SubscribeServiceGrpc;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A subscription: a Subscribe stream, a local queue of what arrived, and a handler drained from it
+ * one at a time on a serial view of the callback executor.
+ *
+ * <h2>Credit</h2>
+ * The broker may send only what was granted. The SDK keeps {@code granted - received} (credit the
+ * broker still holds on this stream) plus {@code outstanding} (received, not handled) at or below
+ * {@code maxOutstanding}, granting the difference as handlers finish, in chunks of a quarter of
+ * the limit. In manual mode (the Flow adapter) the target is the demand requested instead. A
+ * handler that blocks therefore holds the client to at most {@code maxOutstanding} events.
+ *
+ * <h2>Resume</h2>
+ * On a retryable stream failure the subscription reopens after a backoff at the sequence after the
+ * last one received (events still queued are kept and handled); events at or below it are dropped
+ * if the broker sends them again, so the handler never sees one twice. If the broker no longer
+ * retains that sequence, its RETENTION gap notice reaches the gap listener.
+ *
+ * <p>All mutable state is guarded by {@link #lock}; stream callbacks arrive on the network thread.
+ */
+public final class SubscriptionImpl implements Subscription, ClientCore.Resource {
+  private static final Logger log = LoggerFactory.getLogger(SubscriptionImpl.class);
+
+  private final ClientCore core;
+  private final SubscriptionSpec spec;
+  private final SerialExecutor handlerExecutor;
+  private final CompletableFuture<Void> firstStart = new CompletableFuture<>();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  // @GuardedBy("lock")
+  private Stream stream;
+  private final ArrayDeque<Object> queue = new ArrayDeque<>();
+  private boolean draining;
+  private long lastReceived;
+  private volatile long lastHandled;
+  private long startSequence;
+  private long outstandingEvents;
+  private long outstandingBytes;
+  private long demand;
+  private int attempt;
+  private boolean everStarted;
+  private boolean asyncStart;
+  private volatile boolean closed;
+  private volatile boolean active = true;
+
+  public SubscriptionImpl(ClientCore core, SubscriptionSpec spec) {
+    this.core = core;
+    this.spec = spec;
+    this.handlerExecutor = new SerialExecutor(core.callbacks());
+  }
+
+  /** Opens the stream and waits (up to the call timeout) for the broker to confirm it. */
+  public void start() {
+    lock.lock();
+    try {
+      open(spec.start());
+    } finally {
+      lock.unlock();
+    }
+    try {
+      firstStart.get(core.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      close();
+      throw Errors.from(e.getCause());
+    } catch (TimeoutException e) {
+      close();
+      throw new HeraldException(ErrorCode.DEADLINE_EXCEEDED, "the broker did not confirm the subscription to '" + spec.topic()
+          + "' within " + core.callTimeout());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      close();
+      throw new HeraldException(ErrorCode.CANCELLED, "interrupted while subscribing", false, e);
+    }
+  }
+
+  /** Opens the stream without waiting (the Flow adapter). */
+  void startAsync() {
+    lock.lock();
+    try {
+      asyncStart = true;
+      open(spec.start());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void open(StartPosition from) {
+    Stream s = new Stream();
+    stream = s;
+    SubscribeServiceGrpc.newStub(core.channel()).subscribe(s);
+    SubscribeInit.Builder init = SubscribeInit.newBuilder()
+        .setTopic(spec.topic())
+        .setOverflowPolicy(Convert.policy(spec.policy()))
+        .setSubscriberName(spec.name());
+    if (spec.bufferEvents() > 0) {
+      init.setBufferMaxEvents(spec.bufferEvents());
+    }
+    if (spec.bufferBytes() > 0) {
+      init.setBufferMaxBytes(spec.bufferBytes());
+    }
+    switch (from.kind()) {
+      case LATEST -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_LATEST);
+      case EARLIEST -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_EARLIEST);
+      case SEQUENCE -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(from.sequence());
+      default -> throw new IllegalStateException();
+    }
+    long events = wantedEvents();
+    s.grantedEvents = events;
+    Credit.Builder c = Credit.newBuilder().setEvents(events);
+    if (spec.maxOutstandingBytes() > 0) {
+      long bytes = Math.max(1, spec.maxOutstandingBytes() - outstandingBytes);
+      s.grantedBytes = bytes;
+      c.setBytes(bytes);
+    }
+    init.setInitialCredit(c);
+    s.out.onNext(SubscribeRequest.newBuilder().setInit(init).build());
+  }
+
+  // @GuardedBy("lock")
+  private long wantedEvents() {
+    return Math.max(0, spec.manualCredit() ? demand : spec.maxOutstandingEvents() - outstandingEvents);
+  }
+
+  /** Grants the broker what it may send now, if that is worth a frame (or {@code force}). */
+  // @GuardedBy("lock")
+  private void grant(boolean force) {
+    Stream s = stream;
+    if (s == null || closed) {
+      return;
+    }
+    long heldByBroker = s.grantedEvents - s.receivedEvents;
+    long more = wantedEvents() - heldByBroker;
+    long threshold = spec.manualCredit() ? 1 : Math.max(1, spec.maxOutstandingEvents() / 4);
+    long moreBytes = 0;
+    if (spec.maxOutstandingBytes() > 0) {
+      long bytesHeld = s.grantedBytes - s.receivedBytes;
+      moreBytes = Math.max(0, spec.maxOutstandingBytes() - outstandingBytes - bytesHeld);
+    }
+    if (more > 0 && (force || more >= threshold || heldByBroker <= 0)) {
+      s.grantedEvents += more;
+      s.grantedBytes += moreBytes;
+      s.out.onNext(SubscribeRequest.newBuilder().setCredit(Credit.newBuilder().setEvents(more).setBytes(moreBytes)).build());
+    }
+  }
+
+  /** Flow adapter: more demand. */
+  void request(long n) {
+    lock.lock();
+    try {
+      demand = demand + n < 0 ? Long.MAX_VALUE / 4 : Math.min(demand + n, 1L << 39);
+      grant(true);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void onFrame(Stream s, SubscribeResponse r) {
+    lock.lock();
+    try {
+      if (s != stream || closed) {
+        return;
+      }
+      switch (r.getFrameCase()) {
+        case STARTED -> {
+          startSequence = r.getStarted().getStartSequence();
+          attempt = 0;
+          if (everStarted) {
+            core.notifyListener(ConnectionListener.Kind.RESUBSCRIBED, spec.topic() + " from " + startSequence);
+          }
+          everStarted = true;
+          firstStart.complete(null);
+        }
+        case BATCH -> {
+          for (DeliveredEvent e : r.getBatch().getEventsList()) {
+            int size = e.getSerializedSize();
+            s.receivedEvents++;
+            s.receivedBytes += size;
+            if (e.getSequence() <= lastReceived) {
+              continue; // resent after a resume: handled or queued already
+            }
+            lastReceived = e.getSequence();
+            outstandingEvents++;
+            outstandingBytes += size;
+            if (spec.manualCredit()) {
+              demand--;
+            }
+            queue.addLast(new Item(Convert.delivery(spec.topic(), e), size));
+          }
+          scheduleDrain();
+          grant(false);
+        }
+        case GAP -> {
+          GapNotice g = r.getGap();
+          if (g.getLastSequence() <= lastReceived) {
+            return;
+          }
+          long first = Math.max(g.getFirstSequence(), lastReceived + 1);
+          lastReceived = g.getLastSequence();
+          queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason()));
+          scheduleDrain();
+        }
+        default -> { }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private record Item(Delivery delivery, int size) { }
+
+  // @GuardedBy("lock")
+  private void scheduleDrain() {
+    if (!draining && !queue.isEmpty()) {
+      draining = true;
+      handlerExecutor.execute(this::drain);
+    }
+  }
+
+  /** Runs on the callback executor, one at a time: hands queued items to the handler in order. */
+  private void drain() {
+    while (true) {
+      Object next;
+      lock.lock();
+      try {
+        next = closed ? null : queue.pollFirst();
+        if (next == null) {
+          draining = false;
+          return;
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (next instanceof Item item) {
+        try {
+          spec.handler().handle(item.delivery());
+        } catch (Exception e) {
+          log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
+              item.delivery().sequence(), e);
+        }
+        lock.lock();
+        try {
+          lastHandled = item.delivery().sequence();
+          outstandingEvents--;
+          outstandingBytes -= item.size();
+          grant(false);
+        } finally {
+          lock.unlock();
+        }
+      } else {
+        Gap g = (Gap) next;
+        if (spec.gapListener() != null) {
+          try {
+            spec.gapListener().onGap(g);
+          } catch (RuntimeException e) {
+            log.warn("gap listener threw", e);
+          }
+        } else {
+          log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
+              g.lastSequence(), g.reason());
+        }
+        lock.lock();
+        try {
+          lastHandled = Math.max(lastHandled, g.lastSequence());
+        } finally {
+          lock.unlock();
+        }
+      }
+    }
+  }
+
+  private void onEnd(Stream s, Throwable error) {
+    HeraldException terminal = null;
+    lock.lock();
+    try {
+      if (s != stream || closed) {
+        return;
+      }
+      stream = null;
+      Status st = error == null ? Status.UNAVAILABLE.withDescription("the broker ended the stream") : Status.fromThrowable(error);
+      ErrorCode code = ErrorCode.of(st.getCode().value());
+      String why = st.getDescription() == null ? code.name() : st.getDescription();
+      if (!everStarted) {
+        // refused at the start: the caller of subscribe() hears it
+        terminal = Errors.from(code, why, error);
+        firstStart.completeExceptionally(terminal);
+      } else if (code == ErrorCode.RESOURCE_EXHAUSTED) {
+        terminal = new HeraldException.SlowConsumerException(why, error);
+      } else if (!code.retryable() && code != ErrorCode.CANCELLED) {
+        terminal = Errors.from(code, why, error);
+      }
+      if (terminal != null) {
+        active = false;
+      } else if (everStarted) {
+        long delay = Backoff.delayMillis(core.retry(), attempt++);
+        log.info("subscription to '{}' lost its stream ({}); resuming after sequence {} in {} ms", spec.topic(), why, lastReceived, delay);
+        core.schedule(this::resume, delay);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (terminal != null && (everStarted || asyncStart)) {
+      HeraldException e = terminal;
+      log.warn("subscription to '{}' ended: {}", spec.topic(), e.getMessage());
+      if (spec.errorListener() != null) {
+        handlerExecutor.execute(() -> spec.errorListener().accept(e));
+      }
+      core.unregister(this);
+    }
+  }
+
+  private void resume() {
+    lock.lock();
+    try {
+      if (closed || stream != null) {
+        return;
+      }
+      long from = Math.max(startSequence, lastReceived + 1);
+      open(from >= 1 ? StartPosition.sequence(from) : spec.start());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public String topic() {
+    return spec.topic();
+  }
+
+  @Override
+  public long lastSequence() {
+    return lastHandled;
+  }
+
+  @Override
+  public long outstanding() {
+    lock.lock();
+    try {
+      return outstandingEvents;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public boolean isActive() {
+    return active && !closed;
+  }
+
+  @Override
+  public void closeFor(Duration timeout) {
+    close();
+  }
+
+  @Override
+  public void close() {
+    Stream s;
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      active = false;
+      queue.clear();
+      s = stream;
+      stream = null;
+    } finally {
+      lock.unlock();
+    }
+    if (s != null) {
+      s.out.cancel("subscription closed by the client", null);
+    }
+    firstStart.completeExceptionally(new HeraldException.ClosedException("subscription closed"));
+    core.unregister(this);
+  }
+
+  /** One stream attempt and its credit accounting. */
+  private final class Stream implements ClientResponseObserver<SubscribeRequest, SubscribeResponse> {
+    ClientCallStreamObserver<SubscribeRequest> out;
+    long grantedEvents;
+    long receivedEvents;
+    long grantedBytes;
+    long receivedBytes;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<SubscribeRequest> requestStream) {
+      out = requestStream;
+    }
+
+    @Override
+    public void onNext(SubscribeResponse r) {
+      onFrame(this, r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      onEnd(this, t);
+    }
+
+    @Override
+    public void onCompleted() {
+      onEnd(this, null);
+    }
+  }
+}
