@@ -109,11 +109,11 @@ public final class ClientCore {
       InetSocketAddress a = parse(s.endpoints().get(0));
       b = NettyChannelBuilder.forAddress(a.getHostString(), a.getPort());
     } else {
-      List<EquivalentAddressGroup> groups = new ArrayList<>();
+      List<InetSocketAddress> addresses = new ArrayList<>();
       for (String e : s.endpoints()) {
-        groups.add(new EquivalentAddressGroup(parse(e)));
+        addresses.add(parse(e));
       }
-      b = staticTarget(groups);
+      b = staticTarget(addresses);
     }
     b.eventLoopGroup(group)
         .channelType(NioSocketChannel.class)
@@ -139,19 +139,43 @@ public final class ClientCore {
   }
 
   @SuppressWarnings("deprecation") // a fixed address list needs its own resolver; the factory hook is the way to scope it to this channel
-  private static NettyChannelBuilder staticTarget(List<EquivalentAddressGroup> groups) {
+  private static NettyChannelBuilder staticTarget(List<InetSocketAddress> endpoints) {
     NameResolver.Factory factory = new NameResolver.Factory() {
       @Override
       public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
         return new NameResolver() {
+          private Listener2 listener;
+
           @Override
           public String getServiceAuthority() {
             return "herald";
           }
 
           @Override
-          public void start(Listener2 listener) {
-            listener.onResult(ResolutionResult.newBuilder().setAddresses(groups).build());
+          public void start(Listener2 l) {
+            this.listener = l;
+            resolve();
+          }
+
+          /** Looks the names up again on every refresh: a restarted broker may have a new address. */
+          @Override
+          public void refresh() {
+            resolve();
+          }
+
+          private void resolve() {
+            List<EquivalentAddressGroup> groups = new ArrayList<>();
+            for (InetSocketAddress e : endpoints) {
+              InetSocketAddress resolved = new InetSocketAddress(e.getHostString(), e.getPort());
+              if (!resolved.isUnresolved()) {
+                groups.add(new EquivalentAddressGroup(resolved));
+              }
+            }
+            if (groups.isEmpty()) {
+              listener.onError(io.grpc.Status.UNAVAILABLE.withDescription("none of the endpoints " + endpoints + " resolves"));
+            } else {
+              listener.onResult(ResolutionResult.newBuilder().setAddresses(groups).build());
+            }
           }
 
           @Override

@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * batches while the stream is ready and fewer than {@code maxInFlight} await responses. A response
  * completes the batch's receipts (in order, on a per-publisher serial view of the callback
  * executor) and frees its pending room. When the stream breaks, the batches in flight go back to
- * the front of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
+ * a retry queue sent ahead of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
  * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable code
  * (e.g. a REJECT topic shedding load) is resent after a backoff; one refused for good fails its
  * receipts. A batch that has not been acknowledged within the retry settings' total timeout fails
@@ -70,6 +70,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   private Batch open;
   private ScheduledFuture<?> lingerTimer;
   private final ArrayDeque<Batch> toSend = new ArrayDeque<>();
+  /** Batches to send again, in their original order, ahead of {@code toSend}. */
+  private final ArrayDeque<Batch> retryQueue = new ArrayDeque<>();
   private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
   private Stream stream;
   private boolean reconnectScheduled;
@@ -218,8 +220,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos) {
       return;
     }
-    while (!toSend.isEmpty() && inFlight.size() < maxInFlight && s.out.isReady()) {
-      Batch b = toSend.pollFirst();
+    while ((!retryQueue.isEmpty() || !toSend.isEmpty()) && inFlight.size() < maxInFlight && s.out.isReady()) {
+      Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
       if (b.firstAttemptNanos == 0) {
         b.firstAttemptNanos = System.nanoTime();
       }
@@ -232,7 +234,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
 
   // @GuardedBy("lock")
   private void openStream() {
-    if (closed && inFlight.isEmpty() && toSend.isEmpty() && open == null) {
+    if (closed && inFlight.isEmpty() && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
       return;
     }
     Stream s = new Stream();
@@ -255,8 +257,9 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       if (r.hasError()) {
         ErrorCode code = ErrorCode.of(r.getError().getCode());
         if (code.retryable() && !expired(b)) {
-          // resend after a pause, ahead of everything not yet sent; later batches in flight keep their place
-          toSend.addFirst(b);
+          // resend after a pause, ahead of everything not yet sent (batches already in flight behind
+          // it that succeed are sequenced first: a REJECT topic may reorder across batches)
+          retryQueue.addLast(b);
           pausedUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Backoff.delayMillis(retry, attempt++));
           core.schedule(this::resume, TimeUnit.NANOSECONDS.toMillis(pausedUntilNanos - System.nanoTime()) + 1);
           return;
@@ -335,20 +338,23 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       stream = null;
       // everything on the wire goes back, in order, ahead of what was not sent yet
       while (!inFlight.isEmpty()) {
-        toSend.addFirst(inFlight.pollLast());
+        retryQueue.addLast(inFlight.pollFirst());
       }
       Status st = error == null ? Status.UNAVAILABLE.withDescription("stream ended") : Status.fromThrowable(error);
       ErrorCode code = ErrorCode.of(st.getCode().value());
       boolean retryable = code.retryable() || code == ErrorCode.CANCELLED && !closed;
-      for (Batch b : new ArrayList<>(toSend)) {
-        if (!retryable || expired(b) || closed) {
+      List<Batch> waiting = new ArrayList<>(retryQueue);
+      waiting.addAll(toSend);
+      for (Batch b : waiting) {
+        if (!retryable || (b.firstAttemptNanos != 0 && expired(b)) || closed) {
+          retryQueue.remove(b);
           toSend.remove(b);
           fail(b, retryable && !closed
               ? new HeraldException(code, "gave up after " + retry.totalTimeout() + " of retries: " + st.getDescription(), true, error)
               : Errors.from(code, String.valueOf(st.getDescription()), error));
         }
       }
-      if (closed && toSend.isEmpty() && open == null) {
+      if (closed && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
         return;
       }
       if (!reconnectScheduled) {
@@ -441,6 +447,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
         fail(b, gone);
       }
       inFlight.clear();
+      for (Batch b : new ArrayList<>(retryQueue)) {
+        fail(b, gone);
+      }
+      retryQueue.clear();
       for (Batch b : new ArrayList<>(toSend)) {
         fail(b, gone);
       }

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -332,7 +333,10 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
       HeraldException e = terminal;
       log.warn("subscription to '{}' ended: {}", spec.topic(), e.getMessage());
       if (spec.errorListener() != null) {
-        handlerExecutor.execute(() -> spec.errorListener().accept(e));
+        // Flow subscribers need signals in series with onNext; otherwise the error must not wait
+        // behind a handler that may be blocked (that may be why the subscriber was evicted)
+        Executor where = spec.manualCredit() ? handlerExecutor : core.callbacks();
+        where.execute(() -> spec.errorListener().accept(e));
       }
       core.unregister(this);
     }

@@ -1,0 +1,180 @@
+package io.herald.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.herald.broker.Broker;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(60)
+class PublisherTest {
+  private Broker broker;
+  private HeraldClient client;
+
+  @BeforeEach
+  void start() throws Exception {
+    broker = Brokers.start();
+    client = Brokers.client(broker);
+    client.admin().createTopic("t", TopicSettings.defaults());
+  }
+
+  @AfterEach
+  void stop() {
+    client.close();
+    broker.close();
+  }
+
+  private static Event ev(int i) {
+    return Event.of("test", ("e-" + i).getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void batchesBySizeAndHoldsTheRestUntilLingerOrFlush() throws Exception {
+    Publisher pub = client.publisher("t").batching(Batching.maxEvents(10).linger(Duration.ofSeconds(10))).create();
+    List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
+    for (int i = 0; i < 25; i++) {
+      rs.add(pub.publish(ev(i)));
+    }
+    CompletableFuture.allOf(rs.subList(0, 20).toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    // the last 5 wait for the 10 s linger, or a flush
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> rs.subList(20, 25).stream().noneMatch(CompletableFuture::isDone));
+    assertThat(pub.pendingEvents()).isEqualTo(5);
+    pub.flush().get(10, TimeUnit.SECONDS);
+    assertThat(rs).allMatch(CompletableFuture::isDone);
+    // one message per batch: the broker stamps a batch with one publish time
+    List<PublishReceipt> receipts = rs.stream().map(CompletableFuture::join).toList();
+    for (int b = 0; b < 3; b++) {
+      int from = b * 10;
+      int to = Math.min(25, from + 10);
+      assertThat(receipts.subList(from, to)).extracting(PublishReceipt::publishTime).containsOnly(receipts.get(from).publishTime());
+    }
+  }
+
+  @Test
+  void lingerSendsAPartialBatch() throws Exception {
+    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofMillis(50))).create();
+    PublishReceipt r = pub.publish(ev(1)).get(10, TimeUnit.SECONDS);
+    assertThat(r.sequence()).isEqualTo(1);
+  }
+
+  @Test
+  void receiptsCompleteInPublishOrderWithConsecutiveSequences() throws Exception {
+    Publisher pub = client.publisher("t").batching(Batching.maxEvents(64)).create();
+    List<Long> completionOrder = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
+    for (int i = 0; i < 2_000; i++) {
+      CompletableFuture<PublishReceipt> f = pub.publish(ev(i));
+      f.thenAccept(r -> completionOrder.add(r.sequence()));
+      rs.add(f);
+    }
+    pub.flush().get(20, TimeUnit.SECONDS);
+    for (int i = 0; i < rs.size(); i++) {
+      assertThat(rs.get(i).get().sequence()).isEqualTo(i + 1L);
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> completionOrder.size() == 2_000);
+    assertThat(completionOrder).isSorted();
+  }
+
+  @Test
+  void receiptContinuationsRunOnTheCallbackExecutorNotANetworkThread() throws Exception {
+    Publisher pub = client.publisher("t").create();
+    String thread = pub.publish(ev(1)).thenApply(r -> Thread.currentThread().getName()).get(10, TimeUnit.SECONDS);
+    assertThat(thread).startsWith("herald-client-callback-");
+  }
+
+  @Test
+  void aRepeatedIdIsAcknowledgedAsADuplicate() throws Exception {
+    Publisher pub = client.publisher("t").create();
+    Event e = Event.builder().id("order-1").type("t").build();
+    PublishReceipt first = pub.publish(e).get(10, TimeUnit.SECONDS);
+    PublishReceipt again = pub.publish(e).get(10, TimeUnit.SECONDS);
+    assertThat(again.duplicate()).isTrue();
+    assertThat(again.sequence()).isEqualTo(first.sequence());
+  }
+
+  /** A BLOCK subscriber that grants no credit stalls the topic, so the publisher's pending buffer fills. */
+  private void stallTopic() throws Exception {
+    client.admin().createTopic("stalled", TopicSettings.builder()
+        .defaultPolicy(OverflowPolicy.BLOCK).subscriberBufferMaxEvents(10).inboxMaxEvents(10).maxBlock(Duration.ofMinutes(10)).build());
+    CountDownLatch never = new CountDownLatch(1);
+    client.subscriber("stalled").maxOutstanding(1, 0).handler(d -> never.await()).subscribe();
+  }
+
+  @Test
+  void fullPendingBufferFailsFastWhenAskedTo() throws Exception {
+    stallTopic();
+    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+        .maxPending(50, 1 << 20).whenFull(WhenFull.fail()).create();
+    CompletableFuture<PublishReceipt> refused = null;
+    for (int i = 0; i < 10_000 && refused == null; i++) {
+      CompletableFuture<PublishReceipt> f = pub.publish(ev(i));
+      if (f.isCompletedExceptionally()) {
+        refused = f;
+      }
+    }
+    assertThat(refused).isNotNull();
+    CompletableFuture<PublishReceipt> r = refused;
+    assertThatThrownBy(r::get).isInstanceOf(ExecutionException.class)
+        .cause().isInstanceOfSatisfying(HeraldException.PublishBufferFullException.class, e -> {
+          assertThat(e.isRetryable()).isTrue();
+          assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+          assertThat(e.getMessage()).contains("pending buffer").contains("50");
+        });
+    pub.close(Duration.ofMillis(100));
+  }
+
+  @Test
+  void fullPendingBufferBlocksUpToTheLimitThenFails() throws Exception {
+    stallTopic();
+    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+        .maxPending(50, 1 << 20).whenFull(WhenFull.blockUpTo(Duration.ofMillis(300))).create();
+    // fill it: the broker takes what its buffers hold, then stops acknowledging
+    // (topped up while acks for what the broker took still come in; bounded by the await)
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(10)).until(() -> {
+      while (pub.pendingEvents() < 50) {
+        pub.publish(ev(0));
+      }
+      return pub.pendingEvents() == 50;
+    });
+    long t0 = System.nanoTime();
+    CompletableFuture<PublishReceipt> blocked = pub.publish(ev(-1));
+    long waited = System.nanoTime() - t0;
+    assertThat(blocked).isCompletedExceptionally();
+    assertThat(Duration.ofNanos(waited)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+    assertThat(pub.pendingEvents()).isEqualTo(50);
+    pub.close(Duration.ofMillis(100));
+  }
+
+  @Test
+  void unknownTopicFailsReceiptsWithANonRetryableTypedError() throws Exception {
+    Publisher pub = client.publisher("missing").create();
+    assertThatThrownBy(() -> pub.publish(ev(1)).get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+        .cause().isInstanceOfSatisfying(HeraldException.TopicNotFoundException.class, e -> {
+          assertThat(e.isRetryable()).isFalse();
+          assertThat(e.getMessage()).contains("missing");
+        });
+  }
+
+  @Test
+  void closeFlushesAndLaterPublishesFail() throws Exception {
+    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofSeconds(10))).create();
+    CompletableFuture<PublishReceipt> r = pub.publish(ev(1));
+    pub.close();
+    assertThat(r.get(1, TimeUnit.SECONDS).sequence()).isEqualTo(1);
+    assertThatThrownBy(() -> pub.publish(ev(2)).get()).cause().isInstanceOf(HeraldException.ClosedException.class);
+    pub.close(); // idempotent
+  }
+}
