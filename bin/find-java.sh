@@ -17,7 +17,7 @@ find_java() {
     v=$(java_major "$c")
     if [ -n "$v" ] && [ "$v" -ge 21 ]; then
       JAVA="$c"; JAVA_MAJOR="$v"
-      echo "herald: using Java $v at $c" >&2
+      [ -n "${HERALD_QUIET_JAVA:-}" ] || echo "herald: using Java $v at $c" >&2
       return 0
     fi
     [ -n "$v" ] && seen="$seen $c (Java $v)"

@@ -1,173 +1,170 @@
 package io.herald.client;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Timestamp;
+import io.herald.client.internal.WireAccess;
+import java.nio.ByteBuffer;
 import java.time.Instant;
-import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
 /**
  * An event as a service publishes it: the core attributes of CloudEvents 1.0 plus a payload and
- * extension attributes. Immutable and thread-safe; the payload array is copied in and out.
+ * extension attributes. Immutable and thread-safe. {@link #data()} returns a copy;
+ * {@link #dataBuffer()} is a read-only view without one.
  *
  * <p>The {@link #id()} makes publish retries safe: the broker acknowledges a repeated id within
  * the topic's dedup window with the first sequence and does not deliver it twice. A publisher gives
  * every event without an id a random UUID before its first attempt.
  */
 public final class Event {
-  private final String id;
-  private final String source;
-  private final String type;
-  private final String subject;
-  private final Instant time;
-  private final String dataContentType;
-  private final byte[] data;
-  private final Map<String, String> attributes;
+  static {
+    WireAccess.register(new WireAccess() {
+      @Override
+      protected Event event(io.herald.proto.v1.Event wire) {
+        return new Event(wire);
+      }
 
-  private Event(Builder b) {
-    this.id = b.id;
-    this.source = b.source;
-    this.type = b.type;
-    this.subject = b.subject;
-    this.time = b.time;
-    this.dataContentType = b.dataContentType;
-    this.data = b.data;
-    this.attributes = Collections.unmodifiableMap(new LinkedHashMap<>(b.attributes));
+      @Override
+      protected io.herald.proto.v1.Event wire(Event event) {
+        return event.wire;
+      }
+    });
   }
 
-  /** An event with a type and a payload; everything else empty. */
+  /** The wire form is the representation: events received are not copied, events published are not converted. */
+  private final io.herald.proto.v1.Event wire;
+
+  private Event(io.herald.proto.v1.Event wire) {
+    this.wire = wire;
+  }
+
+  /** An event with a type and a payload (copied); everything else empty. */
   public static Event of(String type, byte[] data) {
     return builder().type(type).data(data).build();
   }
 
   public static Builder builder() {
-    return new Builder();
+    return new Builder(io.herald.proto.v1.Event.newBuilder());
   }
 
   /** A builder starting from this event's values. */
   public Builder toBuilder() {
-    Builder b = new Builder().id(id).source(source).type(type).subject(subject).time(time)
-        .dataContentType(dataContentType);
-    b.data = data;
-    b.attributes.putAll(attributes);
-    return b;
+    return new Builder(wire.toBuilder());
   }
 
   /** The id, or "" when the publisher will assign one. */
   public String id() {
-    return id;
+    return wire.getId();
   }
 
   public String source() {
-    return source;
+    return wire.getSource();
   }
 
   public String type() {
-    return type;
+    return wire.getType();
   }
 
   public String subject() {
-    return subject;
+    return wire.getSubject();
   }
 
   /** When the occurrence happened, or null. */
   public Instant time() {
-    return time;
+    return wire.hasTime() ? Instant.ofEpochSecond(wire.getTime().getSeconds(), wire.getTime().getNanos()) : null;
   }
 
   public String dataContentType() {
-    return dataContentType;
+    return wire.getDataContentType();
   }
 
   /** A copy of the payload. */
   public byte[] data() {
-    return data.clone();
+    return wire.getData().toByteArray();
   }
 
-  /** Payload size in bytes, without copying it. */
+  /** The payload as a read-only buffer, without copying it. */
+  public ByteBuffer dataBuffer() {
+    return wire.getData().asReadOnlyByteBuffer();
+  }
+
+  /** Payload size in bytes. */
   public int dataSize() {
-    return data.length;
-  }
-
-  byte[] dataUnsafe() {
-    return data;
+    return wire.getData().size();
   }
 
   /** Extension attributes (e.g. W3C {@code traceparent}); unmodifiable. */
   public Map<String, String> attributes() {
-    return attributes;
+    return wire.getAttributesMap();
   }
 
   @Override
   public boolean equals(Object o) {
-    if (this == o) {
-      return true;
-    }
-    if (!(o instanceof Event e)) {
-      return false;
-    }
-    return id.equals(e.id) && source.equals(e.source) && type.equals(e.type) && subject.equals(e.subject)
-        && Objects.equals(time, e.time) && dataContentType.equals(e.dataContentType) && Arrays.equals(data, e.data)
-        && attributes.equals(e.attributes);
+    return this == o || (o instanceof Event e && wire.equals(e.wire));
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(id, type, Arrays.hashCode(data));
+    return wire.hashCode();
   }
 
   @Override
   public String toString() {
-    return "Event{id=" + id + ", type=" + type + ", source=" + source + ", " + data.length + " bytes}";
+    return "Event{id=" + id() + ", type=" + type() + ", source=" + source() + ", " + dataSize() + " bytes}";
   }
 
   /** Builds an {@link Event}. Not thread-safe. Null strings become "". */
   public static final class Builder {
-    private String id = "";
-    private String source = "";
-    private String type = "";
-    private String subject = "";
-    private Instant time;
-    private String dataContentType = "";
-    private byte[] data = new byte[0];
-    private final Map<String, String> attributes = new LinkedHashMap<>();
+    private final io.herald.proto.v1.Event.Builder b;
 
-    private Builder() { }
+    private Builder(io.herald.proto.v1.Event.Builder b) {
+      this.b = b;
+    }
 
     public Builder id(String id) {
-      this.id = id == null ? "" : id;
+      b.setId(id == null ? "" : id);
       return this;
     }
 
     public Builder source(String source) {
-      this.source = source == null ? "" : source;
+      b.setSource(source == null ? "" : source);
       return this;
     }
 
     public Builder type(String type) {
-      this.type = type == null ? "" : type;
+      b.setType(type == null ? "" : type);
       return this;
     }
 
     public Builder subject(String subject) {
-      this.subject = subject == null ? "" : subject;
+      b.setSubject(subject == null ? "" : subject);
       return this;
     }
 
     public Builder time(Instant time) {
-      this.time = time;
+      if (time == null) {
+        b.clearTime();
+      } else {
+        b.setTime(Timestamp.newBuilder().setSeconds(time.getEpochSecond()).setNanos(time.getNano()));
+      }
       return this;
     }
 
     public Builder dataContentType(String contentType) {
-      this.dataContentType = contentType == null ? "" : contentType;
+      b.setDataContentType(contentType == null ? "" : contentType);
       return this;
     }
 
     /** The payload, copied. */
     public Builder data(byte[] data) {
-      this.data = data == null ? new byte[0] : data.clone();
+      b.setData(data == null ? ByteString.EMPTY : ByteString.copyFrom(data));
+      return this;
+    }
+
+    /** The payload from a buffer's remaining bytes, copied; the buffer's position is not moved. */
+    public Builder data(ByteBuffer data) {
+      b.setData(ByteString.copyFrom(data.duplicate()));
       return this;
     }
 
@@ -176,7 +173,7 @@ public final class Event {
       if (key == null || key.isEmpty()) {
         throw new IllegalArgumentException("attribute key must not be empty");
       }
-      attributes.put(key, Objects.requireNonNull(value, "attribute value"));
+      b.putAttributes(key, Objects.requireNonNull(value, "attribute value"));
       return this;
     }
 
@@ -186,7 +183,7 @@ public final class Event {
     }
 
     public Event build() {
-      return new Event(this);
+      return new Event(b.build());
     }
   }
 }

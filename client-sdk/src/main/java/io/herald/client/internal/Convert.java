@@ -1,6 +1,5 @@
 package io.herald.client.internal;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
 import io.herald.client.Delivery;
 import io.herald.client.Event;
@@ -26,34 +25,14 @@ import java.time.Instant;
 public final class Convert {
   private Convert() { }
 
+  /** The event's wire form, with {@code id} when it has none. No payload copy. */
   static io.herald.proto.v1.Event toProto(Event e, String id) {
-    io.herald.proto.v1.Event.Builder b = io.herald.proto.v1.Event.newBuilder()
-        .setId(id)
-        .setSource(e.source())
-        .setType(e.type())
-        .setSubject(e.subject())
-        .setDataContentType(e.dataContentType())
-        .setData(ByteString.copyFrom(e.data()))
-        .putAllAttributes(e.attributes());
-    if (e.time() != null) {
-      b.setTime(ts(e.time()));
-    }
-    return b.build();
+    io.herald.proto.v1.Event w = WireAccess.toWire(e);
+    return w.getId().equals(id) ? w : w.toBuilder().setId(id).build();
   }
 
   public static Event fromProto(io.herald.proto.v1.Event p) {
-    Event.Builder b = Event.builder()
-        .id(p.getId())
-        .source(p.getSource())
-        .type(p.getType())
-        .subject(p.getSubject())
-        .dataContentType(p.getDataContentType())
-        .data(p.getData().toByteArray())
-        .attributes(p.getAttributesMap());
-    if (p.hasTime()) {
-      b.time(instant(p.getTime()));
-    }
-    return b.build();
+    return WireAccess.toEvent(p);
   }
 
   static Delivery delivery(String topic, DeliveredEvent d) {

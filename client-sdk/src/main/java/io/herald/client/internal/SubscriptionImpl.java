@@ -202,8 +202,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
           firstStart.complete(null);
         }
         case BATCH -> {
+          boolean countBytes = spec.maxOutstandingBytes() > 0; // sizing an event costs a walk over it
           for (DeliveredEvent e : r.getBatch().getEventsList()) {
-            int size = e.getSerializedSize();
+            int size = countBytes ? e.getSerializedSize() : 0;
             s.receivedEvents++;
             s.receivedBytes += size;
             if (e.getSequence() <= lastReceived) {
@@ -247,54 +248,68 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     }
   }
 
-  /** Runs on the callback executor, one at a time: hands queued items to the handler in order. */
+  /** Items handed to the handler per lock acquisition. */
+  private static final int DRAIN_CHUNK = 256;
+
+  /**
+   * Runs on the callback executor, one at a time: hands queued items to the handler in order,
+   * taking them in chunks so that the lock is not taken twice per event. Credit for a chunk is
+   * given back when the chunk is done, so what the client holds stays within maxOutstanding.
+   */
   private void drain() {
+    java.util.ArrayList<Object> chunk = new java.util.ArrayList<>(DRAIN_CHUNK);
     while (true) {
-      Object next;
       lock.lock();
       try {
-        next = closed ? null : queue.pollFirst();
-        if (next == null) {
+        if (closed || queue.isEmpty()) {
           draining = false;
           return;
+        }
+        for (int i = 0; i < DRAIN_CHUNK && !queue.isEmpty(); i++) {
+          chunk.add(queue.pollFirst());
         }
       } finally {
         lock.unlock();
       }
-      if (next instanceof Item item) {
-        try {
-          spec.handler().handle(item.delivery());
-        } catch (Exception e) {
-          log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
-              item.delivery().sequence(), e);
+      long events = 0;
+      long bytes = 0;
+      for (Object next : chunk) {
+        if (closed) {
+          break;
         }
-        lock.lock();
-        try {
-          lastHandled = item.delivery().sequence();
-          outstandingEvents--;
-          outstandingBytes -= item.size();
-          grant(false);
-        } finally {
-          lock.unlock();
-        }
-      } else {
-        Gap g = (Gap) next;
-        if (spec.gapListener() != null) {
+        if (next instanceof Item item) {
           try {
-            spec.gapListener().onGap(g);
-          } catch (RuntimeException e) {
-            log.warn("gap listener threw", e);
+            spec.handler().handle(item.delivery());
+          } catch (Exception e) {
+            log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
+                item.delivery().sequence(), e);
           }
+          lastHandled = item.delivery().sequence();
+          events++;
+          bytes += item.size();
         } else {
-          log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
-              g.lastSequence(), g.reason());
-        }
-        lock.lock();
-        try {
+          Gap g = (Gap) next;
+          if (spec.gapListener() != null) {
+            try {
+              spec.gapListener().onGap(g);
+            } catch (RuntimeException e) {
+              log.warn("gap listener threw", e);
+            }
+          } else {
+            log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
+                g.lastSequence(), g.reason());
+          }
           lastHandled = Math.max(lastHandled, g.lastSequence());
-        } finally {
-          lock.unlock();
         }
+      }
+      chunk.clear();
+      lock.lock();
+      try {
+        outstandingEvents -= events;
+        outstandingBytes -= bytes;
+        grant(false);
+      } finally {
+        lock.unlock();
       }
     }
   }

@@ -1,0 +1,86 @@
+package io.herald.cli;
+
+import io.herald.client.ErrorCode;
+import io.herald.client.HeraldException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code herald}: the command line for a Herald broker. Data goes to stdout, diagnostics to
+ * stderr. Exit codes: 0 ok, 1 error, 2 usage (including a value the broker refused as invalid),
+ * 3 not found, 4 already exists / failed precondition, 5 unavailable or deadline exceeded (a retry
+ * may help), 130 interrupted.
+ */
+@Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
+    description = "Manage and use a Herald event bus: topics, publish, subscribe, load tests.",
+    subcommands = {TopicCommand.class, PublishCommand.class, SubscribeCommand.class, SubscriptionCommand.class,
+        BrokerCommand.class, BenchCommand.class, CompletionCommand.class, VersionCommand.class, CommandLine.HelpCommand.class},
+    footer = {"", "Examples:",
+        "  herald topic create orders --policy DROP_OLDEST",
+        "  herald subscribe orders --from earliest",
+        "  echo '{\"id\":1}' | herald publish orders --type order.created",
+        "  herald bench fanout --subscribers 8 --size 128 --duration 10s",
+        "",
+        "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists / precondition, 5 unavailable (retry may help)."})
+public final class Main {
+  public static final int OK = 0;
+  public static final int ERROR = 1;
+  public static final int USAGE = 2;
+  public static final int NOT_FOUND = 3;
+  public static final int CONFLICT = 4;
+  public static final int UNAVAILABLE = 5;
+  public static final int INTERRUPTED = 130;
+
+  /** Builds the command line (tests drive it with their own writers). */
+  public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      cmd.getErr().println("herald: " + message(ex));
+      cmd.getErr().flush();
+      return exitCode(ex);
+    });
+    cl.setExitCodeExceptionMapper(Main::exitCode);
+    return cl;
+  }
+
+  static String message(Throwable ex) {
+    if (ex instanceof HeraldException h) {
+      String m = h.getMessage();
+      return h.isRetryable() ? m + " (retry may help)" : m;
+    }
+    return ex.getMessage() == null ? ex.toString() : ex.getMessage();
+  }
+
+  static int exitCode(Throwable ex) {
+    if (ex instanceof CommandLine.ParameterException || ex instanceof IllegalArgumentException) {
+      return USAGE;
+    }
+    if (ex instanceof InterruptedException) {
+      return INTERRUPTED;
+    }
+    if (ex instanceof HeraldException h) {
+      return exitCode(h.code());
+    }
+    return ERROR;
+  }
+
+  static int exitCode(ErrorCode code) {
+    return switch (code) {
+      case OK -> OK;
+      case INVALID_ARGUMENT, OUT_OF_RANGE -> USAGE;
+      case NOT_FOUND -> NOT_FOUND;
+      case ALREADY_EXISTS, FAILED_PRECONDITION -> CONFLICT;
+      case UNAVAILABLE, DEADLINE_EXCEEDED -> UNAVAILABLE;
+      default -> ERROR;
+    };
+  }
+
+  public static void main(String[] args) {
+    PrintWriter out = new PrintWriter(System.out, true);
+    PrintWriter err = new PrintWriter(System.err, true);
+    System.exit(commandLine(out, err).execute(args));
+  }
+}
