@@ -35,6 +35,7 @@ public final class Main {
   /** Builds the command line (tests drive it with their own writers). */
   public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
     CommandLine cl = new CommandLine(new Main());
+    cl.setExpandAtFiles(false); // @FILE is publish's payload syntax, not picocli's argument files
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {

@@ -1,0 +1,243 @@
+package io.herald.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.util.JsonFormat;
+import io.herald.broker.Broker;
+import io.herald.broker.config.BrokerConfig;
+import io.herald.proto.v1.ListTopicsResponse;
+import io.herald.proto.v1.PublishAck;
+import io.herald.proto.v1.SubscribeResponse;
+import io.herald.proto.v1.Topic;
+import java.io.ByteArrayInputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every command against a real broker in-process: output, JSON, exit codes, confirmation rules. */
+@Timeout(120)
+class CliTest {
+  private Broker broker;
+  private String server;
+
+  record Result(int code, String out, String err) { }
+
+  @BeforeEach
+  void start() throws Exception {
+    broker = Broker.start(BrokerConfig.defaults("127.0.0.1:0"));
+    server = "127.0.0.1:" + broker.port();
+    TopicCommand.Delete.terminal = Terminal.SYSTEM;
+    PublishCommand.stdin = System.in;
+  }
+
+  @AfterEach
+  void stop() {
+    broker.close();
+  }
+
+  Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    List<String> all = new ArrayList<>(List.of(args));
+    // --server goes to the leaf command
+    int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(withServer(all));
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  private String[] withServer(List<String> args) {
+    boolean needs = !args.isEmpty() && !List.of("completion", "version", "--help", "--version").contains(args.get(0))
+        && !args.contains("--help") && args.stream().noneMatch(a -> a.startsWith("--server"));
+    if (needs) {
+      args.add("--server=" + server);
+    }
+    return args.toArray(String[]::new);
+  }
+
+  @Test
+  void topicLifecycleWithTablesJsonAndExitCodes() throws Exception {
+    Result created = run("topic", "create", "orders", "--policy", "BLOCK", "--max-block", "5s", "--subscriber-buffer-bytes", "8MiB");
+    assertThat(created.code()).isZero();
+    assertThat(created.out()).contains("created topic orders");
+
+    Result dup = run("topic", "create", "orders");
+    assertThat(dup.code()).isEqualTo(Main.CONFLICT);
+    assertThat(dup.err()).contains("already exists");
+    assertThat(dup.out()).isEmpty();
+    assertThat(run("topic", "create", "orders", "--if-not-exists").code()).isZero();
+
+    Result json = run("topic", "describe", "orders", "-o", "json");
+    assertThat(json.code()).isZero();
+    Topic.Builder t = Topic.newBuilder();
+    JsonFormat.parser().merge(json.out(), t);
+    assertThat(t.getConfig().getSubscriberBufferMaxBytes()).isEqualTo(8L << 20);
+    assertThat(t.getConfig().getMaxBlock().getSeconds()).isEqualTo(5);
+
+    Result table = run("topic", "describe", "orders");
+    assertThat(table.out()).contains("default policy").contains("BLOCK").contains("published");
+
+    assertThat(run("topic", "update", "orders").code()).isEqualTo(Main.USAGE);
+    Result upd = run("topic", "update", "orders", "--max-event-bytes", "64KiB", "-o", "json");
+    assertThat(upd.code()).isZero();
+    assertThat(upd.out()).contains("\"maxEventBytes\": 65536");
+
+    Result bad = run("topic", "update", "orders", "--inbox-events", "0");
+    assertThat(bad.code()).isEqualTo(Main.USAGE);
+    assertThat(bad.err()).contains("inbox_max_events");
+
+    run("topic", "create", "other");
+    Result list = run("topic", "list", "-o", "json");
+    ListTopicsResponse.Builder l = ListTopicsResponse.newBuilder();
+    JsonFormat.parser().merge(list.out(), l);
+    assertThat(l.getTopicsList()).extracting(Topic::getName).containsExactly("orders", "other");
+    assertThat(run("topic", "list").out()).contains("NAME").contains("orders").contains("other");
+
+    Result missing = run("topic", "describe", "nope");
+    assertThat(missing.code()).isEqualTo(Main.NOT_FOUND);
+    assertThat(missing.err()).contains("'nope'");
+  }
+
+  @Test
+  void deleteAsksOnATerminalAndRefusesToPromptWithoutOne() {
+    run("topic", "create", "a");
+    Result refused = run("topic", "delete", "a");
+    assertThat(refused.code()).isEqualTo(Main.USAGE);
+    assertThat(refused.err()).contains("not a terminal").contains("--force");
+
+    TopicCommand.Delete.terminal = new Terminal() {
+      @Override public boolean interactive() { return true; }
+      @Override public String readLine(String prompt) { return "wrong"; }
+    };
+    assertThat(run("topic", "delete", "a").code()).isEqualTo(Main.ERROR);
+    TopicCommand.Delete.terminal = new Terminal() {
+      @Override public boolean interactive() { return true; }
+      @Override public String readLine(String prompt) { return "a"; }
+    };
+    assertThat(run("topic", "delete", "a").code()).isZero();
+    TopicCommand.Delete.terminal = Terminal.SYSTEM;
+    assertThat(run("topic", "delete", "a", "--force").code()).isEqualTo(Main.NOT_FOUND);
+    assertThat(run("topic", "delete", "a", "--force", "--if-exists").code()).isZero();
+    run("topic", "create", "b");
+    assertThat(run("topic", "delete", "b", "--force").code()).isZero();
+  }
+
+  @Test
+  void publishFromArgumentFileAndStdinThenSubscribeAsJson(@TempDir Path dir) throws Exception {
+    run("topic", "create", "t");
+    Result one = run("publish", "t", "hello", "--type", "greeting", "--attr", "tenant=acme", "-o", "json");
+    assertThat(one.code()).isZero();
+    PublishAck.Builder ack = PublishAck.newBuilder();
+    JsonFormat.parser().merge(one.out().trim(), ack);
+    assertThat(ack.getSequence()).isEqualTo(1);
+
+    Path f = dir.resolve("e.json");
+    Files.writeString(f, "{\"from\":\"file\"}");
+    assertThat(run("publish", "t", "@" + f).out()).contains("at sequence 2");
+
+    PublishCommand.stdin = new ByteArrayInputStream("l1\nl2\n\nl3\n".getBytes(StandardCharsets.UTF_8));
+    Result lines = run("publish", "t");
+    assertThat(lines.out()).contains("published 3 events").contains("3..5");
+    assertThat(run("publish", "t", "x", "--count", "5", "--rate", "1000/s").out()).contains("6..10");
+
+    Result sub = run("subscribe", "t", "--from", "earliest", "--count", "10", "-o", "json");
+    assertThat(sub.code()).isZero();
+    List<SubscribeResponse> frames = new ArrayList<>();
+    for (String line : sub.out().split("\n")) {
+      SubscribeResponse.Builder b = SubscribeResponse.newBuilder();
+      JsonFormat.parser().merge(line, b);
+      frames.add(b.build());
+    }
+    assertThat(frames).hasSize(10);
+    assertThat(frames.get(0).getBatch().getEvents(0).getEvent().getAttributesMap()).containsEntry("tenant", "acme");
+    assertThat(frames.get(0).getBatch().getEvents(0).getEvent().getType()).isEqualTo("greeting");
+    assertThat(frames.get(1).getBatch().getEvents(0).getEvent().getData().toStringUtf8()).isEqualTo("{\"from\":\"file\"}");
+    assertThat(frames.get(9).getBatch().getEvents(0).getSequence()).isEqualTo(10);
+
+    Result text = run("subscribe", "t", "--from", "3", "--count", "1");
+    assertThat(text.out()).startsWith("3 ").contains("l1");
+  }
+
+  @Test
+  void subscribeShowsGapNoticesInBand() {
+    run("topic", "create", "g", "--retention-events", "5");
+    run("publish", "g", "x", "--count", "20");
+    Result r = run("subscribe", "g", "--from", "1", "--count", "5");
+    assertThat(r.code()).isZero();
+    assertThat(r.out().lines().findFirst().orElseThrow()).isEqualTo("gap: lost 15 events (sequences 1..15, RETENTION)");
+    assertThat(r.out().lines().skip(1)).hasSize(5);
+  }
+
+  @Test
+  void publishAndSubscribeErrorsMapToExitCodes() {
+    assertThat(run("publish", "missing", "x").code()).isEqualTo(Main.NOT_FOUND);
+    assertThat(run("subscribe", "missing").code()).isEqualTo(Main.NOT_FOUND);
+    assertThat(run("publish", "bad topic", "x").code()).isEqualTo(Main.USAGE);
+    assertThat(run("subscribe", "t", "--from", "yesterday").code()).isEqualTo(Main.USAGE);
+    assertThat(run("topic", "create").code()).isEqualTo(Main.USAGE);
+    Result down = run("topic", "list", "--server=127.0.0.1:1", "--timeout", "2s");
+    assertThat(down.code()).isEqualTo(Main.UNAVAILABLE);
+    assertThat(down.err()).contains("retry may help");
+  }
+
+  @Test
+  void subscriptionListAndBrokerInfoAndHealth() throws Exception {
+    run("topic", "create", "s");
+    Thread sub = Thread.ofPlatform().start(() -> run("subscribe", "s", "--count", "1"));
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> run("subscription", "list", "s").out().contains("herald-cli"));
+    Result list = run("subscription", "list", "s", "-o", "json");
+    assertThat(list.out()).contains("\"subscriberName\": \"herald-cli\"");
+    run("publish", "s", "bye");
+    sub.join(10_000);
+    Result health = run("broker", "health");
+    assertThat(health.code()).isZero();
+    assertThat(health.out().trim()).isEqualTo("SERVING");
+    Result info = run("broker", "info", "-o", "json");
+    assertThat(info.out()).contains("\"topics\":1").contains("\"published\":1");
+  }
+
+  @Test
+  void benchSummaryAgreesWithWhatTheBrokerCounted() throws Exception {
+    Result r = run("bench", "fanout", "--subscribers", "2", "--duration", "1s", "--warmup", "0s", "--rate", "2000/s", "-o", "json");
+    assertThat(r.code()).as(r.err()).isZero();
+    String j = r.out().trim();
+    long published = field(j, "published");
+    long delivered = field(j, "delivered");
+    assertThat(published).isPositive();
+    assertThat(field(j, "broker_published")).isEqualTo(published);
+    assertThat(field(j, "broker_delivered")).isEqualTo(delivered);
+    assertThat(delivered).isEqualTo(2 * published);
+    assertThat(field(j, "unaccounted")).isZero();
+    assertThat(j).contains("\"latency_us\":{\"count\":");
+    Result lat = run("bench", "latency", "--rate", "1000/s", "--duration", "1s", "--warmup", "0s");
+    assertThat(lat.out()).contains("latency from intended send (us): p50");
+    // the bench removed its topics
+    assertThat(run("topic", "list", "-o", "json").out()).doesNotContain("bench-");
+  }
+
+  private static long field(String json, String name) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\":(\\d+)").matcher(json);
+    assertThat(m.find()).as(name + " in " + json).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+
+  @Test
+  void completionVersionAndHelp() {
+    Result bash = run("completion", "bash");
+    assertThat(bash.code()).isZero();
+    assertThat(bash.out()).contains("complete").contains("herald");
+    assertThat(run("completion", "zsh").out()).contains("bashcompinit");
+    assertThat(run("version").out()).startsWith("herald 0.1.0");
+    Result help = run("topic", "create", "--help");
+    assertThat(help.code()).isZero();
+    assertThat(help.out()).contains("Examples:").contains("--if-not-exists");
+  }
+}
