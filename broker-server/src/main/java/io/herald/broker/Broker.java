@@ -14,6 +14,9 @@ import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.delivery.SubscribeService;
 import io.herald.broker.metadata.LocalMetadataStore;
 import io.herald.broker.metadata.MetadataStore;
+import io.herald.broker.observability.BrokerMetrics;
+import io.herald.broker.observability.GrpcMetricsInterceptor;
+import io.herald.broker.observability.HttpEndpoint;
 import io.herald.broker.publish.PublishService;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.transport.PeerInterceptor;
@@ -64,6 +67,9 @@ public final class Broker implements AutoCloseable {
   private final PublishService publishService;
   private final SubscribeService subscribeService;
   private final Server server;
+  private final BrokerMetrics metrics;
+  private final HttpEndpoint http;
+  private volatile boolean ready;
 
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicLong drainDeadline = new AtomicLong(Long.MAX_VALUE);
@@ -85,7 +91,23 @@ public final class Broker implements AutoCloseable {
     this.transport = new ServerFactory(config.effectiveIoThreads());
     this.publishService = new PublishService(topics, writers);
     this.subscribeService = new SubscribeService(topics, writers);
+    this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
+    topics.onLifecycle(new TopicRegistry.Lifecycle() {
+      @Override
+      public void started(io.herald.broker.topic.Topic t) {
+        metrics.topicStarted(t);
+      }
+
+      @Override
+      public void stopped(io.herald.broker.topic.Topic t) {
+        metrics.topicStopped(t);
+      }
+    });
+    publishService.onRejected(metrics::rejected);
+    metrics.writers("subscription", subscribeService::liveCount);
+    metrics.writers("publish", publishService::streamCount);
     PeerInterceptor peer = new PeerInterceptor();
+    HttpEndpoint endpoint = null;
     try {
       topics.start();
       this.server = transport.builder(config.listen())
@@ -102,23 +124,53 @@ public final class Broker implements AutoCloseable {
           .addService(new TopicAdminService(metadata, topics))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
+          .intercept(new GrpcMetricsInterceptor(metrics.registry()))
           .maxInboundMessageSize(MAX_MESSAGE_BYTES)
           .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
           .build();
       server.start();
-    } catch (IOException | RuntimeException e) {
+      if (config.httpListen() != null) {
+        endpoint = new HttpEndpoint(transport.httpBootstrap(), config.httpListen(), metrics::scrape, () -> ready, admin);
+      }
+    } catch (IOException | RuntimeException | InterruptedException e) {
+      if (endpoint != null) {
+        endpoint.close();
+      }
       releaseAll();
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while starting", e);
+      }
+      if (e instanceof HttpEndpoint.BindFailed hb) {
+        throw hb;
+      }
       if (e instanceof IOException io) {
         throw new IOException("cannot listen on " + config.listen().getHostString() + ":" + config.listen().getPort()
             + " (" + io.getMessage() + "); is another broker running there? choose another with --listen / HERALD_LISTEN", io);
       }
-      throw e;
+      throw (RuntimeException) e;
     }
+    this.http = endpoint;
     for (String service : new String[] {"", PublishServiceGrpc.SERVICE_NAME, SubscribeServiceGrpc.SERVICE_NAME, TopicAdminServiceGrpc.SERVICE_NAME}) {
       health.setStatus(service, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
     }
+    ready = true;
+  }
+
+  /** The HTTP endpoint's address, or null when it is off. */
+  public InetSocketAddress httpAddress() {
+    return http == null ? null : http.address();
+  }
+
+  /** True while the broker accepts traffic (not starting, not draining): what /readyz says. */
+  public boolean ready() {
+    return ready;
+  }
+
+  public BrokerMetrics metrics() {
+    return metrics;
   }
 
   /** Starts a broker; it serves until {@link #close()}. */
@@ -129,7 +181,8 @@ public final class Broker implements AutoCloseable {
     }
     log.info("starting herald broker: {}", config.describe());
     Broker b = new Broker(config);
-    log.info("herald broker listening on {} (transport {}, {} topics)", b.address(), b.transport.transport(), b.topics.size());
+    log.info("herald broker listening on {} (transport {}, {} topics){}", b.address(), b.transport.transport(), b.topics.size(),
+        b.http == null ? "" : ", HTTP /metrics /healthz /readyz on " + b.http.address());
     return b;
   }
 
@@ -182,6 +235,7 @@ public final class Broker implements AutoCloseable {
     log.info("shutting down: draining for up to {}", drain);
     StatusRuntimeException unavailable = Status.UNAVAILABLE
         .withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+    ready = false;
     try {
       health.enterTerminalState();
       server.shutdown();
@@ -226,6 +280,9 @@ public final class Broker implements AutoCloseable {
   }
 
   private void releaseAll() {
+    if (http != null) {
+      http.close();
+    }
     if (server != null) {
       server.shutdownNow();
     }

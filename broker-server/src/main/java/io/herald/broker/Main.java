@@ -19,40 +19,60 @@ import sun.misc.SignalHandler;
  * Every flag has an environment variable with the {@code HERALD_} prefix; flags win.
  */
 @Command(name = "herald-broker", mixinStandardHelpOptions = true, version = "herald-broker 0.1.0",
-    description = "Runs a Herald broker node.",
+    description = {"Runs a Herald broker node.",
+        "Each setting comes from its flag, else its HERALD_ environment variable, else the --config file, else the default."},
     footer = {"", "Examples:",
         "  herald-broker                                  # 127.0.0.1:7070, metadata in memory",
         "  herald-broker --listen 0.0.0.0:7070 --data-dir /var/lib/herald",
-        "  HERALD_LISTEN=127.0.0.1:7171 herald-broker --auto-create-topics"})
+        "  HERALD_LISTEN=127.0.0.1:7171 herald-broker --auto-create-topics",
+        "  herald-broker --config herald.yaml     # keys are the flag names: listen: 0.0.0.0:7070"})
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
-  @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "${env:HERALD_LISTEN:-127.0.0.1:7070}",
+  @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7070",
       description = "gRPC listen address (env HERALD_LISTEN, default ${DEFAULT-VALUE}).")
   String listen;
 
-  @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "${env:HERALD_DATA_DIR}",
+  @Option(names = "--data-dir", paramLabel = "DIR", 
       description = "Directory for topic metadata; topics survive restarts (env HERALD_DATA_DIR; default: none, metadata in memory).")
   Path dataDir;
 
-  @Option(names = "--auto-create-topics", negatable = true, defaultValue = "${env:HERALD_AUTO_CREATE_TOPICS:-false}", fallbackValue = "true",
+  @Option(names = "--auto-create-topics", negatable = true, defaultValue = "false", fallbackValue = "true",
       description = "Create unknown topics on first publish or subscribe (env HERALD_AUTO_CREATE_TOPICS, default ${DEFAULT-VALUE}).")
   boolean autoCreate;
 
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "${env:HERALD_DRAIN_TIMEOUT:-10s}",
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "10s",
       converter = DurationConverter.class,
       description = "How long a graceful shutdown drains buffers, e.g. 10s, 500ms, 1m (env HERALD_DRAIN_TIMEOUT, default ${DEFAULT-VALUE}).")
   Duration drainTimeout;
 
-  @Option(names = "--io-threads", defaultValue = "${env:HERALD_IO_THREADS:-0}",
+  @Option(names = "--io-threads", defaultValue = "0",
       description = "Netty event loop threads; 0 = one per core (env HERALD_IO_THREADS).")
   int ioThreads;
 
-  @Option(names = "--writer-threads", defaultValue = "${env:HERALD_WRITER_THREADS:-0}",
+  @Option(names = "--writer-threads", defaultValue = "0",
       description = "Writer pool threads; 0 = one per core (env HERALD_WRITER_THREADS).")
   int writerThreads;
 
-  @Option(names = "--max-calls-per-connection", defaultValue = "${env:HERALD_MAX_CALLS_PER_CONNECTION:-1000}",
+  @Option(names = "--http-listen", paramLabel = "HOST:PORT|off", defaultValue = "127.0.0.1:7071",
+      description = "HTTP address of /metrics, /healthz and /readyz, or 'off' (env HERALD_HTTP_LISTEN, default ${DEFAULT-VALUE}).")
+  String httpListen;
+
+  @Option(names = "--metrics-topic-labels", defaultValue = "100",
+      description = "Topics that get their own metric series, the first created (env HERALD_METRICS_TOPIC_LABELS, default ${DEFAULT-VALUE}).")
+  int metricsTopicLabels;
+
+  @Option(names = "--metrics-top-subscriptions", defaultValue = "20",
+      description = "Subscriptions with the deepest buffers that get their own series (env HERALD_METRICS_TOP_SUBSCRIPTIONS, default ${DEFAULT-VALUE}).")
+  int metricsTopSubscriptions;
+
+  @Option(names = "--log-format", defaultValue = "text", description = "text or json (env HERALD_LOG_FORMAT, default ${DEFAULT-VALUE}).")
+  String logFormat;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "A .yaml or .properties file of settings (env HERALD_CONFIG); flags and environment win.")
+  Path configFile;
+
+  @Option(names = "--max-calls-per-connection", defaultValue = "1000",
       description = "Concurrent calls one client connection may hold (env HERALD_MAX_CALLS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
   int maxCalls;
 
@@ -60,7 +80,10 @@ public final class Main implements Callable<Integer> {
   public Integer call() throws Exception {
     BrokerConfig config;
     try {
-      config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls);
+      config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls,
+          "off".equalsIgnoreCase(httpListen) ? null : BrokerConfig.parseAddress(httpListen), metricsTopicLabels, metricsTopSubscriptions,
+          logFormat);
+      Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       System.err.println("herald-broker: " + e.getMessage());
       return 2;
@@ -113,8 +136,21 @@ public final class Main implements Callable<Integer> {
     }
   }
 
+  /** The command line with the layered defaults (environment, then config file). */
+  static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setDefaultValueProvider(new LayeredDefaults(cl, args, env));
+    return cl;
+  }
+
   public static void main(String[] args) {
-    int code = new CommandLine(new Main()).execute(args);
+    int code;
+    try {
+      code = commandLine(args, System.getenv()).execute(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("herald-broker: " + e.getMessage());
+      code = 2;
+    }
     System.exit(code);
   }
 }

@@ -15,6 +15,10 @@ import java.time.Duration;
  * @param ioThreads Netty event loop threads (0: one per core)
  * @param writerThreads subscription/publish writer pool threads (0: one per core)
  * @param maxCallsPerConnection concurrent calls one connection may hold open
+ * @param httpListen HTTP address of /metrics, /healthz, /readyz ({@code --http-listen}); null: off
+ * @param metricsTopicLabels topics that get their own series ({@code --metrics-topic-labels})
+ * @param metricsTopSubscriptions subscriptions (deepest buffers) that get their own series
+ * @param logFormat {@code text} or {@code json} ({@code --log-format})
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -23,7 +27,11 @@ public record BrokerConfig(
     Duration drainTimeout,
     int ioThreads,
     int writerThreads,
-    int maxCallsPerConnection) {
+    int maxCallsPerConnection,
+    InetSocketAddress httpListen,
+    int metricsTopicLabels,
+    int metricsTopSubscriptions,
+    String logFormat) {
 
   public static final String DEFAULT_LISTEN = "127.0.0.1:7070";
 
@@ -43,23 +51,46 @@ public record BrokerConfig(
     if (maxCallsPerConnection < 1) {
       throw new IllegalArgumentException("--max-calls-per-connection must be at least 1; got " + maxCallsPerConnection);
     }
+    if (metricsTopicLabels < 0 || metricsTopicLabels > 10_000) {
+      throw new IllegalArgumentException("--metrics-topic-labels must be between 0 and 10000; got " + metricsTopicLabels);
+    }
+    if (metricsTopSubscriptions < 0 || metricsTopSubscriptions > 1_000) {
+      throw new IllegalArgumentException("--metrics-top-subscriptions must be between 0 and 1000; got " + metricsTopSubscriptions);
+    }
+    if (!"text".equals(logFormat) && !"json".equals(logFormat)) {
+      throw new IllegalArgumentException("--log-format (HERALD_LOG_FORMAT) must be text or json; got " + logFormat);
+    }
   }
 
   /** Defaults, listening on {@code listen}. */
+  /** Defaults, listening on {@code listen}, HTTP endpoint off (tests); {@code Main} sets it from flags. */
   public static BrokerConfig defaults(String listen) {
-    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000);
+    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text");
   }
 
   public BrokerConfig withDataDir(Path dir) {
-    return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection);
+    return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
-    return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection);
+    return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
-    return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection);
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+  }
+
+  public BrokerConfig withHttpListen(String address) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat);
+  }
+
+  public BrokerConfig withMetricsTopSubscriptions(int n) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, n, logFormat);
   }
 
   public int effectiveIoThreads() {
@@ -103,6 +134,10 @@ public record BrokerConfig(
         + " drain-timeout=" + drainTimeout
         + " io-threads=" + effectiveIoThreads()
         + " writer-threads=" + effectiveWriterThreads()
-        + " max-calls-per-connection=" + maxCallsPerConnection;
+        + " max-calls-per-connection=" + maxCallsPerConnection
+        + " http-listen=" + (httpListen == null ? "(off)" : httpListen.getHostString() + ":" + httpListen.getPort())
+        + " metrics-topic-labels=" + metricsTopicLabels
+        + " metrics-top-subscriptions=" + metricsTopSubscriptions
+        + " log-format=" + logFormat;
   }
 }

@@ -45,6 +45,21 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
   private final TopicRegistry topics;
   private final Executor writers;
   private final Set<StreamCall> streams = ConcurrentHashMap.newKeySet();
+  private volatile java.util.function.Consumer<String> onRejected = reason -> { };
+
+  /** Told of every batch refused before it reached a topic: invalid, not_found, unavailable. */
+  public void onRejected(java.util.function.Consumer<String> listener) {
+    this.onRejected = listener;
+  }
+
+  private void countRefusal(StatusRuntimeException e) {
+    switch (e.getStatus().getCode()) {
+      case INVALID_ARGUMENT -> onRejected.accept("invalid");
+      case NOT_FOUND -> onRejected.accept("not_found");
+      case UNAVAILABLE -> onRejected.accept("unavailable");
+      default -> { }
+    }
+  }
 
   public PublishService(TopicRegistry topics, Executor writers) {
     this.topics = topics;
@@ -85,10 +100,15 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
       switch (a) {
         case ADMITTED, WAITING -> { }
         case FULL -> call.onError(full(topic));
-        case CLOSED -> call.onError(closed(name));
+        case CLOSED -> {
+          StatusRuntimeException e = closed(name);
+          countRefusal(e);
+          call.onError(e);
+        }
         default -> throw new IllegalStateException("unknown admission " + a);
       }
     } catch (StatusRuntimeException e) {
+      countRefusal(e);
       call.onError(e);
     }
   }
@@ -178,12 +198,15 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
             readNext();
           }
           case CLOSED -> {
-            slot.failed(closed(name));
+            StatusRuntimeException e = closed(name);
+            countRefusal(e);
+            slot.failed(e);
             readNext();
           }
           default -> throw new IllegalStateException("unknown admission " + a);
         }
       } catch (StatusRuntimeException e) {
+        countRefusal(e);
         slot.failed(e);
         readNext();
       }

@@ -4,5 +4,8 @@ package io.herald.broker.subscription;
 public interface DeliveryCounters {
   void delivered(long events);
 
-  void dropped(long events);
+  void dropped(long events, DropReason reason);
+
+  /** How long the oldest event of a batch waited between sequencing and being written, in milliseconds. */
+  default void bufferTime(long millis) { }
 }

@@ -204,7 +204,7 @@ public final class Subscription {
             } else {
               entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED));
             }
-            countDropped(1);
+            countDropped(1, DropReason.DROPPED_NEWEST);
             dirty = true;
           }
           case DROP_OLDEST -> {
@@ -286,12 +286,12 @@ public final class Subscription {
       m.last = victim.sequence();
     }
     entries.addFirst(m);
-    countDropped(1);
+    countDropped(1, DropReason.EVICTED_OLDEST);
   }
 
-  private void countDropped(long n) {
+  private void countDropped(long n, DropReason reason) {
     dropped += n;
-    counters.dropped(n);
+    counters.dropped(n, reason);
   }
 
   // ------------------------------------------------------------------ writer side
@@ -343,6 +343,13 @@ public final class Subscription {
         counters.delivered(count);
         if (policy == Policy.BLOCK) {
           notFull.signal();
+        }
+        // time in buffer, sampled once per batch: the oldest event's wait
+        for (Object o : out) {
+          if (o instanceof Sequenced first) {
+            counters.bufferTime(System.currentTimeMillis() - first.publishTimeMillis());
+            break;
+          }
         }
       }
       return out;
@@ -468,7 +475,7 @@ public final class Subscription {
       }
       state = State.CLOSED;
       if (bufferedEvents > 0) {
-        countDropped(bufferedEvents);
+        countDropped(bufferedEvents, DropReason.SUBSCRIPTION_CLOSED);
       }
       entries.clear();
       bufferedEvents = 0;

@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.subscription.CloseReason;
 import io.herald.broker.subscription.DeliveryCounters;
+import io.herald.broker.subscription.DropReason;
 import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.StartKind;
@@ -70,7 +71,7 @@ public final class Topic {
   /** Last sequence assigned; written by the loop before it reads {@link #snapshot}. */
   private volatile long assigned;
   private final LongAdder delivered = new LongAdder();
-  private final LongAdder dropped = new LongAdder();
+  private final LongAdder[] dropped = {new LongAdder(), new LongAdder(), new LongAdder()};
   private final LongAdder duplicates = new LongAdder();
   private final LongAdder rejected = new LongAdder();
   private final LongAdder evictions = new LongAdder();
@@ -81,10 +82,29 @@ public final class Topic {
     }
 
     @Override
-    public void dropped(long events) {
-      dropped.add(events);
+    public void dropped(long events, DropReason reason) {
+      dropped[reason.ordinal()].add(events);
+    }
+
+    @Override
+    public void bufferTime(long millis) {
+      BufferTimeListener l = bufferTimeListener;
+      if (l != null) {
+        l.record(millis);
+      }
     }
   };
+
+  /** Where the time events spend in subscription buffers goes (the metrics). */
+  public interface BufferTimeListener {
+    void record(long millis);
+  }
+
+  private volatile BufferTimeListener bufferTimeListener;
+
+  public void onBufferTime(BufferTimeListener l) {
+    this.bufferTimeListener = l;
+  }
 
   // loop-only
   private Cache<String, PublishAck> dedup;
@@ -100,6 +120,8 @@ public final class Topic {
   }
 
   private final SequenceFloors floors;
+  /** The first sequence this topic object assigned (counters start with it). */
+  private final long firstSequence;
   // loop-only: sequences up to this are covered by a recorded floor
   private long reservedUpTo;
 
@@ -115,6 +137,7 @@ public final class Topic {
     this.epoch = 1;
     this.floors = floors;
     this.assigned = sequenceFloor - 1;
+    this.firstSequence = sequenceFloor;
     this.reservedUpTo = sequenceFloor - 1;
     this.ring.resetTo(sequenceFloor);
     this.loop = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::runLoop);
@@ -378,11 +401,48 @@ public final class Topic {
     return evictions.sum();
   }
 
+  /** Deliveries lost by subscription buffers, all reasons. */
+  public long dropped() {
+    long n = 0;
+    for (LongAdder a : dropped) {
+      n += a.sum();
+    }
+    return n;
+  }
+
+  public long dropped(DropReason reason) {
+    return dropped[reason.ordinal()].sum();
+  }
+
+  public long published() {
+    return assigned - (firstSequence - 1);
+  }
+
+  public long delivered() {
+    return delivered.sum();
+  }
+
+  public long duplicates() {
+    return duplicates.sum();
+  }
+
+  public long rejected() {
+    return rejected.sum();
+  }
+
+  public long inboxDepthEvents() {
+    return inbox.depthEvents();
+  }
+
+  public long inboxDepthBytes() {
+    return inbox.depthBytes();
+  }
+
   public TopicStats stats() {
     return TopicStats.newBuilder()
-        .setPublished(assigned)
+        .setPublished(published())
         .setDelivered(delivered.sum())
-        .setDropped(dropped.sum())
+        .setDropped(dropped())
         .setInboxDepthEvents(inbox.depthEvents())
         .setInboxDepthBytes(inbox.depthBytes())
         .setSubscriberCount(snapshot.length)

@@ -26,6 +26,19 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private final MetadataStore metadata;
   private final boolean autoCreate;
   private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
+  private volatile Lifecycle lifecycle = new Lifecycle() { };
+
+  /** Told when topics start and stop (the metrics). Called on the metadata thread. */
+  public interface Lifecycle {
+    default void started(Topic t) { }
+
+    default void stopped(Topic t) { }
+  }
+
+  /** Set before {@link #start()}. */
+  public void onLifecycle(Lifecycle l) {
+    this.lifecycle = l;
+  }
 
   public TopicRegistry(MetadataStore metadata, boolean autoCreate) {
     this.metadata = metadata;
@@ -43,6 +56,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
         floor -> metadata.setSequenceFloor(r.name(), floor).join());
     Topic prev = topics.putIfAbsent(r.name(), t);
     if (prev == null) {
+      lifecycle.started(t);
       t.start();
       log.info("topic '{}' created", r.name());
     }
@@ -63,6 +77,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
     if (t != null) {
       t.close(Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted before the batch was sequenced").asRuntimeException(),
           CloseReason.TOPIC_DELETED);
+      lifecycle.stopped(t);
       log.info("topic '{}' deleted", name);
     }
   }

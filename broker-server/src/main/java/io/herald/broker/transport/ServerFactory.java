@@ -47,6 +47,11 @@ public final class ServerFactory {
     return transport;
   }
 
+  /** A bootstrap for another listener (the HTTP endpoint) on the same event loops. */
+  public io.netty.bootstrap.ServerBootstrap httpBootstrap() {
+    return new io.netty.bootstrap.ServerBootstrap().group(boss, workers).channel(channelType);
+  }
+
   public NettyServerBuilder builder(InetSocketAddress address) {
     return NettyServerBuilder.forAddress(address)
         .channelType(channelType)
