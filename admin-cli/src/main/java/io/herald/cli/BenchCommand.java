@@ -68,7 +68,8 @@ final class BenchCommand {
     @Option(names = "--topics", defaultValue = "1", description = "Topics (default ${DEFAULT-VALUE}); publishers and subscribers are per topic.") int topics;
     @Option(names = "--policy", defaultValue = "BLOCK", description = "Subscriber policy: DROP_OLDEST, DROP_NEWEST, BLOCK (default ${DEFAULT-VALUE}).") OverflowPolicy policy;
     @Option(names = "--batch", defaultValue = "500", description = "Publisher batch, events (default ${DEFAULT-VALUE}).") int batch;
-    @Option(names = "--linger", defaultValue = "1ms", converter = Durations.class, description = "Publisher linger (default ${DEFAULT-VALUE}).") Duration linger;
+    @Option(names = "--linger", defaultValue = "0ms", converter = Durations.class,
+        description = "Publisher linger (default ${DEFAULT-VALUE}: send at once when the stream has room, batch what piles up).") Duration linger;
     @Option(names = "--max-outstanding", defaultValue = "20000", description = "Subscriber credit, events (default ${DEFAULT-VALUE}).") long maxOutstanding;
     @Option(names = "--io-threads", defaultValue = "0", description = "Client network threads; 0 = one per core.") int ioThreads;
     @Option(names = "--dedup", description = "Keep the broker's dedup window on for the bench topics (default off, like the peers).") boolean dedup;

@@ -19,6 +19,7 @@ import io.herald.broker.observability.GrpcMetricsInterceptor;
 import io.herald.broker.observability.HttpEndpoint;
 import io.herald.broker.publish.PublishService;
 import io.herald.broker.topic.TopicRegistry;
+import io.herald.broker.transport.ConnectionLog;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.broker.transport.ServerFactory;
 import io.herald.proto.v1.PublishServiceGrpc;
@@ -107,6 +108,9 @@ public final class Broker implements AutoCloseable {
     metrics.writers("subscription", subscribeService::liveCount);
     metrics.writers("publish", publishService::streamCount);
     PeerInterceptor peer = new PeerInterceptor();
+    ConnectionLog connections = new ConnectionLog();
+    io.micrometer.core.instrument.Gauge.builder("herald_connections", connections, ConnectionLog::open)
+        .description("Open client connections").register(metrics.registry());
     HttpEndpoint endpoint = null;
     try {
       topics.start();
@@ -125,6 +129,7 @@ public final class Broker implements AutoCloseable {
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .intercept(new GrpcMetricsInterceptor(metrics.registry()))
+          .addTransportFilter(connections)
           .maxInboundMessageSize(MAX_MESSAGE_BYTES)
           .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
           .permitKeepAliveTime(10, TimeUnit.SECONDS)

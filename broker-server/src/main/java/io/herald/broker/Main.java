@@ -29,6 +29,9 @@ import sun.misc.SignalHandler;
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7070",
       description = "gRPC listen address (env HERALD_LISTEN, default ${DEFAULT-VALUE}).")
   String listen;
@@ -85,14 +88,16 @@ public final class Main implements Callable<Integer> {
           logFormat);
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
-      System.err.println("herald-broker: " + e.getMessage());
+      spec.commandLine().getErr().println("herald-broker: " + e.getMessage());
+      spec.commandLine().getErr().flush();
       return 2;
     }
     Broker broker;
     try {
       broker = Broker.start(config);
     } catch (Exception e) {
-      System.err.println("herald-broker: " + e.getMessage());
+      spec.commandLine().getErr().println("herald-broker: " + e.getMessage());
+      spec.commandLine().getErr().flush();
       return 1;
     }
     AtomicInteger signals = new AtomicInteger();

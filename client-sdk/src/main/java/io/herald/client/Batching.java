@@ -5,7 +5,8 @@ import java.time.Duration;
 /**
  * How a publisher groups events into one message to the broker: a batch is sent when it holds
  * {@code maxEvents} events or {@code maxBytes} bytes, or {@code linger} after its first event,
- * whichever comes first. Immutable; "with" methods return a copy.
+ * whichever comes first. With a zero linger an event goes out at once if the stream has room, and
+ * what piles up while it has none goes out together. Immutable; "with" methods return a copy.
  */
 public final class Batching {
   /** Default events per batch: {@value}. */
@@ -48,6 +49,14 @@ public final class Batching {
   /** No batching: every event is sent on its own, at once. */
   public static Batching none() {
     return new Batching(1, MAX_BYTES_LIMIT, Duration.ZERO);
+  }
+
+  /**
+   * No added latency: an event is sent at once when the stream has room, and events published
+   * while it has none are sent together as soon as it does (up to {@code maxEvents}/{@code maxBytes}).
+   */
+  public static Batching immediate() {
+    return new Batching(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BYTES, Duration.ZERO);
   }
 
   public static Batching maxEvents(int maxEvents) {

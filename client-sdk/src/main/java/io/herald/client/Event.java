@@ -14,8 +14,9 @@ import java.util.Objects;
  * {@link #dataBuffer()} is a read-only view without one.
  *
  * <p>The {@link #id()} makes publish retries safe: the broker acknowledges a repeated id within
- * the topic's dedup window with the first sequence and does not deliver it twice. A publisher gives
- * every event without an id a random UUID before its first attempt.
+ * the topic's dedup window with the first sequence and does not deliver it twice. An event built
+ * without an id gets a random UUID when it is built, so publishing the same {@code Event} object
+ * again is recognized as a retry; build a new one for a new occurrence.
  */
 public final class Event {
   static {
@@ -53,7 +54,7 @@ public final class Event {
     return new Builder(wire.toBuilder());
   }
 
-  /** The id, or "" when the publisher will assign one. */
+  /** The id: the one given to the builder, or a random UUID assigned when the event was built. */
   public String id() {
     return wire.getId();
   }
@@ -182,8 +183,20 @@ public final class Event {
       return this;
     }
 
+    /** The event; a random UUID is its id if none was given. */
     public Event build() {
+      if (b.getId().isEmpty()) {
+        b.setId(randomId());
+      }
       return new Event(b.build());
     }
+  }
+
+  /** A random (version 4) UUID, without SecureRandom's cost and lock on every event. */
+  static String randomId() {
+    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+    long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
+    long lsb = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+    return new java.util.UUID(msb, lsb).toString();
   }
 }

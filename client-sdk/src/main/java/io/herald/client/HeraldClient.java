@@ -105,8 +105,20 @@ public final class HeraldClient implements AutoCloseable {
     private Executor callbackExecutor;
     private ConnectionListener listener;
     private RetrySettings retry = RetrySettings.DEFAULT;
+    private io.opentelemetry.api.OpenTelemetry openTelemetry;
 
     private Builder() { }
+
+    /**
+     * Where trace context propagation comes from: publishers put the current W3C {@code traceparent}
+     * (and {@code tracestate}) into each event's attributes, and handlers run inside the context
+     * extracted from them. Default: {@code GlobalOpenTelemetry}, a no-op until an OpenTelemetry SDK
+     * is installed.
+     */
+    public Builder openTelemetry(io.opentelemetry.api.OpenTelemetry openTelemetry) {
+      this.openTelemetry = Objects.requireNonNull(openTelemetry, "openTelemetry");
+      return this;
+    }
 
     /** Brokers as {@code host:port}; the client uses any that answers and fails over to the others. */
     public Builder endpoints(String... hostPorts) {
@@ -192,7 +204,7 @@ public final class HeraldClient implements AutoCloseable {
         throw new IllegalStateException("set only one of endpoints, target and channel");
       }
       return new HeraldClient(new ClientCore(new ClientCore.Settings(List.copyOf(endpoints), target, channel, name, tls,
-          keepAlive, callTimeout, callbackExecutor, listener, retry)));
+          keepAlive, callTimeout, callbackExecutor, listener, retry, openTelemetry)));
     }
   }
 }

@@ -45,7 +45,8 @@ public final class ClientCore {
 
   /** Everything the builder collected. */
   public record Settings(List<String> endpoints, String target, ManagedChannel channel, String name, Tls tls,
-      Duration keepAlive, Duration callTimeout, Executor callbackExecutor, ConnectionListener listener, RetrySettings retry) { }
+      Duration keepAlive, Duration callTimeout, Executor callbackExecutor, ConnectionListener listener, RetrySettings retry,
+      io.opentelemetry.api.OpenTelemetry openTelemetry) { }
 
   /** Something the core closes: publishers and subscriptions. */
   public interface Resource {
@@ -64,9 +65,11 @@ public final class ClientCore {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
   private volatile boolean everConnected;
+  private final Tracing tracing;
 
   public ClientCore(Settings s) {
     this.settings = s;
+    this.tracing = new Tracing(s.openTelemetry());
     AtomicInteger n = new AtomicInteger();
     this.timer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "herald-client-timer");
@@ -242,6 +245,11 @@ public final class ClientCore {
 
   public RetrySettings retry() {
     return settings.retry();
+  }
+
+  /** Trace context propagation for events (W3C traceparent in attributes). */
+  public Tracing tracing() {
+    return tracing;
   }
 
   public Duration callTimeout() {

@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -105,14 +104,6 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     return topic;
   }
 
-  /** A random (version 4) UUID, without SecureRandom's cost and lock on every publish. */
-  static String newId() {
-    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
-    long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
-    long lsb = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-    return new UUID(msb, lsb).toString();
-  }
-
   /** One event on its way: wire form, size, receipt. */
   private static final class Pending {
     final io.herald.proto.v1.Event proto;
@@ -144,8 +135,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
 
   @Override
   public CompletableFuture<PublishReceipt> publish(Event event) {
-    String id = event.id().isEmpty() ? newId() : event.id();
-    Pending p = new Pending(Convert.toProto(event, id));
+    Pending p = new Pending(core.tracing().inject(Convert.toProto(event, event.id())));
     if (p.size > Batching.MAX_BYTES_LIMIT) {
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
           "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
@@ -173,8 +163,11 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       }
       open.events.add(p);
       open.bytes += p.size;
-      if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes() || batching.linger().isZero()) {
+      if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
+        pump();
+      } else if (batching.linger().isZero()) {
+        // no linger: send now if the stream has room; otherwise the batch grows until it does
         pump();
       }
     } catch (InterruptedException e) {
@@ -227,6 +220,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     Stream s = stream;
     if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos) {
       return;
+    }
+    if (open != null && batching.linger().isZero() && retryQueue.isEmpty() && toSend.isEmpty()
+        && inFlight.size() < maxInFlight && s.out.isReady()) {
+      seal();
     }
     while ((!retryQueue.isEmpty() || !toSend.isEmpty()) && inFlight.size() < maxInFlight && s.out.isReady()) {
       Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();

@@ -278,7 +278,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
           break;
         }
         if (next instanceof Item item) {
-          try {
+          try (io.opentelemetry.context.Scope trace = core.tracing().open(item.delivery().event().attributes())) {
             spec.handler().handle(item.delivery());
           } catch (Exception e) {
             log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
