@@ -263,7 +263,7 @@ final class BenchCommand {
                   }
                   delivered.increment();
                   if (measuring && o.preload() == 0) {
-                    long sent = d.event().dataBuffer().getLong(0);
+                    long sent = d.dataBuffer().getLong(0);
                     latency.recordValue(Math.max(0, (System.nanoTime() - sent) / 1000));
                   }
                 })

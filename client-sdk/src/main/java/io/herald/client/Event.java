@@ -30,7 +30,21 @@ public final class Event {
       protected io.herald.proto.v1.Event wire(Event event) {
         return event.wire;
       }
+
+      @Override
+      protected Delivery delivery(String topic, long sequence, long epoch, long seconds, int nanos, ByteString event) {
+        return new Delivery(topic, sequence, epoch, seconds, nanos, event);
+      }
     });
+  }
+
+  /** Decodes an event received from the broker. */
+  static Event parse(ByteString bytes) {
+    try {
+      return new Event(io.herald.proto.v1.Event.parseFrom(bytes));
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException("malformed event from the broker: " + e.getMessage(), e);
+    }
   }
 
   /** The wire form is the representation: events received are not copied, events published are not converted. */

@@ -122,7 +122,12 @@ class ClientLifecycleTest {
           .withSubject("o-9").withTime(OffsetDateTime.parse("2026-11-27T10:00:00Z")).withDataContentType("application/json")
           .withData("{\"a\":1}".getBytes(StandardCharsets.UTF_8)).withExtension("traceparent", "00-abc-def-01").build();
       client.publisher("ce").create().publish(CloudEventsBridge.fromCloudEvent(in)).get(10, TimeUnit.SECONDS);
-      CloudEvent out = CloudEventsBridge.toCloudEvent(got.get(10, TimeUnit.SECONDS));
+      Delivery d = got.get(10, TimeUnit.SECONDS);
+      // single fields straight from the received bytes, before anything decodes the envelope
+      assertThat(d.attribute("traceparent")).isEqualTo("00-abc-def-01");
+      assertThat(d.attribute("missing")).isNull();
+      assertThat(StandardCharsets.UTF_8.decode(d.dataBuffer()).toString()).isEqualTo("{\"a\":1}");
+      CloudEvent out = CloudEventsBridge.toCloudEvent(d);
       assertThat(out.getId()).isEqualTo("c-1");
       assertThat(out.getSource()).isEqualTo(URI.create("/orders"));
       assertThat(out.getType()).isEqualTo("order.created");

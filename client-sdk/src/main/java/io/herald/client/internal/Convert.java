@@ -1,7 +1,6 @@
 package io.herald.client.internal;
 
 import com.google.protobuf.Timestamp;
-import io.herald.client.Delivery;
 import io.herald.client.Event;
 import io.herald.client.Gap;
 import io.herald.client.GapReason;
@@ -11,7 +10,6 @@ import io.herald.client.SubscriptionInfo;
 import io.herald.client.TopicInfo;
 import io.herald.client.TopicSettings;
 import io.herald.client.TopicStats;
-import io.herald.proto.v1.DeliveredEvent;
 import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.PublishOverflow;
@@ -35,9 +33,7 @@ public final class Convert {
     return WireAccess.toEvent(p);
   }
 
-  static Delivery delivery(String topic, DeliveredEvent d) {
-    return new Delivery(topic, d.getSequence(), d.getEpoch(), instant(d.getPublishTime()), fromProto(d.getEvent()));
-  }
+
 
   static Gap gap(GapNotice g) {
     GapReason r = switch (g.getReason()) {

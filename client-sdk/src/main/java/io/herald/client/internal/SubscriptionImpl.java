@@ -11,13 +11,10 @@ import io.herald.client.HeraldException;
 import io.herald.client.StartPosition;
 import io.herald.client.Subscription;
 import io.herald.proto.v1.Credit;
-import io.herald.proto.v1.DeliveredEvent;
 import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.StartPositionKind;
 import io.herald.proto.v1.SubscribeInit;
 import io.herald.proto.v1.SubscribeRequest;
-import io.herald.proto.v1.SubscribeResponse;
-import io.herald.proto.v1.SubscribeServiceGrpc;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
@@ -118,7 +115,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   private void open(StartPosition from) {
     Stream s = new Stream();
     stream = s;
-    SubscribeServiceGrpc.newStub(core.channel()).subscribe(s);
+    io.grpc.stub.ClientCalls.asyncBidiStreamingCall(core.channel().newCall(SubscribeFrames.METHOD, io.grpc.CallOptions.DEFAULT), s);
     SubscribeInit.Builder init = SubscribeInit.newBuilder()
         .setTopic(spec.topic())
         .setOverflowPolicy(Convert.policy(spec.policy()))
@@ -185,53 +182,46 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     }
   }
 
-  private void onFrame(Stream s, SubscribeResponse r) {
+  private void onFrame(Stream s, SubscribeFrames.Frame frame) {
     lock.lock();
     try {
       if (s != stream || closed) {
         return;
       }
-      switch (r.getFrameCase()) {
-        case STARTED -> {
-          startSequence = r.getStarted().getStartSequence();
-          attempt = 0;
-          if (everStarted) {
-            core.notifyListener(ConnectionListener.Kind.RESUBSCRIBED, spec.topic() + " from " + startSequence);
-          }
-          everStarted = true;
-          firstStart.complete(null);
+      if (frame instanceof SubscribeFrames.Started st) {
+        startSequence = st.started().getStartSequence();
+        attempt = 0;
+        if (everStarted) {
+          core.notifyListener(ConnectionListener.Kind.RESUBSCRIBED, spec.topic() + " from " + startSequence);
         }
-        case BATCH -> {
-          boolean countBytes = spec.maxOutstandingBytes() > 0; // sizing an event costs a walk over it
-          for (DeliveredEvent e : r.getBatch().getEventsList()) {
-            int size = countBytes ? e.getSerializedSize() : 0;
-            s.receivedEvents++;
-            s.receivedBytes += size;
-            if (e.getSequence() <= lastReceived) {
-              continue; // resent after a resume: handled or queued already
-            }
-            lastReceived = e.getSequence();
-            outstandingEvents++;
-            outstandingBytes += size;
-            if (spec.manualCredit()) {
-              demand--;
-            }
-            queue.addLast(new Item(Convert.delivery(spec.topic(), e), size));
+        everStarted = true;
+        firstStart.complete(null);
+      } else if (frame instanceof SubscribeFrames.Batch batch) {
+        for (SubscribeFrames.Raw e : batch.events()) {
+          s.receivedEvents++;
+          s.receivedBytes += e.size();
+          if (e.sequence() <= lastReceived) {
+            continue; // resent after a resume: handled or queued already
           }
-          scheduleDrain();
-          grant(false);
-        }
-        case GAP -> {
-          GapNotice g = r.getGap();
-          if (g.getLastSequence() <= lastReceived) {
-            return;
+          lastReceived = e.sequence();
+          outstandingEvents++;
+          outstandingBytes += e.size();
+          if (spec.manualCredit()) {
+            demand--;
           }
-          long first = Math.max(g.getFirstSequence(), lastReceived + 1);
-          lastReceived = g.getLastSequence();
-          queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason()));
-          scheduleDrain();
+          queue.addLast(new Item(WireAccess.toDelivery(spec.topic(), e.sequence(), e.epoch(), e.seconds(), e.nanos(), e.event()), e.size()));
         }
-        default -> { }
+        scheduleDrain();
+        grant(false);
+      } else if (frame instanceof SubscribeFrames.Gap gf) {
+        GapNotice g = gf.gap();
+        if (g.getLastSequence() <= lastReceived) {
+          return;
+        }
+        long first = Math.max(g.getFirstSequence(), lastReceived + 1);
+        lastReceived = g.getLastSequence();
+        queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason()));
+        scheduleDrain();
       }
     } finally {
       lock.unlock();
@@ -278,7 +268,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
           break;
         }
         if (next instanceof Item item) {
-          try (io.opentelemetry.context.Scope trace = core.tracing().open(item.delivery().event().attributes())) {
+          try (io.opentelemetry.context.Scope trace = core.tracing().open(item.delivery())) {
             spec.handler().handle(item.delivery());
           } catch (Exception e) {
             log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
@@ -424,7 +414,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   }
 
   /** One stream attempt and its credit accounting. */
-  private final class Stream implements ClientResponseObserver<SubscribeRequest, SubscribeResponse> {
+  private final class Stream implements ClientResponseObserver<SubscribeRequest, SubscribeFrames.Frame> {
     ClientCallStreamObserver<SubscribeRequest> out;
     long grantedEvents;
     long receivedEvents;
@@ -437,8 +427,8 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     }
 
     @Override
-    public void onNext(SubscribeResponse r) {
-      onFrame(this, r);
+    public void onNext(SubscribeFrames.Frame f) {
+      onFrame(this, f);
     }
 
     @Override

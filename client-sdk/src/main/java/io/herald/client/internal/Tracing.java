@@ -52,10 +52,17 @@ public final class Tracing {
   }
 
   /** Makes the delivered event's trace context current; close the scope when the handler returns. */
-  Scope open(Map<String, String> attributes) {
-    if (!attributes.containsKey(TRACEPARENT)) {
+  Scope open(io.herald.client.Delivery d) {
+    String traceparent = d.attribute(TRACEPARENT);
+    if (traceparent == null) {
       return Scope.noop();
     }
-    return propagator().extract(Context.current(), attributes, GETTER).makeCurrent();
+    Map<String, String> carrier = new HashMap<>(4);
+    carrier.put(TRACEPARENT, traceparent);
+    String state = d.attribute("tracestate");
+    if (state != null) {
+      carrier.put("tracestate", state);
+    }
+    return propagator().extract(Context.current(), carrier, GETTER).makeCurrent();
   }
 }

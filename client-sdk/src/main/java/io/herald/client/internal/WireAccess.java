@@ -35,7 +35,15 @@ public abstract class WireAccess {
     return get().wire(event);
   }
 
+  static io.herald.client.Delivery toDelivery(String topic, long sequence, long epoch, long seconds, int nanos,
+      com.google.protobuf.ByteString event) {
+    return get().delivery(topic, sequence, epoch, seconds, nanos, event);
+  }
+
   protected abstract Event event(io.herald.proto.v1.Event wire);
+
+  protected abstract io.herald.client.Delivery delivery(String topic, long sequence, long epoch, long seconds, int nanos,
+      com.google.protobuf.ByteString event);
 
   protected abstract io.herald.proto.v1.Event wire(Event event);
 }
