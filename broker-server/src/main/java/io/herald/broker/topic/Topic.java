@@ -227,7 +227,6 @@ public final class Topic {
     for (int i = 0; i < b.size(); i++) {
       Event ev = b.events.get(i);
       ByteString assignedId = b.assignedIds[i];
-      ByteString id = assignedId == null ? ev.getIdBytes() : assignedId;
       boolean remember = dd != null && assignedId == null;
       String key = remember ? ev.getId() : null;
       if (remember) {
@@ -241,9 +240,12 @@ public final class Topic {
       seq++;
       // serialized once; every subscriber is sent these same bytes
       run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, assignedId), nowMillis));
-      // ids as bytes: the ack response is written without UTF-8 encoding anything
-      PublishAck ack = PublishAck.newBuilder()
-          .setIdBytes(id).setSequence(seq).setEpoch(epoch).setPublishTime(ts).build();
+      // the id only when the broker made it up: the publisher knows its own (acks are in order)
+      PublishAck.Builder ab = PublishAck.newBuilder().setSequence(seq).setEpoch(epoch).setPublishTime(ts);
+      if (assignedId != null) {
+        ab.setIdBytes(assignedId);
+      }
+      PublishAck ack = ab.build();
       if (remember) {
         dd.put(key, ack);
       }

@@ -27,6 +27,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private final boolean autoCreate;
   private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
   private volatile Lifecycle lifecycle = new Lifecycle() { };
+  private volatile boolean closing;
 
   /** Told when topics start and stop (the metrics). Called on the metadata thread. */
   public interface Lifecycle {
@@ -95,6 +96,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
     if (t != null) {
       return t;
     }
+    if (closing) {
+      // not "not found": the topic is there, this broker is going away; a retry elsewhere helps
+      throw Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+    }
     if (autoCreate) {
       try {
         metadata.create(name, TopicSettings.DEFAULTS).join();
@@ -124,6 +129,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   /** Step 1: refuse new publishes on every topic. */
   public void stopAccepting(StatusRuntimeException status) {
+    closing = true;
     for (Topic t : topics.values()) {
       t.stopAccepting(status);
     }

@@ -45,8 +45,9 @@ public final class Convert {
     return new Gap(g.getFirstSequence(), g.getLastSequence(), g.getCount(), r);
   }
 
-  static PublishReceipt receipt(PublishAck a) {
-    return new PublishReceipt(a.getId(), a.getSequence(), a.getEpoch(), instant(a.getPublishTime()), a.getDuplicate());
+  /** A receipt for the event with {@code id} (acks carry an id only when the broker assigned it). */
+  static PublishReceipt receipt(PublishAck a, String id) {
+    return new PublishReceipt(a.getId().isEmpty() ? id : a.getId(), a.getSequence(), a.getEpoch(), instant(a.getPublishTime()), a.getDuplicate());
   }
 
   static Timestamp ts(Instant i) {

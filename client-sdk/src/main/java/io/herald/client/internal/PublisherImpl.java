@@ -300,7 +300,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     List<Pending> events = b.events;
     receipts.execute(() -> {
       for (int i = 0; i < events.size(); i++) {
-        events.get(i).receipt.complete(Convert.receipt(acks.get(i)));
+        Pending p = events.get(i);
+        p.receipt.complete(Convert.receipt(acks.get(i), p.proto.getId()));
       }
     });
     checkFlushes();
