@@ -173,19 +173,7 @@ final class BenchCommand {
   }
 
   static double parseRate(CommandLine.Model.CommandSpec spec, String rate) {
-    if (rate.equalsIgnoreCase("max")) {
-      return 0;
-    }
-    String r = rate.endsWith("/s") ? rate.substring(0, rate.length() - 2) : rate;
-    try {
-      double v = Double.parseDouble(r);
-      if (v <= 0 || v > 10_000_000) {
-        throw new NumberFormatException();
-      }
-      return v;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--rate must be max or N/s with N in 1..10000000; got '" + rate + "'");
-    }
+    return rate.equalsIgnoreCase("max") ? 0 : Rates.parse("--rate", rate);
   }
 
   /** One bench run: owns its channels, threads and topics, and removes them at the end. */

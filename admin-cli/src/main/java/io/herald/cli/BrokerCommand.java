@@ -5,7 +5,6 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.herald.client.HeraldClient;
 import io.herald.client.internal.Errors;
-import io.herald.proto.v1.ListTopicsRequest;
 import io.herald.proto.v1.ListTopicsResponse;
 import io.herald.proto.v1.Topic;
 import java.io.PrintWriter;
@@ -56,15 +55,10 @@ final class BrokerCommand {
     @Override
     public Integer call() {
       HealthCheckResponse health;
-      ListTopicsResponse.Builder all = ListTopicsResponse.newBuilder();
+      ListTopicsResponse all;
       try (HeraldClient client = conn.client()) {
         health = health(client, conn);
-        String token = "";
-        do {
-          ListTopicsResponse page = Connection.admin(client).listTopics(ListTopicsRequest.newBuilder().setPageSize(1000).setPageToken(token).build());
-          all.addAllTopics(page.getTopicsList());
-          token = page.getNextPageToken();
-        } while (!token.isEmpty());
+        all = Pages.allTopics(client, 1000);
       } catch (RuntimeException e) {
         throw Errors.from(e);
       }

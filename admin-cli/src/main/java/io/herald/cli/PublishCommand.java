@@ -139,19 +139,7 @@ final class PublishCommand implements Callable<Integer> {
   }
 
   private double parseRate() {
-    if (rate == null) {
-      return 0;
-    }
-    String r = rate.endsWith("/s") ? rate.substring(0, rate.length() - 2) : rate;
-    try {
-      double v = Double.parseDouble(r);
-      if (v <= 0 || v > 10_000_000) {
-        throw new NumberFormatException();
-      }
-      return v;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--rate '" + rate + "' is not a rate; use e.g. 100/s (1 to 10000000)");
-    }
+    return rate == null ? 0 : Rates.parse("--rate", rate);
   }
 
   private byte[] payload() throws IOException {

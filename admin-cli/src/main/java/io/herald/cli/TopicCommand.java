@@ -8,7 +8,6 @@ import io.herald.client.internal.Errors;
 import io.herald.proto.v1.CreateTopicRequest;
 import io.herald.proto.v1.DeleteTopicRequest;
 import io.herald.proto.v1.GetTopicRequest;
-import io.herald.proto.v1.ListTopicsRequest;
 import io.herald.proto.v1.ListTopicsResponse;
 import io.herald.proto.v1.Topic;
 import io.herald.proto.v1.TopicConfig;
@@ -113,16 +112,9 @@ final class TopicCommand {
 
     @Override
     public Integer call() {
-      ListTopicsResponse.Builder all = ListTopicsResponse.newBuilder();
+      ListTopicsResponse all;
       try (HeraldClient client = conn.client()) {
-        String token = "";
-        do {
-          ListTopicsResponse page = Connection.admin(client).listTopics(ListTopicsRequest.newBuilder().setPageSize(pageSize).setPageToken(token).build());
-          all.addAllTopics(page.getTopicsList());
-          token = page.getNextPageToken();
-        } while (!token.isEmpty());
-      } catch (RuntimeException e) {
-        throw Errors.from(e);
+        all = Pages.allTopics(client, pageSize);
       }
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
