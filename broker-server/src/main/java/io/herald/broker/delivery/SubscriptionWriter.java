@@ -32,6 +32,8 @@ final class SubscriptionWriter {
   private static final Logger log = LoggerFactory.getLogger(SubscriptionWriter.class);
   static final int MAX_BATCH_EVENTS = 512;
   static final int MAX_BATCH_BYTES = 1 << 20;
+  /** Polls per run before giving the writer thread to the next stream (fairness on a small pool). */
+  static final int MAX_POLLS_PER_RUN = 8;
 
   private final ServerCallStreamObserver<OutFrame> call;
   private final Subscription sub;
@@ -107,7 +109,7 @@ final class SubscriptionWriter {
       }
       startedSent = true;
     }
-    while (true) {
+    for (int polls = 0; ; polls++) {
       Subscription.State state = sub.state();
       if (state == Subscription.State.CLOSED) {
         endFor(sub.closeReason());
@@ -115,6 +117,10 @@ final class SubscriptionWriter {
       }
       if (!call.isReady()) {
         return; // onReady signals again
+      }
+      if (polls == MAX_POLLS_PER_RUN) {
+        signal(); // take another turn after the other streams
+        return;
       }
       List<Object> items = sub.poll(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
       if (items.isEmpty()) {

@@ -6,9 +6,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runs a drain task on an executor so that it never runs twice at once and never misses a wake-up:
- * {@link #signal()} from any thread schedules the task if it is not running, or makes the running
- * task go round once more. This is how each stream gets exactly one writer (no concurrent
- * {@code onNext}) without a thread of its own.
+ * {@link #signal()} from any thread schedules the task if it is not running, or makes it run once
+ * more afterwards. This is how each stream gets exactly one writer (no concurrent {@code onNext})
+ * without a thread of its own. A further run is submitted to the executor again rather than looped
+ * on the same thread, so a busy stream takes turns with the others on a small pool (a task that
+ * stops early to be fair calls {@link #signal()} to get another turn).
  */
 public final class Drainer implements Runnable {
   private final AtomicInteger wip = new AtomicInteger();
@@ -33,10 +35,14 @@ public final class Drainer implements Runnable {
 
   @Override
   public void run() {
-    int missed = 1;
-    do {
-      task.run();
-      missed = wip.addAndGet(-missed);
-    } while (missed != 0);
+    int seen = wip.get();
+    task.run();
+    if (wip.addAndGet(-seen) != 0) {
+      try {
+        executor.execute(this); // more to do: back of the line, behind the other streams
+      } catch (RejectedExecutionException e) {
+        wip.set(0);
+      }
+    }
   }
 }
