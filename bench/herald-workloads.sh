@@ -15,6 +15,9 @@ broker=$!
 trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do bin/herald broker health -s 127.0.0.1:$PORT >/dev/null 2>&1 && break; sleep 0.2; done
 run() { echo "# herald bench $*" >&2; bin/herald bench "$@" -s 127.0.0.1:$PORT -o json; }
+# warm the broker's JIT first (a fresh JVM runs its first seconds interpreted); this run is not reported
+echo "# warm-up run (not reported)" >&2
+bin/herald bench fanout --subscribers 8 --size 128 --warmup 0s --duration 10s -s 127.0.0.1:$PORT -o json > /dev/null
 for rep in $(seq 1 "$REPS"); do
   run fanout --subscribers 8 --size 128 --warmup 3s --duration 10s
   run fanout --subscribers 1 --size 128 --warmup 3s --duration 10s

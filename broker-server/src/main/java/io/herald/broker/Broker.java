@@ -123,7 +123,7 @@ public final class Broker implements AutoCloseable {
               return TopicAdminServiceGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName()) ? admin : null;
             }
           })
-          .addService(ServerInterceptors.intercept(publishService, peer))
+          .addService(ServerInterceptors.intercept(publishService.definition(), peer))
           .addService(ServerInterceptors.intercept(subscribeService.definition(), peer))
           .addService(new TopicAdminService(metadata, topics))
           .addService(health.getHealthService())

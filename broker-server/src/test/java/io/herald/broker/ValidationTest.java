@@ -125,6 +125,11 @@ class ValidationTest {
         Status.Code.INVALID_ARGUMENT, "events[1]", "max_event_bytes", "1000");
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(TestBroker.event("x").toBuilder().setId("i".repeat(300))).build()),
         Status.Code.INVALID_ARGUMENT, "id");
+    assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(TestBroker.event("x").toBuilder().putAttributes("", "v")).build()),
+        Status.Code.INVALID_ARGUMENT, "events[0].attributes", "empty key");
+    assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(TestBroker.event("x").toBuilder()
+            .setTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(1).setNanos(-5))).build()),
+        Status.Code.INVALID_ARGUMENT, "events[0].time", "nanos");
     // a refused batch is refused whole: nothing of it was sequenced
     assertThat(b.admin().getTopic(GetTopicRequest.newBuilder().setName("t").build()).getTopic().getStats().getPublished()).isZero();
   }

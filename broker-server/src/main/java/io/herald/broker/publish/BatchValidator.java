@@ -1,14 +1,14 @@
 package io.herald.broker.publish;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.WireFormat;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicSettings;
-import io.herald.proto.v1.Event;
 import java.util.List;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -21,45 +21,92 @@ final class BatchValidator {
 
   private BatchValidator() { }
 
-  static PublishBatch validate(String topic, List<Event> events, TopicSettings s, PublishBatch.Listener listener) {
+  static PublishBatch validate(String topic, List<ByteString> events, TopicSettings s, PublishBatch.Listener listener) {
     if (events.isEmpty()) {
       throw invalid("events is empty: a publish carries 1 to " + MAX_EVENTS_PER_BATCH + " events");
     }
     if (events.size() > MAX_EVENTS_PER_BATCH) {
       throw invalid("a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got " + events.size() + " (split the batch)");
     }
-    ByteString[] assignedIds = new ByteString[events.size()];
+    ByteString[] ids = new ByteString[events.size()];
+    boolean[] assigned = new boolean[events.size()];
     long bytes = 0;
     for (int i = 0; i < events.size(); i++) {
-      Event e = events.get(i);
-      int size = e.getSerializedSize();
+      ByteString e = events.get(i);
+      int size = e.size();
       if (size > s.maxEventBytes()) {
         throw invalid("events[" + i + "] is " + size + " bytes; topic '" + topic + "' accepts at most " + s.maxEventBytes()
             + " bytes per event (max_event_bytes)");
       }
-      int idBytes = e.getIdBytes().size(); // the raw bytes: no String is decoded on this path
-      if (idBytes > MAX_ID_LENGTH) {
-        throw invalid("events[" + i + "].id is " + idBytes + " bytes; the limit is " + MAX_ID_LENGTH);
-      }
-      if (e.getAttributesCount() > MAX_ATTRIBUTES) {
-        throw invalid("events[" + i + "] has " + e.getAttributesCount() + " attributes; the limit is " + MAX_ATTRIBUTES);
-      }
-      if (e.getAttributesCount() > 0) {
-        for (Map.Entry<String, String> a : e.getAttributesMap().entrySet()) {
-          if (a.getKey().isEmpty()) {
-            throw invalid("events[" + i + "].attributes has an empty key");
-          }
-        }
-      }
-      if (e.hasTime() && (e.getTime().getNanos() < 0 || e.getTime().getNanos() > 999_999_999)) {
-        throw invalid("events[" + i + "].time has nanos " + e.getTime().getNanos() + " outside [0, 999999999]");
-      }
-      if (idBytes == 0) {
-        assignedIds[i] = newId();
+      ByteString id = scan(i, e);
+      if (id.isEmpty()) {
+        ids[i] = newId();
+        assigned[i] = true;
+      } else {
+        ids[i] = id;
       }
       bytes += size;
     }
-    return new PublishBatch(events, assignedIds, bytes, listener);
+    return new PublishBatch(events, ids, assigned, bytes, listener);
+  }
+
+  /**
+   * Checks one encoded {@code Event} without decoding it: well-formed fields, the id's length, the
+   * attribute count and keys, the time's nanos. Returns the id's bytes (the last one, as a parser
+   * would take it). Unknown fields pass through untouched.
+   */
+  private static ByteString scan(int i, ByteString event) {
+    try {
+      CodedInputStream in = event.newCodedInput();
+      ByteString id = ByteString.EMPTY;
+      int attributes = 0;
+      for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+        int field = WireFormat.getTagFieldNumber(tag);
+        boolean delimited = WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED;
+        if (field == 1 && delimited) {
+          id = in.readBytes();
+          if (id.size() > MAX_ID_LENGTH) {
+            throw invalid("events[" + i + "].id is " + id.size() + " bytes; the limit is " + MAX_ID_LENGTH);
+          }
+          if (!id.isValidUtf8()) {
+            throw invalid("events[" + i + "].id is not valid UTF-8");
+          }
+        } else if (field == 5 && delimited) {
+          CodedInputStream t = in.readBytes().newCodedInput();
+          for (int tt = t.readTag(); tt != 0; tt = t.readTag()) {
+            if (WireFormat.getTagFieldNumber(tt) == 2 && WireFormat.getTagWireType(tt) == WireFormat.WIRETYPE_VARINT) {
+              int nanos = t.readInt32();
+              if (nanos < 0 || nanos > 999_999_999) {
+                throw invalid("events[" + i + "].time has nanos " + nanos + " outside [0, 999999999]");
+              }
+            } else {
+              t.skipField(tt);
+            }
+          }
+        } else if (field == 8 && delimited) {
+          if (++attributes > MAX_ATTRIBUTES) {
+            throw invalid("events[" + i + "] has more than " + MAX_ATTRIBUTES + " attributes");
+          }
+          CodedInputStream entry = in.readBytes().newCodedInput();
+          boolean hasKey = false;
+          for (int et = entry.readTag(); et != 0; et = entry.readTag()) {
+            if (WireFormat.getTagFieldNumber(et) == 1 && WireFormat.getTagWireType(et) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+              hasKey = entry.readBytes().size() > 0;
+            } else {
+              entry.skipField(et);
+            }
+          }
+          if (!hasKey) {
+            throw invalid("events[" + i + "].attributes has an empty key");
+          }
+        } else {
+          in.skipField(tag);
+        }
+      }
+      return id;
+    } catch (java.io.IOException e) {
+      throw invalid("events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
+    }
   }
 
   /** A random (version 4) UUID, as its 36 ASCII bytes, without SecureRandom's cost on the transport thread. */

@@ -1,6 +1,11 @@
 package io.herald.broker.publish;
 
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ServerCalls;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -13,10 +18,8 @@ import io.herald.broker.topic.TopicSettings;
 import io.herald.broker.transport.Drainer;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.PublishError;
-import io.herald.proto.v1.PublishRequest;
 import io.herald.proto.v1.PublishResponse;
 import io.herald.proto.v1.PublishServiceGrpc;
-import io.herald.proto.v1.PublishStreamRequest;
 import io.herald.proto.v1.PublishStreamResponse;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -37,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * the publisher. Responses go out in request order, written by one {@link Drainer} per stream on the
  * writer pool, only while the stream is ready.
  */
-public final class PublishService extends PublishServiceGrpc.PublishServiceImplBase {
+public final class PublishService {
   private static final Logger log = LoggerFactory.getLogger(PublishService.class);
   /** Batches a stream may have in flight (read, not yet answered). */
   static final int MAX_OUTSTANDING_BATCHES = 32;
@@ -66,14 +69,33 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
     this.writers = writers;
   }
 
-  @Override
-  public void publish(PublishRequest req, StreamObserver<PublishResponse> observer) {
+  /**
+   * The service, with the broker's own request marshallers ({@link RawPublish}: events stay encoded)
+   * and the generated response marshallers; clients use the generated stubs as usual.
+   */
+  public ServerServiceDefinition definition() {
+    MethodDescriptor<RawPublish, PublishResponse> unary = PublishServiceGrpc.getPublishMethod()
+        .toBuilder(RawPublish.UNARY, ProtoUtils.marshaller(PublishResponse.getDefaultInstance())).build();
+    MethodDescriptor<RawPublish, PublishStreamResponse> stream = PublishServiceGrpc.getPublishStreamMethod()
+        .toBuilder(RawPublish.STREAM, ProtoUtils.marshaller(PublishStreamResponse.getDefaultInstance())).build();
+    ServiceDescriptor service = ServiceDescriptor.newBuilder(PublishServiceGrpc.SERVICE_NAME)
+        .setSchemaDescriptor(PublishServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
+        .addMethod(unary)
+        .addMethod(stream)
+        .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(unary, ServerCalls.asyncUnaryCall(this::publish))
+        .addMethod(stream, ServerCalls.asyncBidiStreamingCall(this::publishStream))
+        .build();
+  }
+
+  private void publish(RawPublish req, StreamObserver<PublishResponse> observer) {
     ServerCallStreamObserver<PublishResponse> call = (ServerCallStreamObserver<PublishResponse>) observer;
     call.setOnCancelHandler(() -> { });
     try {
-      String name = TopicNames.validate("topic", req.getTopic());
+      String name = TopicNames.validate("topic", req.topic());
       Topic topic = topics.resolve(name);
-      PublishBatch batch = BatchValidator.validate(name, req.getEventsList(), topic.settings(), new PublishBatch.Listener() {
+      PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), new PublishBatch.Listener() {
         @Override
         public void admitted() { }
 
@@ -113,8 +135,7 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
     }
   }
 
-  @Override
-  public StreamObserver<PublishStreamRequest> publishStream(StreamObserver<PublishStreamResponse> observer) {
+  private StreamObserver<RawPublish> publishStream(StreamObserver<PublishStreamResponse> observer) {
     ServerCallStreamObserver<PublishStreamResponse> call = (ServerCallStreamObserver<PublishStreamResponse>) observer;
     call.disableAutoRequest();
     StreamCall s = new StreamCall(call);
@@ -148,7 +169,7 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
   }
 
   /** One PublishStream: request order in, response order out. */
-  private final class StreamCall implements StreamObserver<PublishStreamRequest> {
+  private final class StreamCall implements StreamObserver<RawPublish> {
     private final ServerCallStreamObserver<PublishStreamResponse> call;
     private final Drainer flusher;
     private final ReentrantLock lock = new ReentrantLock();
@@ -170,8 +191,8 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
     }
 
     @Override
-    public void onNext(PublishStreamRequest req) {
-      Slot slot = new Slot(req.getBatchId());
+    public void onNext(RawPublish req) {
+      Slot slot = new Slot(req.batchId());
       lock.lock();
       try {
         slots.addLast(slot);
@@ -179,9 +200,9 @@ public final class PublishService extends PublishServiceGrpc.PublishServiceImplB
         lock.unlock();
       }
       try {
-        String name = TopicNames.validate("topic", req.getTopic());
+        String name = TopicNames.validate("topic", req.topic());
         Topic topic = topics.resolve(name);
-        PublishBatch batch = BatchValidator.validate(name, req.getEventsList(), topic.settings(), slot);
+        PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), slot);
         Admission a = topic.offer(batch);
         switch (a) {
           case ADMITTED -> readNext();

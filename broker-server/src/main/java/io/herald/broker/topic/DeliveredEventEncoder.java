@@ -3,17 +3,15 @@ package io.herald.broker.topic;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.WireFormat;
-import io.herald.proto.v1.Event;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
 /**
  * Writes a {@code herald.v1.DeliveredEvent} straight into an exact-size array, without building
  * the message: {@code sequence = 1}, {@code epoch = 2}, {@code publish_time = 3} (pre-encoded once
- * per batch), {@code event = 4}. A broker-assigned id is appended to the event's bytes as field 1;
- * protobuf parsers accept fields in any order and the event had no id (proto3 omits empty
- * strings), so the result parses as the event with that id, and the published event is never
- * copied into a new message.
+ * per batch), {@code event = 4} (the publisher's bytes, copied as they are). A broker-assigned id
+ * is appended to the event's bytes as field 1; protobuf parsers accept fields in any order, and
+ * for a repeated singular field the last one wins, so the result parses as the event with that id.
  */
 final class DeliveredEventEncoder {
   private static final int SEQUENCE = tag(1, WireFormat.WIRETYPE_VARINT);
@@ -28,8 +26,8 @@ final class DeliveredEventEncoder {
     return (field << 3) | wireType;
   }
 
-  static byte[] encode(long sequence, long epoch, byte[] publishTime, Event event, ByteString assignedId) {
-    int eventLength = event.getSerializedSize()
+  static byte[] encode(long sequence, long epoch, byte[] publishTime, ByteString event, ByteString assignedId) {
+    int eventLength = event.size()
         + (assignedId == null ? 0 : 1 + CodedOutputStream.computeUInt32SizeNoTag(assignedId.size()) + assignedId.size());
     int size = 1 + CodedOutputStream.computeUInt64SizeNoTag(sequence)
         + 1 + CodedOutputStream.computeUInt64SizeNoTag(epoch)
@@ -47,7 +45,7 @@ final class DeliveredEventEncoder {
       o.writeRawBytes(publishTime);
       o.writeUInt32NoTag(EVENT);
       o.writeUInt32NoTag(eventLength);
-      event.writeTo(o);
+      o.writeRawBytes(event);
       if (assignedId != null) {
         o.writeUInt32NoTag(EVENT_ID);
         o.writeUInt32NoTag(assignedId.size());

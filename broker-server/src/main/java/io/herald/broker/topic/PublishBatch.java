@@ -2,7 +2,6 @@ package io.herald.broker.topic;
 
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
-import io.herald.proto.v1.Event;
 import io.herald.proto.v1.PublishAck;
 import java.util.List;
 
@@ -25,20 +24,21 @@ public final class PublishBatch {
     void failed(StatusRuntimeException status);
   }
 
-  final List<Event> events;
-  /**
-   * Ids the broker assigned, by index; null where the event carries its publisher's id (only those
-   * are remembered for dedup). Kept beside the events so that they need not be rebuilt.
-   */
-  final ByteString[] assignedIds;
+  /** Each event's encoded {@code herald.v1.Event} bytes, as received (never decoded). */
+  final List<ByteString> events;
+  /** Each event's id: its publisher's, or one the broker assigned. */
+  final ByteString[] ids;
+  /** Which ids the broker assigned (only publisher ids are remembered for dedup). */
+  final boolean[] assigned;
   final long bytes;
   final Listener listener;
   private final int size;
 
-  public PublishBatch(List<Event> events, ByteString[] assignedIds, long bytes, Listener listener) {
+  public PublishBatch(List<ByteString> events, ByteString[] ids, boolean[] assigned, long bytes, Listener listener) {
     this.events = events;
     this.size = events.size();
-    this.assignedIds = assignedIds;
+    this.ids = ids;
+    this.assigned = assigned;
     this.bytes = bytes;
     this.listener = listener;
   }

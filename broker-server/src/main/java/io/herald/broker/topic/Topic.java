@@ -13,7 +13,6 @@ import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
-import io.herald.proto.v1.Event;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.TopicStats;
 import java.time.Instant;
@@ -225,10 +224,9 @@ public final class Topic {
     }
     byte[] tsBytes = ts.toByteArray();
     for (int i = 0; i < b.size(); i++) {
-      Event ev = b.events.get(i);
-      ByteString assignedId = b.assignedIds[i];
-      boolean remember = dd != null && assignedId == null;
-      String key = remember ? ev.getId() : null;
+      ByteString ev = b.events.get(i);
+      boolean remember = dd != null && !b.assigned[i];
+      String key = remember ? b.ids[i].toStringUtf8() : null;
       if (remember) {
         PublishAck first = dd.getIfPresent(key);
         if (first != null) {
@@ -239,11 +237,11 @@ public final class Topic {
       }
       seq++;
       // serialized once; every subscriber is sent these same bytes
-      run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, assignedId), nowMillis));
+      run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, b.assigned[i] ? b.ids[i] : null), nowMillis));
       // the id only when the broker made it up: the publisher knows its own (acks are in order)
       PublishAck.Builder ab = PublishAck.newBuilder().setSequence(seq).setEpoch(epoch).setPublishTime(ts);
-      if (assignedId != null) {
-        ab.setIdBytes(assignedId);
+      if (b.assigned[i]) {
+        ab.setIdBytes(b.ids[i]);
       }
       PublishAck ack = ab.build();
       if (remember) {
