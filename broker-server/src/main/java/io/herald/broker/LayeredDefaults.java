@@ -44,6 +44,29 @@ final class LayeredDefaults implements CommandLine.IDefaultValueProvider {
     return o.longestName().replaceFirst("^--(\\[no-])?", "");
   }
 
+  /** Where an option's value came from when it was not a flag: "HERALD_X" or the file's path; null for a flag or default. */
+  String sourceOf(CommandLine.Model.ArgSpec arg, String[] args) {
+    if (!(arg instanceof CommandLine.Model.OptionSpec o)) {
+      return null;
+    }
+    for (String a : args) {
+      for (String name : o.names()) {
+        if (a.equals(name) || a.startsWith(name + "=")) {
+          return null; // given as a flag
+        }
+      }
+    }
+    String key = key(o);
+    String envName = "HERALD_" + key.toUpperCase(Locale.ROOT).replace('-', '_');
+    if (env.get(envName) != null && !env.get(envName).isEmpty()) {
+      return "environment variable " + envName;
+    }
+    if (file != null && file.get(key) != null) {
+      return "config file " + file.path();
+    }
+    return null;
+  }
+
   @Override
   public String defaultValue(CommandLine.Model.ArgSpec arg) {
     if (!(arg instanceof CommandLine.Model.OptionSpec o)) {

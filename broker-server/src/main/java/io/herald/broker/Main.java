@@ -144,7 +144,16 @@ public final class Main implements Callable<Integer> {
   /** The command line with the layered defaults (environment, then config file). */
   static CommandLine commandLine(String[] args, java.util.Map<String, String> env) {
     CommandLine cl = new CommandLine(new Main());
-    cl.setDefaultValueProvider(new LayeredDefaults(cl, args, env));
+    LayeredDefaults defaults = new LayeredDefaults(cl, args, env);
+    cl.setDefaultValueProvider(defaults);
+    // a bad value says where it came from: the flag, HERALD_X, or the config file
+    cl.setParameterExceptionHandler((ex, a) -> {
+      String where = ex.getArgSpec() == null ? null : defaults.sourceOf(ex.getArgSpec(), a);
+      ex.getCommandLine().getErr().println("herald-broker: " + ex.getMessage() + (where == null ? "" : " (set in " + where + ")"));
+      ex.getCommandLine().getErr().println("Try 'herald-broker --help' for the settings and their ranges.");
+      ex.getCommandLine().getErr().flush();
+      return 2;
+    });
     return cl;
   }
 

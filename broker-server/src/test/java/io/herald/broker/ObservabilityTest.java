@@ -150,6 +150,7 @@ class ObservabilityTest {
       assertThat(e.getMessage()).contains("unknown setting").contains("listen-port").contains("drain-timeout");
     }
     Files.writeString(yaml, "io-threads: lots\n");
-    assertThat(start(Map.of(), "--config", yaml.toString())).contains("--io-threads").contains("lots");
+    assertThat(start(Map.of(), "--config", yaml.toString())).contains("--io-threads").contains("lots").contains("config file " + yaml);
+    assertThat(start(Map.of("HERALD_DRAIN_TIMEOUT", "soon"))).contains("soon").contains("HERALD_DRAIN_TIMEOUT");
   }
 }
