@@ -135,7 +135,8 @@ class DeliveryTest {
 
   @Test
   void slowDropSubscriberDoesNotSlowAFastOne() throws Exception {
-    b.createTopic("t", TopicConfig.newBuilder().setInboxMaxEvents(100).build());
+    // the fast subscriber's buffer holds the whole run, so only the slow one can drop
+    b.createTopic("t", TopicConfig.newBuilder().setInboxMaxEvents(100).setSubscriberBufferMaxEvents(100_000).build());
     TestSubscriber slow = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST).setBufferMaxEvents(5).build());
     TestSubscriber fast = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST).build());
     fast.grant(1_000_000);

@@ -66,9 +66,10 @@ class ObservabilityTest {
   @Test
   void metricsShowTheSlowSubscriberItsDropsAndEvictions() throws Exception {
     try (TestBroker b = new TestBroker(c -> c.withHttpListen("127.0.0.1:0"))) {
-      b.createTopic("t", TopicConfig.newBuilder().setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST)
-          .setSubscriberBufferMaxEvents(10).build());
-      TestSubscriber slow = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("t").setSubscriberName("slow").build());
+      b.createTopic("t", TopicConfig.newBuilder().setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST).build());
+      // the slow one has a 10-event buffer; the fast one the default (10,000), so it never drops
+      TestSubscriber slow = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("t").setSubscriberName("slow")
+          .setBufferMaxEvents(10).build());
       TestSubscriber fast = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("t").setSubscriberName("fast").build());
       fast.grant(1_000);
       b.publish("t", "e", 100, 10);
