@@ -23,12 +23,6 @@ import java.time.Instant;
 public final class Convert {
   private Convert() { }
 
-  /** The event's wire form, with {@code id} when it has none. No payload copy. */
-  static io.herald.proto.v1.Event toProto(Event e, String id) {
-    io.herald.proto.v1.Event w = WireAccess.toWire(e);
-    return w.getId().equals(id) ? w : w.toBuilder().setId(id).build();
-  }
-
   public static Event fromProto(io.herald.proto.v1.Event p) {
     return WireAccess.toEvent(p);
   }

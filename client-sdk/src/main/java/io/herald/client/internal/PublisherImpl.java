@@ -135,7 +135,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
 
   @Override
   public CompletableFuture<PublishReceipt> publish(Event event) {
-    Pending p = new Pending(core.tracing().inject(Convert.toProto(event, event.id())));
+    // events carry their id from the moment they are built: the wire form goes as it is
+    Pending p = new Pending(core.tracing().inject(WireAccess.toWire(event)));
     if (p.size > Batching.MAX_BYTES_LIMIT) {
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
           "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
