@@ -94,7 +94,13 @@ class BackpressureTest {
       EagerPublisher pub = new EagerPublisher("t", 1_000_000);
       b.publisherAsync().publishStream(pub);
 
-      // the publisher's transport stops being ready, and stays so: nothing more leaves it
+      // the broker fills up (buffer and inbox at their bounds), then the publisher's transport stops
+      // being ready, and stays so: nothing more leaves it. (Waiting for the broker first: a
+      // transport can be briefly not ready before the broker is saturated.)
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        TopicStats st = b.admin().getTopic(GetTopicRequest.newBuilder().setName("t").build()).getTopic().getStats();
+        return st.getInboxDepthEvents() >= 90;
+      });
       await().atMost(Duration.ofSeconds(30)).until(() -> !pub.ready() && pub.sentBatches.get() > 0);
       long sentWhenStopped = pub.sentBatches.get();
       await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> !pub.ready());

@@ -7,7 +7,7 @@ import io.grpc.stub.StreamObserver;
 import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.Subscription;
-import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
@@ -36,7 +36,7 @@ import java.util.concurrent.CompletionException;
 
 /**
  * {@code herald.v1.TopicAdminService}. Metadata changes go through the {@link MetadataStore};
- * stats come from the live {@link Topic} (the same counters the data plane updates). Runs on the
+ * stats come from the live {@link TopicHandle} (the same counters the data plane updates). Runs on the
  * admin executor, not on transport threads, since a metadata store may block (disk, consensus).
  */
 public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminServiceImplBase {
@@ -117,7 +117,7 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
           throw badToken();
         }
       }
-      Topic topic = topics.get(name).orElseThrow(() -> notFound(name));
+      TopicHandle topic = topics.get(name).orElseThrow(() -> notFound(name));
       long next = topic.nextSequence();
       final long from = after;
       List<Subscription> subs = topic.subscriptions().stream()
@@ -142,6 +142,7 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
             .setDropped(st.dropped())
             .setCreditEvents(st.creditEvents())
             .setCreditBytes(st.creditBytes())
+            .setCreditBytesDebt(st.creditBytesDebt())
             .setNextSequence(st.nextSequence())
             .setLagEvents(Math.max(0, next - st.nextSequence()))
             .setCreateTime(ts(s.createTime())));
@@ -154,12 +155,19 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   }
 
   private io.herald.proto.v1.Topic view(TopicRecord r) {
-    TopicStats stats = topics.get(r.name()).map(Topic::stats).orElse(TopicStats.getDefaultInstance());
+    var live = topics.local(r.name());
+    TopicStats stats = live.map(TopicHandle::stats).orElse(TopicStats.getDefaultInstance());
+    // the live topic knows its epoch first (a restarted loop), the record once it is written
     return io.herald.proto.v1.Topic.newBuilder()
         .setName(r.name())
         .setConfig(r.settings().toProto())
         .setStats(stats)
         .setCreateTime(ts(r.createTime()))
+        .setEpoch(live.map(t -> t.epoch()).orElse(r.epoch()))
+        .setEpochStartSequence(live.map(t -> t.epochStartSequence()).orElse(r.epochStartSequence()))
+        .setEpochCause(live.map(t -> t.epochCause()).orElse(r.epochCause()))
+        .setCreateEpoch(r.createEpoch())
+        .setOwner(r.owner())
         .build();
   }
 

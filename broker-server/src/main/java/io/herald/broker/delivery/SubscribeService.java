@@ -12,7 +12,7 @@ import io.grpc.stub.StreamObserver;
 import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
-import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
@@ -111,8 +111,13 @@ public final class SubscribeService {
   private final class Call implements StreamObserver<SubscribeRequest> {
     private final ServerCallStreamObserver<OutFrame> call;
     private final String peer;
-    private SubscriptionWriter writer;
-    private boolean failed;
+    private volatile SubscriptionWriter writer;
+    private volatile boolean failed;
+    private boolean starting;
+    // credit granted before the subscription existed (guarded by this)
+    private long earlyEvents;
+    private long earlyBytes;
+    private String earlyError;
 
     Call(ServerCallStreamObserver<OutFrame> call, String peer) {
       this.call = call;
@@ -128,7 +133,10 @@ public final class SubscribeService {
       }
     }
 
+    private volatile boolean cancelledEarly;
+
     private void cancelled() {
+      cancelledEarly = true;
       SubscriptionWriter w = writer;
       if (w != null) {
         w.cancelled();
@@ -142,18 +150,50 @@ public final class SubscribeService {
       }
       switch (req.getFrameCase()) {
         case INIT -> {
-          if (writer != null) {
+          if (writer != null || starting) {
+            if (writer == null) {
+              failStart(Status.INVALID_ARGUMENT.withDescription("a second init frame arrived; send init once, then only credit frames").asRuntimeException());
+              return;
+            }
             writer.protocolError("a second init frame arrived; send init once, then only credit frames");
             return;
           }
+          starting = true;
+          SubscribeInit init = req.getInit();
+          String name;
           try {
-            start(req.getInit());
+            name = TopicNames.validate("init.topic", init.getTopic());
           } catch (StatusRuntimeException e) {
-            failed = true;
-            call.onError(e);
+            failStart(e);
+            return;
           }
+          // completes at once for a live topic; an auto-created one completes on the metadata
+          // thread (the transport thread never waits for the disk)
+          topics.resolve(name).whenComplete((topic, err) -> {
+            if (err != null) {
+              Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+              failStart(c instanceof StatusRuntimeException sre ? sre
+                  : Status.INTERNAL.withDescription("cannot resolve topic '" + name + "': " + c).asRuntimeException());
+              return;
+            }
+            try {
+              start(name, topic, init);
+            } catch (StatusRuntimeException e) {
+              failStart(e);
+            }
+          });
         }
         case CREDIT -> {
+          if (writer == null && starting) {
+            // credit that arrived while the topic is being resolved (auto-create): keep it
+            synchronized (this) {
+              if (writer == null) {
+                earlyEvents += req.getCredit().getEvents();
+                earlyBytes += req.getCredit().getBytes();
+                return;
+              }
+            }
+          }
           if (writer == null) {
             failed = true;
             call.onError(Status.INVALID_ARGUMENT.withDescription("the first frame must be init (topic and options); got a credit frame").asRuntimeException());
@@ -167,6 +207,14 @@ public final class SubscribeService {
         }
         default -> {
           String what = "a frame with neither init nor credit set";
+          if (writer == null && starting) {
+            synchronized (this) {
+              if (writer == null) {
+                earlyError = what; // reported once the subscription exists
+                return;
+              }
+            }
+          }
           if (writer == null) {
             failed = true;
             call.onError(Status.INVALID_ARGUMENT.withDescription(what + "; the first frame must be init").asRuntimeException());
@@ -177,12 +225,24 @@ public final class SubscribeService {
       }
     }
 
-    private void start(SubscribeInit init) {
-      String name = TopicNames.validate("init.topic", init.getTopic());
-      Topic topic = topics.resolve(name);
+    private void failStart(StatusRuntimeException e) {
+      failed = true;
+      try {
+        call.onError(e);
+      } catch (IllegalStateException gone) {
+        // the client cancelled meanwhile
+      }
+    }
+
+    private void start(String name, TopicHandle topic, SubscribeInit init) {
       TopicSettings s = topic.settings();
       Policy policy = init.getOverflowPolicyValue() == 0 ? s.defaultPolicy()
           : TopicSettings.policy(init.getOverflowPolicyValue(), "init.overflow_policy");
+      if (policy == Policy.BLOCK && !s.blockPolicyAllowed()) {
+        throw Status.FAILED_PRECONDITION.withDescription("topic '" + name + "' does not allow OVERFLOW_POLICY_BLOCK subscriptions"
+            + " (block_policy_allowed is false: one BLOCK subscriber would pace the whole topic); subscribe with"
+            + " OVERFLOW_POLICY_DROP_OLDEST or _DROP_NEWEST").asRuntimeException();
+      }
       long maxEvents = s.subscriberBufferMaxEvents();
       if (init.hasBufferMaxEvents()) {
         maxEvents = range("init.buffer_max_events", Integer.toUnsignedLong(init.getBufferMaxEvents()), 1, s.subscriberBufferMaxEvents(), "subscriber_buffer_max_events");
@@ -215,23 +275,40 @@ public final class SubscribeService {
       SubscriptionWriter w = new SubscriptionWriter(call, sub, topic, writers, SubscribeService.this);
       sub.onWake(w::signal);
       live.add(w);
-      writer = w;
-      long startSequence;
+      TopicHandle.Start start;
       try {
-        startSequence = topic.register(sub, kind, sp.getSequence());
+        start = topic.register(sub, kind, sp.getSequence(), sp.getEpoch());
       } catch (StatusRuntimeException e) {
         live.remove(w);
-        writer = null;
         throw e;
       }
-      log.info("subscribed {} ('{}', {}) to topic '{}': policy {}, buffer {} events / {} bytes, start {} at {}",
-          id, init.getSubscriberName(), peer, name, policy, maxEvents, maxBytes, kind, startSequence);
+      long extraEvents;
+      long extraBytes;
+      String error;
+      synchronized (this) {
+        writer = w;
+        extraEvents = earlyEvents;
+        extraBytes = earlyBytes;
+        error = earlyError;
+      }
+      if (error != null) {
+        w.protocolError(error);
+      }
+      if ((extraEvents != 0 || extraBytes != 0) && !sub.grant(extraEvents, extraBytes)) {
+        w.protocolError("credit overflow: the credit granted before the subscription started passes the outstanding maximum");
+      }
+      if (cancelledEarly) {
+        w.cancelled();
+      }
+      log.info("subscribed {} ('{}', {}) to topic '{}': policy {}, buffer {} events / {} bytes, start {} at ({}, {})",
+          id, init.getSubscriberName(), peer, name, policy, maxEvents, maxBytes, kind, start.epoch(), start.sequence());
       w.started(OutFrame.of(SubscribeResponse.newBuilder().setStarted(SubscriptionStarted.newBuilder()
           .setSubscriptionId(id)
           .setOverflowPolicy(TopicSettings.toProto(policy))
           .setBufferMaxEvents(maxEvents)
           .setBufferMaxBytes(maxBytes)
-          .setStartSequence(startSequence)).build()));
+          .setStartSequence(start.sequence())
+          .setStartEpoch(start.epoch())).build()));
     }
 
     @Override

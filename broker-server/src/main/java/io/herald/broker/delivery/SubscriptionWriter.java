@@ -7,7 +7,7 @@ import io.herald.broker.subscription.Gap;
 import io.herald.broker.subscription.GapReason;
 import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.Subscription;
-import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.transport.Drainer;
 import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.SubscribeResponse;
@@ -37,7 +37,7 @@ final class SubscriptionWriter {
 
   private final ServerCallStreamObserver<OutFrame> call;
   private final Subscription sub;
-  private final Topic topic;
+  private final TopicHandle topic;
   private final SubscribeService owner;
   private final Drainer drainer;
 
@@ -47,7 +47,7 @@ final class SubscriptionWriter {
   private boolean startedSent;
   private boolean ended;
 
-  SubscriptionWriter(ServerCallStreamObserver<OutFrame> call, Subscription sub, Topic topic, Executor executor, SubscribeService owner) {
+  SubscriptionWriter(ServerCallStreamObserver<OutFrame> call, Subscription sub, TopicHandle topic, Executor executor, SubscribeService owner) {
     this.call = call;
     this.sub = sub;
     this.topic = topic;
@@ -153,7 +153,9 @@ final class SubscriptionWriter {
             .setFirstSequence(g.first())
             .setLastSequence(g.last())
             .setCount(g.count())
-            .setReason(toProto(g.reason()))).build()));
+            .setReason(toProto(g.reason()))
+            .setEpoch(g.epoch())
+            .setCountUnknown(g.countUnknown())).build()));
       }
     }
     if (run != null) {
@@ -166,6 +168,9 @@ final class SubscriptionWriter {
       case DROPPED -> io.herald.proto.v1.GapReason.GAP_REASON_DROPPED;
       case EVICTED -> io.herald.proto.v1.GapReason.GAP_REASON_EVICTED;
       case RETENTION -> io.herald.proto.v1.GapReason.GAP_REASON_RETENTION;
+      case CRASH_RECOVERY -> io.herald.proto.v1.GapReason.GAP_REASON_CRASH_RECOVERY;
+      case TOPIC_RECREATED -> io.herald.proto.v1.GapReason.GAP_REASON_TOPIC_RECREATED;
+      case LOOP_RESTARTED -> io.herald.proto.v1.GapReason.GAP_REASON_LOOP_RESTARTED;
     };
   }
 
@@ -178,6 +183,9 @@ final class SubscriptionWriter {
       case TOPIC_DELETED -> Status.NOT_FOUND.withDescription("topic '" + topic.name() + "' was deleted");
       case SHUTDOWN -> Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and resume from the sequence after the last one received");
       case PROTOCOL_ERROR -> Status.INVALID_ARGUMENT.withDescription(protocolError == null ? "protocol error" : protocolError);
+      case TOPIC_FAILED -> Status.INTERNAL.withDescription("topic '" + topic.name() + "' is out of service: its dispatch loop failed"
+          + " repeatedly (see the broker log)");
+      case INTERNAL_ERROR -> Status.INTERNAL.withDescription("broker failed to write to the subscription (see the broker log)");
     };
     end(status);
   }

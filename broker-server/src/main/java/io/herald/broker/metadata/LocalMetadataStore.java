@@ -3,16 +3,23 @@ package io.herald.broker.metadata;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.TransportThreads;
+import io.herald.proto.v1.EpochCause;
 import io.herald.proto.v1.ListTopicsResponse;
 import io.herald.proto.v1.Topic;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,30 +27,55 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Topic metadata of a single broker, in memory, and in {@code <data-dir>/topics.json} when a data
- * directory is set (written atomically on every change, read at start), so topics survive a
- * restart. The file is a {@code herald.v1.ListTopicsResponse} in proto3 JSON; each topic's
- * {@code stats.next_sequence} holds its sequence floor. Changes complete synchronously. Thread-safe: one lock guards the map and the file;
- * listeners are called under it, so they see changes in commit order.
+ * directory is set, so topics survive a restart. The file is a {@code herald.v1.ListTopicsResponse}
+ * in proto3 JSON; each topic's {@code stats.next_sequence} holds its sequence floor.
+ *
+ * <h2>Durability</h2>
+ * Every change rewrites the file durably: write a temporary file, fsync it, rename it over the old
+ * one, fsync the directory. A change's future completes only after that; if the write fails the
+ * change is undone and its future fails with UNAVAILABLE naming the file and the error.
+ *
+ * <h2>Crash or clean stop</h2>
+ * A graceful stop records every topic's exact next sequence and then writes the marker file
+ * {@value #CLEAN_STOP} ({@link #recordCleanStop}). At start the marker is removed; when it was
+ * missing, the broker stopped without recording (a crash), and every topic gets a new epoch with
+ * cause CRASH_RECOVERY that starts at its floor.
+ *
+ * <h2>Threads</h2>
+ * Changes run one at a time on the store's own virtual thread ({@code herald-metadata}), never on
+ * the caller's: a transport thread that asks for a change is not blocked by the disk. {@link #lock}
+ * guards the map; reads take it briefly. Listeners are called on the store's thread, outside the
+ * lock, in commit order.
  */
 public final class LocalMetadataStore implements MetadataStore {
   private static final Logger log = LoggerFactory.getLogger(LocalMetadataStore.class);
   static final String FILE = "topics.json";
+  static final String CLEAN_STOP = "clean-stop";
 
   private final ReentrantLock lock = new ReentrantLock();
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private final TreeMap<String, TopicRecord> topics = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+  private final Path dir;
   private final Path file;
+  private final ExecutorService executor =
+      Executors.newSingleThreadExecutor(Thread.ofVirtual().name("herald-metadata").factory());
 
   /** In memory only. */
   public LocalMetadataStore() {
+    this.dir = null;
     this.file = null;
   }
 
@@ -54,14 +86,19 @@ public final class LocalMetadataStore implements MetadataStore {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create data directory " + dataDir + ": " + e.getMessage(), e);
     }
+    this.dir = dataDir;
     this.file = dataDir.resolve(FILE);
     load();
   }
 
   private void load() {
+    Path marker = dir.resolve(CLEAN_STOP);
+    boolean clean = Files.exists(marker);
     if (!Files.exists(file)) {
+      deleteMarker(marker);
       return;
     }
+    lock.lock();
     try {
       ListTopicsResponse.Builder b = ListTopicsResponse.newBuilder();
       JsonFormat.parser().merge(Files.readString(file, StandardCharsets.UTF_8), b);
@@ -69,131 +106,265 @@ public final class LocalMetadataStore implements MetadataStore {
         TopicSettings s = TopicSettings.DEFAULTS.merge(t.getConfig());
         Instant created = Instant.ofEpochSecond(t.getCreateTime().getSeconds(), t.getCreateTime().getNanos());
         long floor = Math.max(1, t.getStats().getNextSequence());
-        topics.put(t.getName(), new TopicRecord(t.getName(), s, created, floor));
+        // files written before epochs were recorded: those brokers used epoch 1
+        long epoch = t.getEpoch() == 0 ? 1 : t.getEpoch();
+        long createEpoch = t.getCreateEpoch() == 0 ? 1 : t.getCreateEpoch();
+        EpochCause cause = t.getEpochCause() == EpochCause.EPOCH_CAUSE_UNSPECIFIED ? EpochCause.EPOCH_CAUSE_CREATED : t.getEpochCause();
+        String owner = t.getOwner().isEmpty() ? TopicRecord.LOCAL_OWNER : t.getOwner();
+        TopicRecord r = new TopicRecord(t.getName(), s, created, floor, owner, epoch,
+            Math.max(1, t.getEpochStartSequence()), cause, createEpoch);
+        if (!clean) {
+          r = r.withNewEpoch(TopicRecord.nextEpoch(epoch), floor, EpochCause.EPOCH_CAUSE_CRASH_RECOVERY);
+        }
+        topics.put(t.getName(), r);
+      }
+      if (!clean && !topics.isEmpty()) {
+        persist();
+        log.warn("the broker did not stop cleanly last time: {} topics continue in a new epoch above their reserved sequence floors;"
+            + " subscribers resuming from before the crash get a CRASH_RECOVERY gap notice", topics.size());
       }
       log.info("loaded {} topics from {}", topics.size(), file);
     } catch (IOException | RuntimeException e) {
       throw new IllegalStateException("cannot read topic metadata from " + file + ": " + e.getMessage()
           + " (fix or move the file to start with no topics)", e);
+    } finally {
+      lock.unlock();
+    }
+    deleteMarker(marker);
+  }
+
+  private void deleteMarker(Path marker) {
+    try {
+      if (Files.deleteIfExists(marker)) {
+        fsyncDir();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove " + marker + ": " + e.getMessage(), e);
     }
   }
 
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private void persist() {
     if (file == null) {
       return;
     }
+    TransportThreads.checkMayBlock("writing topic metadata");
     ListTopicsResponse.Builder b = ListTopicsResponse.newBuilder();
     for (TopicRecord r : topics.values()) {
       b.addTopics(Topic.newBuilder()
           .setName(r.name())
           .setConfig(r.settings().toProto())
           .setStats(io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(r.sequenceFloor()))
-          .setCreateTime(Timestamp.newBuilder().setSeconds(r.createTime().getEpochSecond()).setNanos(r.createTime().getNano())));
+          .setCreateTime(Timestamp.newBuilder().setSeconds(r.createTime().getEpochSecond()).setNanos(r.createTime().getNano()))
+          .setEpoch(r.epoch())
+          .setEpochStartSequence(r.epochStartSequence())
+          .setEpochCause(r.epochCause())
+          .setCreateEpoch(r.createEpoch())
+          .setOwner(r.owner()));
     }
     try {
-      Path tmp = file.resolveSibling(FILE + ".tmp");
-      Files.writeString(tmp, JsonFormat.printer().print(b), StandardCharsets.UTF_8);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      writeDurably(file, JsonFormat.printer().print(b).getBytes(StandardCharsets.UTF_8));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     } catch (IOException e) {
-      throw Status.INTERNAL.withDescription("cannot write topic metadata to " + file + ": " + e.getMessage()).asRuntimeException();
+      throw Status.UNAVAILABLE.withDescription("cannot write topic metadata to " + file + ": " + e
+          + " (check the data directory's disk space and permissions)").asRuntimeException();
     }
+  }
+
+  /** Temporary file, fsync, atomic rename, fsync of the directory. */
+  private void writeDurably(Path target, byte[] content) throws IOException {
+    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer buf = ByteBuffer.wrap(content);
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+      ch.force(true);
+    }
+    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    fsyncDir();
+  }
+
+  private void fsyncDir() throws IOException {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    }
+  }
+
+  /** Runs a change on the store's thread; its future completes there. */
+  private <T> CompletableFuture<T> submit(Supplier<T> change) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    try {
+      executor.execute(() -> {
+        try {
+          f.complete(change.get());
+        } catch (RuntimeException e) {
+          f.completeExceptionally(e);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      f.completeExceptionally(Status.UNAVAILABLE.withDescription("broker is shutting down; retry on another broker").asRuntimeException());
+    }
+    return f;
   }
 
   @Override
   public CompletableFuture<TopicRecord> create(String name, TopicSettings settings) {
-    lock.lock();
-    try {
-      if (topics.containsKey(name)) {
-        return CompletableFuture.failedFuture(Status.ALREADY_EXISTS.withDescription("topic '" + name + "' already exists").asRuntimeException());
-      }
-      TopicRecord r = new TopicRecord(name, settings, Instant.now(), 1);
-      topics.put(name, r);
+    return submit(() -> {
+      TopicRecord r;
+      lock.lock();
       try {
-        persist();
-      } catch (RuntimeException e) {
-        topics.remove(name);
-        return CompletableFuture.failedFuture(e);
+        if (topics.containsKey(name)) {
+          throw Status.ALREADY_EXISTS.withDescription("topic '" + name + "' already exists").asRuntimeException();
+        }
+        long lastEpoch = 0;
+        for (TopicRecord t : topics.values()) {
+          lastEpoch = Math.max(lastEpoch, t.epoch());
+        }
+        r = TopicRecord.created(name, settings, Instant.now(), TopicRecord.nextEpoch(lastEpoch));
+        topics.put(name, r);
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          topics.remove(name);
+          throw e;
+        }
+      } finally {
+        lock.unlock();
       }
       for (Listener l : listeners) {
         l.created(r);
       }
-      return CompletableFuture.completedFuture(r);
-    } finally {
-      lock.unlock();
-    }
+      return r;
+    });
   }
 
   @Override
   public CompletableFuture<TopicRecord> update(String name, UnaryOperator<TopicSettings> change) {
-    lock.lock();
-    try {
-      TopicRecord old = topics.get(name);
-      if (old == null) {
-        return CompletableFuture.failedFuture(notFound(name));
-      }
+    return submit(() -> {
       TopicRecord r;
+      lock.lock();
       try {
+        TopicRecord old = topics.get(name);
+        if (old == null) {
+          throw notFound(name);
+        }
         r = old.withSettings(change.apply(old.settings()));
         topics.put(name, r);
-        persist();
-      } catch (RuntimeException e) {
-        topics.put(name, old);
-        return CompletableFuture.failedFuture(e);
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          topics.put(name, old);
+          throw e;
+        }
+      } finally {
+        lock.unlock();
       }
       for (Listener l : listeners) {
         l.updated(r);
       }
-      return CompletableFuture.completedFuture(r);
-    } finally {
-      lock.unlock();
-    }
+      return r;
+    });
   }
 
   @Override
   public CompletableFuture<Void> delete(String name) {
-    lock.lock();
-    try {
-      TopicRecord old = topics.remove(name);
-      if (old == null) {
-        return CompletableFuture.failedFuture(notFound(name));
-      }
+    return submit(() -> {
+      lock.lock();
       try {
-        persist();
-      } catch (RuntimeException e) {
-        topics.put(name, old);
-        return CompletableFuture.failedFuture(e);
+        TopicRecord old = topics.remove(name);
+        if (old == null) {
+          throw notFound(name);
+        }
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          topics.put(name, old);
+          throw e;
+        }
+      } finally {
+        lock.unlock();
       }
       for (Listener l : listeners) {
         l.deleted(name);
       }
-      return CompletableFuture.completedFuture(null);
-    } finally {
-      lock.unlock();
-    }
+      return null;
+    });
   }
 
   @Override
   public CompletableFuture<Void> setSequenceFloor(String name, long floor) {
-    lock.lock();
-    try {
-      TopicRecord old = topics.get(name);
-      if (old == null || old.sequenceFloor() == floor) {
-        return CompletableFuture.completedFuture(null);
-      }
-      topics.put(name, old.withSequenceFloor(floor));
+    if (file == null) {
+      // nothing to make durable: record it at once (a dispatch loop asks for this)
+      lock.lock();
       try {
-        persist();
-      } catch (RuntimeException e) {
-        topics.put(name, old);
-        return CompletableFuture.failedFuture(e);
+        TopicRecord old = topics.get(name);
+        if (old != null) {
+          topics.put(name, old.withSequenceFloor(floor));
+        }
+      } finally {
+        lock.unlock();
       }
       return CompletableFuture.completedFuture(null);
-    } finally {
-      lock.unlock();
     }
+    return submit(() -> {
+      lock.lock();
+      try {
+        TopicRecord old = topics.get(name);
+        if (old == null || old.sequenceFloor() == floor) {
+          return null;
+        }
+        topics.put(name, old.withSequenceFloor(floor));
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          topics.put(name, old);
+          throw e;
+        }
+        return null;
+      } finally {
+        lock.unlock();
+      }
+    });
+  }
+
+  @Override
+  public CompletableFuture<TopicRecord> newEpoch(String name, long startSequence, EpochCause cause) {
+    return submit(() -> {
+      lock.lock();
+      try {
+        TopicRecord old = topics.get(name);
+        if (old == null) {
+          throw notFound(name);
+        }
+        TopicRecord r = old.withNewEpoch(TopicRecord.nextEpoch(old.epoch()), startSequence, cause);
+        topics.put(name, r);
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          topics.put(name, old);
+          throw e;
+        }
+        return r;
+      } finally {
+        lock.unlock();
+      }
+    });
+  }
+
+  @Override
+  public CompletableFuture<Void> recordCleanStop() {
+    return submit(() -> {
+      if (dir != null) {
+        try {
+          writeDurably(dir.resolve(CLEAN_STOP), new byte[0]);
+        } catch (IOException e) {
+          throw Status.UNAVAILABLE.withDescription("cannot write " + dir.resolve(CLEAN_STOP) + ": " + e).asRuntimeException();
+        }
+      }
+      return null;
+    });
   }
 
   @Override
@@ -226,23 +397,41 @@ public final class LocalMetadataStore implements MetadataStore {
 
   @Override
   public void addListener(Listener listener) {
-    lock.lock();
-    try {
+    // on the store's thread, so that no change slips between the replay and the registration
+    CompletableFuture<Void> done = submit(() -> {
+      List<TopicRecord> existing;
+      lock.lock();
+      try {
+        existing = new ArrayList<>(topics.values());
+      } finally {
+        lock.unlock();
+      }
       listeners.add(listener);
-      for (TopicRecord r : topics.values()) {
+      for (TopicRecord r : existing) {
         listener.created(r);
       }
-    } finally {
-      lock.unlock();
-    }
+      return null;
+    });
+    TransportThreads.checkMayBlock("waiting for the metadata store");
+    done.join();
   }
 
   @Override
   public void close() {
+    executor.shutdown();
+    try {
+      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+        log.warn("metadata store did not finish its last changes within 10 s");
+        executor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      executor.shutdownNow();
+    }
     listeners.clear();
   }
 
-  private static RuntimeException notFound(String name) {
+  private static StatusRuntimeException notFound(String name) {
     return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist").asRuntimeException();
   }
 }

@@ -1,6 +1,7 @@
 package io.herald.broker.metadata;
 
 import io.herald.broker.topic.TopicSettings;
+import io.herald.proto.v1.EpochCause;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -12,12 +13,18 @@ import java.util.function.UnaryOperator;
  * broker uses {@link LocalMetadataStore}; the cluster backs this with a replicated state machine,
  * which is why changes answer with futures.
  *
- * <p>Implementations are thread-safe. Listener calls for one topic are made in commit order.
- * Failed futures carry a {@code io.grpc.StatusRuntimeException} (ALREADY_EXISTS, NOT_FOUND, ...).
+ * <p>Implementations are thread-safe, and no method blocks its caller on I/O: changes are made on
+ * the store's own thread and their futures complete once the change is durable (where the store
+ * keeps data). Listener calls for one topic are made in commit order. Failed futures carry a
+ * {@code io.grpc.StatusRuntimeException} (ALREADY_EXISTS, NOT_FOUND, UNAVAILABLE, ...).
  */
 public interface MetadataStore extends AutoCloseable {
 
-  /** Told of every committed change. Called on the committing thread; must not block. */
+  /**
+   * Told of every committed change, on the store's thread, in commit order. Must not block (no
+   * joins, no waiting for a lock that a dispatch loop may hold): the store's thread serves every
+   * other change meanwhile.
+   */
   interface Listener {
     void created(TopicRecord topic);
 
@@ -35,10 +42,24 @@ public interface MetadataStore extends AutoCloseable {
 
   /**
    * Records that the topic's next sequence is at least {@code floor}, so that a restarted owner
-   * continues above every sequence it may have handed out. No listener is told (it is the data
+   * continues above every sequence it may have handed out. Completes when the floor is durable; a
+   * topic hands out sequences up to a floor only after that. No listener is told (it is the data
    * plane's own bookkeeping). Unknown topics are ignored.
    */
   CompletableFuture<Void> setSequenceFloor(String name, long floor);
+
+  /**
+   * Starts a new epoch of the topic at {@code startSequence} (a restarted dispatch loop; later an
+   * ownership change) and answers the updated record. No listener is told.
+   */
+  CompletableFuture<TopicRecord> newEpoch(String name, long startSequence, EpochCause cause);
+
+  /**
+   * Records that every topic's sequence floor is now exact (a graceful stop, after the last
+   * {@link #setSequenceFloor}): the next start continues every topic in its epoch. Without it, the
+   * next start treats the topics as crashed and gives each a new epoch.
+   */
+  CompletableFuture<Void> recordCleanStop();
 
   Optional<TopicRecord> get(String name);
 
@@ -48,6 +69,7 @@ public interface MetadataStore extends AutoCloseable {
   /** Registers the listener and replays {@code created} for every existing topic, atomically. */
   void addListener(Listener listener);
 
+  /** Stops the store's thread after the changes already submitted. */
   @Override
   void close();
 }

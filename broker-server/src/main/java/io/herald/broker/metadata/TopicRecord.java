@@ -1,6 +1,7 @@
 package io.herald.broker.metadata;
 
 import io.herald.broker.topic.TopicSettings;
+import io.herald.proto.v1.EpochCause;
 import java.time.Instant;
 
 /**
@@ -10,14 +11,48 @@ import java.time.Instant;
  * @param settings its configuration
  * @param createTime when it was created
  * @param sequenceFloor the topic's next sequence is at least this (1 for a new topic): sequences
- *     never go back across restarts
+ *     never go back within one incarnation of the topic
+ * @param owner the node that owns (sequences) the topic; {@value #LOCAL_OWNER} on a standalone broker
+ * @param epoch the current epoch: positions are (epoch, sequence), compared by epoch first
+ * @param epochStartSequence the first sequence of the current epoch
+ * @param epochCause why the current epoch began
+ * @param createEpoch the epoch the topic got when it was created; positions with an older epoch
+ *     belong to an earlier incarnation of the name
  */
-public record TopicRecord(String name, TopicSettings settings, Instant createTime, long sequenceFloor) {
+public record TopicRecord(String name, TopicSettings settings, Instant createTime, long sequenceFloor,
+    String owner, long epoch, long epochStartSequence, EpochCause epochCause, long createEpoch) {
+
+  /** The owner of every topic on a standalone broker. */
+  public static final String LOCAL_OWNER = "local";
+
+  /** A new incarnation of {@code name}: sequences from 1, in epoch {@code epoch}. */
+  public static TopicRecord created(String name, TopicSettings settings, Instant createTime, long epoch) {
+    return new TopicRecord(name, settings, createTime, 1, LOCAL_OWNER, epoch, 1, EpochCause.EPOCH_CAUSE_CREATED, epoch);
+  }
+
   public TopicRecord withSettings(TopicSettings s) {
-    return new TopicRecord(name, s, createTime, sequenceFloor);
+    return new TopicRecord(name, s, createTime, sequenceFloor, owner, epoch, epochStartSequence, epochCause, createEpoch);
   }
 
   public TopicRecord withSequenceFloor(long floor) {
-    return new TopicRecord(name, settings, createTime, floor);
+    return new TopicRecord(name, settings, createTime, floor, owner, epoch, epochStartSequence, epochCause, createEpoch);
+  }
+
+  /** The same incarnation in a new epoch that starts at {@code startSequence}. */
+  public TopicRecord withNewEpoch(long newEpoch, long startSequence, EpochCause cause) {
+    if (newEpoch <= epoch) {
+      throw new IllegalArgumentException("epochs only grow: " + newEpoch + " after " + epoch);
+    }
+    return new TopicRecord(name, settings, createTime, Math.max(sequenceFloor, startSequence), owner, newEpoch, startSequence,
+        cause, createEpoch);
+  }
+
+  /**
+   * The epoch that follows {@code previous}: the wall clock in milliseconds when that is larger,
+   * else {@code previous + 1}. Clock-derived so that a topic re-created by a broker that kept no
+   * data (and so no memory of the old epoch) still gets a larger one.
+   */
+  public static long nextEpoch(long previous) {
+    return Math.max(previous + 1, System.currentTimeMillis());
   }
 }

@@ -54,7 +54,8 @@ public final class BrokerMetrics {
   private final Map<String, LongAdder> rejected = new ConcurrentHashMap<>();
   private final LongAdder retiredPublished = new LongAdder();
   private final LongAdder retiredDelivered = new LongAdder();
-  private final LongAdder[] retiredDropped = {new LongAdder(), new LongAdder(), new LongAdder()};
+  private final LongAdder[] retiredDropped = newAdders(DropReason.values().length);
+  private final LongAdder retiredRestarts = new LongAdder();
   private final LongAdder retiredEvictions = new LongAdder();
   private final LongAdder retiredDuplicates = new LongAdder();
   private final Timer bufferTime;
@@ -88,6 +89,8 @@ public final class BrokerMetrics {
           .tag("reason", r.label()).description("Event deliveries lost by subscription buffers").register(registry);
     }
     total("herald_slow_consumer_evictions", "Subscriptions evicted as slow consumers", Topic::evictions, retiredEvictions);
+    total("herald_dispatch_loop_restarts", "Dispatch loops restarted by their supervisor after an unexpected failure (each starts a new epoch)",
+        Topic::loopRestarts, retiredRestarts);
     total("herald_publish_duplicates", "Publishes acknowledged as duplicates of an id already seen", Topic::duplicates, retiredDuplicates);
     FunctionCounter.builder("herald_publish_rejected", this, m -> m.sumTopics(Topic::rejected))
         .tag("reason", "inbox_full").description("Publish batches refused").register(registry);
@@ -165,10 +168,19 @@ public final class BrokerMetrics {
     }
     retiredEvictions.add(t.evictions());
     retiredDuplicates.add(t.duplicates());
+    retiredRestarts.add(t.loopRestarts());
     List<Meter> m = perTopic.remove(t.name());
     if (m != null) {
       m.forEach(registry::remove);
     }
+  }
+
+  private static LongAdder[] newAdders(int n) {
+    LongAdder[] a = new LongAdder[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = new LongAdder();
+    }
+    return a;
   }
 
   /** A publish batch refused before it reached a topic: invalid, not_found, unavailable. */

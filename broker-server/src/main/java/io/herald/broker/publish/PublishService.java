@@ -11,7 +11,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
-import io.herald.broker.topic.Topic;
+import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
@@ -92,9 +92,33 @@ public final class PublishService {
   private void publish(RawPublish req, StreamObserver<PublishResponse> observer) {
     ServerCallStreamObserver<PublishResponse> call = (ServerCallStreamObserver<PublishResponse>) observer;
     call.setOnCancelHandler(() -> { });
+    String name;
     try {
-      String name = TopicNames.validate("topic", req.topic());
-      Topic topic = topics.resolve(name);
+      name = TopicNames.validate("topic", req.topic());
+    } catch (StatusRuntimeException e) {
+      countRefusal(e);
+      call.onError(e);
+      return;
+    }
+    // at once for a live topic; on the metadata thread for one being auto-created (never blocks)
+    topics.resolve(name).whenComplete((topic, err) -> {
+      if (err != null) {
+        StatusRuntimeException e = unwrap(err);
+        countRefusal(e);
+        call.onError(e);
+      } else {
+        publishTo(call, name, topic, req);
+      }
+    });
+  }
+
+  private static StatusRuntimeException unwrap(Throwable err) {
+    Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+    return c instanceof StatusRuntimeException sre ? sre : Status.INTERNAL.withDescription(c.toString()).withCause(c).asRuntimeException();
+  }
+
+  private void publishTo(ServerCallStreamObserver<PublishResponse> call, String name, TopicHandle topic, RawPublish req) {
+    try {
       PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), new PublishBatch.Listener() {
         @Override
         public void admitted() { }
@@ -155,7 +179,7 @@ public final class PublishService {
     return streams.size();
   }
 
-  private static StatusRuntimeException full(Topic topic) {
+  private static StatusRuntimeException full(TopicHandle topic) {
     TopicSettings s = topic.settings();
     return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
         + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly").asRuntimeException();
@@ -199,9 +223,29 @@ public final class PublishService {
       } finally {
         lock.unlock();
       }
+      String name;
       try {
-        String name = TopicNames.validate("topic", req.topic());
-        Topic topic = topics.resolve(name);
+        name = TopicNames.validate("topic", req.topic());
+      } catch (StatusRuntimeException e) {
+        countRefusal(e);
+        slot.failed(e);
+        readNext();
+        return;
+      }
+      topics.resolve(name).whenComplete((topic, err) -> {
+        if (err != null) {
+          StatusRuntimeException e = unwrap(err);
+          countRefusal(e);
+          slot.failed(e);
+          readNext();
+        } else {
+          admit(slot, name, topic, req);
+        }
+      });
+    }
+
+    private void admit(Slot slot, String name, TopicHandle topic, RawPublish req) {
+      try {
         PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), slot);
         Admission a = topic.offer(batch);
         switch (a) {

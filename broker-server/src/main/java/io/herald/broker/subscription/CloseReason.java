@@ -11,5 +11,9 @@ public enum CloseReason {
   /** The broker is shutting down. */
   SHUTDOWN,
   /** The client sent a frame the broker cannot accept (e.g. credit overflow). */
-  PROTOCOL_ERROR
+  PROTOCOL_ERROR,
+  /** The topic's dispatch loop failed more often than its restart budget allows. */
+  TOPIC_FAILED,
+  /** The broker failed while writing to the stream (a bug): the stream ends with INTERNAL. */
+  INTERNAL_ERROR
 }

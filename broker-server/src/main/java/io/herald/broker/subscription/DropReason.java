@@ -7,7 +7,9 @@ public enum DropReason {
   /** DROP_OLDEST pushed a buffered event out. */
   EVICTED_OLDEST("evicted_oldest"),
   /** The subscription closed (evicted as a slow consumer, topic deleted, shutdown) with events still buffered. */
-  SUBSCRIPTION_CLOSED("subscription_closed");
+  SUBSCRIPTION_CLOSED("subscription_closed"),
+  /** The dispatch loop failed while fanning events out; the subscription missed them (LOOP_RESTARTED gap). */
+  LOOP_RESTARTED("loop_restarted");
 
   private final String label;
 

@@ -1,14 +1,29 @@
 package io.herald.broker.subscription;
 
-/** A contiguous range of sequences a subscription will never get, with the reason. */
-public record Gap(long first, long last, GapReason reason) {
+/**
+ * A range of sequences a subscription will never get, with the reason.
+ *
+ * @param first the first lost sequence
+ * @param last the last lost sequence; 0 when the end is not known ({@code countUnknown})
+ * @param reason why
+ * @param epoch the epoch of {@code first}
+ * @param countUnknown true when the broker cannot know how many events in the range existed: the
+ *     count is then an upper bound (or unknown, with {@code last} 0)
+ */
+public record Gap(long first, long last, GapReason reason, long epoch, boolean countUnknown) {
   public Gap {
-    if (first < 1 || last < first) {
+    if (first < 1 || (last < first && !(countUnknown && last == 0))) {
       throw new IllegalArgumentException("bad gap range [" + first + ", " + last + "]");
     }
   }
 
+  /** An exact gap. */
+  public Gap(long first, long last, GapReason reason, long epoch) {
+    this(first, last, reason, epoch, false);
+  }
+
+  /** Events lost: exact, an upper bound when {@link #countUnknown()}, 0 when the end is unknown. */
   public long count() {
-    return last - first + 1;
+    return last == 0 ? 0 : last - first + 1;
   }
 }

@@ -10,8 +10,20 @@ public interface RetainedLog {
   /** Oldest retained sequence; equals {@link #nextSequence()} when nothing is retained. */
   long firstSequence();
 
-  /** Sequence the next appended event will get. */
+  /** Sequence after the last appended event (the next one, unless the next append skips). */
   long nextSequence();
+
+  /**
+   * Sequences below this were lost by the topic itself when its owner crashed: the broker does not
+   * know how many of them existed. 0 when there is no such range.
+   */
+  long unknownBelow();
+
+  /**
+   * The gap recorded in the log where sequences skip (an upstream gap, e.g. on a relay) that
+   * covers {@code sequence}, or null when {@code sequence} is simply no longer retained.
+   */
+  Gap skipAt(long sequence);
 
   /**
    * Appends retained events with sequence {@code >= from} to {@code out}, in order, at most

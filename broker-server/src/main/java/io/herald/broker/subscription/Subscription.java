@@ -1,5 +1,6 @@
 package io.herald.broker.subscription;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -29,7 +30,11 @@ import java.util.function.LongSupplier;
  * cursor while the loop skips the subscription ({@code liveFrom} is infinite); when the cursor
  * reaches the ring's end the writer sets {@code liveFrom} to the cursor, under the lock, and the
  * loop's next offer lands in the buffer. The loop appends an event to the ring before it offers it,
- * so no event falls between the two. Retention that overtakes the cursor becomes a RETENTION gap.
+ * so no event falls between the two. Retention that overtakes the cursor becomes a gap: RETENTION
+ * for sequences that were not retained when the subscription started, the policy's own reason
+ * (EVICTED, DROPPED) for those that were, CRASH_RECOVERY below the log's {@code unknownBelow}. The
+ * topic does not trim history that a catching-up BLOCK subscription has not read yet: it waits for
+ * the reader, within max_block ({@link #awaitReadPast}), then evicts it.
  *
  * <h2>Bounds</h2>
  * The buffer holds at most {@code maxEvents} events and {@code maxBytes} bytes, except that an empty
@@ -79,21 +84,42 @@ public final class Subscription {
   private final Condition notFull = lock.newCondition();
   private volatile Runnable wake = NO_WAKE;
 
-  // @GuardedBy("lock") from here on
   /** {@link Sequenced} events and {@link GapMarker}s, in sequence order. */
+  @GuardedBy("lock")
   private final ArrayDeque<Object> entries = new ArrayDeque<>(4);
+  @GuardedBy("lock")
   private long bufferedEvents;
+  @GuardedBy("lock")
   private long bufferedBytes;
+  @GuardedBy("lock")
   private boolean catchingUp;
+  @GuardedBy("lock")
   private long cursor;
+  /** Catching up: sequences from here on were retained when the subscription started. */
+  @GuardedBy("lock")
+  private long retainedAtStart;
+  @GuardedBy("lock")
   private long liveFrom = Long.MAX_VALUE;
+  /** Live: the last sequence the loop offered (buffered, dropped, or merged into a gap). */
+  @GuardedBy("lock")
+  private long lastOffered;
+  @GuardedBy("lock")
   private long nextSequence;
+  @GuardedBy("lock")
+  private long epoch;
+  @GuardedBy("lock")
   private long creditEvents;
+  @GuardedBy("lock")
   private long creditBytes;
+  @GuardedBy("lock")
   private long delivered;
+  @GuardedBy("lock")
   private long dropped;
+  @GuardedBy("lock")
   private boolean dirty;
+  @GuardedBy("lock")
   private State state = State.OPEN;
+  @GuardedBy("lock")
   private CloseReason closeReason;
 
   public Subscription(String id, String name, String peer, Policy policy, long maxEvents, long maxBytes,
@@ -128,39 +154,50 @@ public final class Subscription {
    * Positions the subscription and makes it visible to the dispatch loop. {@code register} must
    * publish this subscription to the loop's snapshot and return the last sequence the loop has
    * assigned; it runs under this subscription's lock, so the loop's first offers wait until the
-   * position is set, and no event is both skipped and missing. Returns the first sequence the
-   * subscription will be sent.
+   * position is set, and no event is both skipped and missing. {@code firstGap}, when not null, is
+   * sent before anything else (a position from an earlier incarnation of the topic). Returns the
+   * first sequence the subscription can be sent: for a start older than what is retained, the first
+   * retained sequence (the lost range comes first as a gap notice).
    */
-  public long start(StartKind kind, long sequence, LongSupplier register) {
+  public long start(StartKind kind, long sequence, long topicEpoch, Gap firstGap, LongSupplier register) {
     lock.lock();
     try {
       long lastAssigned = register.getAsLong();
+      epoch = topicEpoch;
+      if (firstGap != null) {
+        entries.addLast(new GapMarker(firstGap.first(), firstGap.last(), firstGap.reason(), firstGap.epoch(), firstGap.countUnknown()));
+        dirty = true;
+      }
       switch (kind) {
         case LATEST -> {
           catchingUp = false;
           liveFrom = lastAssigned + 1;
+          lastOffered = lastAssigned;
           nextSequence = liveFrom;
         }
         case EARLIEST -> catchUpFrom(log.firstSequence());
         case SEQUENCE -> catchUpFrom(sequence);
         default -> throw new IllegalArgumentException("unknown start " + kind);
       }
-      return nextSequence;
+      return catchingUp ? Math.max(cursor, Math.min(log.firstSequence(), log.nextSequence())) : nextSequence;
     } finally {
       lock.unlock();
     }
   }
 
+  @GuardedBy("lock")
   private void catchUpFrom(long from) {
     if (from >= log.nextSequence()) {
       // nothing retained to read: live at once (the loop has not appended `from` yet)
       catchingUp = false;
       liveFrom = from;
+      lastOffered = from - 1;
       nextSequence = from;
       return;
     }
     catchingUp = true;
     cursor = from;
+    retainedAtStart = Math.max(from, log.firstSequence());
     liveFrom = Long.MAX_VALUE;
     nextSequence = from;
   }
@@ -169,15 +206,16 @@ public final class Subscription {
 
   /**
    * Offers a run of consecutive events by the subscription's policy. Dispatch loop only; one lock
-   * acquisition for the whole run. For BLOCK, each event that finds the buffer full waits for room
-   * for up to {@code maxBlockNanos}; if that passes the result is TIMED_OUT and the rest of the run
+   * acquisition for the whole run. For BLOCK, an event that finds the buffer full waits for room
+   * until {@code deadlineNanos} ({@link System#nanoTime()} scale: one deadline per batch, shared by
+   * every subscription of the topic); if it passes the result is TIMED_OUT and the rest of the run
    * is not offered (the caller evicts the subscription).
    *
    * @return ACCEPTED when the run was handled (events buffered, skipped or dropped by policy),
    *     TIMED_OUT, or CLOSED
    * @throws InterruptedException if the loop is stopped while waiting
    */
-  public OfferResult offerAll(List<Sequenced> run, long maxBlockNanos) throws InterruptedException {
+  public OfferResult offerAll(List<Sequenced> run, long deadlineNanos) throws InterruptedException {
     boolean wakeNow = false;
     lock.lock();
     try {
@@ -192,6 +230,7 @@ public final class Subscription {
           }
           continue;
         }
+        lastOffered = e.sequence();
         if (fits(e)) {
           append(e);
           continue;
@@ -199,10 +238,10 @@ public final class Subscription {
         switch (policy) {
           case DROP_NEWEST -> {
             Object tail = entries.peekLast();
-            if (tail instanceof GapMarker m && m.last == e.sequence() - 1) {
+            if (tail instanceof GapMarker m && m.reason == GapReason.DROPPED && m.last == e.sequence() - 1) {
               m.last = e.sequence();
             } else {
-              entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED));
+              entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED, e.epoch(), false));
             }
             countDropped(1, DropReason.DROPPED_NEWEST);
             dirty = true;
@@ -216,15 +255,15 @@ public final class Subscription {
           case BLOCK -> {
             // the writer must run to make room: wake it before waiting
             wake.run();
-            long nanos = maxBlockNanos;
             while (!fits(e)) {
               if (state != State.OPEN) {
                 return OfferResult.CLOSED;
               }
+              long nanos = deadlineNanos - System.nanoTime();
               if (nanos <= 0) {
                 return OfferResult.TIMED_OUT;
               }
-              nanos = notFull.awaitNanos(nanos);
+              notFull.awaitNanos(nanos);
             }
             append(e);
             wakeNow = true;
@@ -256,6 +295,105 @@ public final class Subscription {
     }
   }
 
+  /**
+   * Waits until this subscription no longer needs retained events below {@code sequence}: it is
+   * not catching up from the ring, or its cursor reached {@code sequence}, or it is closed. The
+   * topic calls it for BLOCK subscriptions before trimming its ring up to {@code sequence}. Returns
+   * false if {@code deadlineNanos} passed first (the caller evicts the subscription). Dispatch loop
+   * only.
+   */
+  public boolean awaitReadPast(long sequence, long deadlineNanos) throws InterruptedException {
+    lock.lock();
+    try {
+      boolean woke = false;
+      while (state == State.OPEN && catchingUp && cursor < sequence) {
+        if (!woke) {
+          wake.run(); // the writer must run to read
+          woke = true;
+        }
+        long nanos = deadlineNanos - System.nanoTime();
+        if (nanos <= 0) {
+          return false;
+        }
+        notFull.awaitNanos(nanos);
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The topic's dispatch loop failed and was restarted in epoch {@code newEpoch}: a live
+   * subscription that was not offered every event up to {@code lastSequenced} (the loop failed
+   * while fanning them out) gets a LOOP_RESTARTED gap for those; they were sequenced, so the count
+   * is exact. Called by the topic's supervisor while the loop is stopped.
+   */
+  public void loopRestarted(long lastSequenced, long oldEpoch, long newEpoch) {
+    boolean w = false;
+    lock.lock();
+    try {
+      epoch = newEpoch;
+      if (state == State.OPEN && !catchingUp && liveFrom <= lastSequenced) {
+        long from = Math.max(lastOffered + 1, liveFrom);
+        if (from <= lastSequenced) {
+          entries.addLast(new GapMarker(from, lastSequenced, GapReason.LOOP_RESTARTED, oldEpoch, false));
+          countDropped(lastSequenced - from + 1, DropReason.LOOP_RESTARTED);
+          lastOffered = lastSequenced;
+          w = true;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (w) {
+      wake.run();
+    }
+  }
+
+  /**
+   * Checks the buffer's invariants (Caffeine-style validation, for tests): the counters match the
+   * entries, entries are in sequence order with gap markers never adjacent to each other in the
+   * same reason, the bounds hold (an empty buffer may take one event of any size), nothing is
+   * buffered once closed. Throws {@link IllegalStateException} naming the broken invariant.
+   */
+  public void checkInvariants() {
+    lock.lock();
+    try {
+      long events = 0;
+      long bytes = 0;
+      long last = 0;
+      for (Object o : entries) {
+        if (o instanceof Sequenced e) {
+          events++;
+          bytes += e.size();
+          check(e.sequence() > last, "events out of order: " + e.sequence() + " after " + last);
+          last = e.sequence();
+        } else {
+          GapMarker m = (GapMarker) o;
+          check(m.last == 0 || m.first > last, "gap [" + m.first + ", " + m.last + "] after sequence " + last);
+          last = Math.max(last, m.last);
+        }
+      }
+      check(events == bufferedEvents, "bufferedEvents " + bufferedEvents + " but " + events + " events buffered");
+      check(bytes == bufferedBytes, "bufferedBytes " + bufferedBytes + " but " + bytes + " bytes buffered");
+      check(events <= Math.max(1, maxEvents), "buffer holds " + events + " events, bound " + maxEvents);
+      check(events <= 1 || bytes <= maxBytes, "buffer holds " + bytes + " bytes, bound " + maxBytes);
+      check(state != State.CLOSED || events == 0, "closed subscription still buffers " + events + " events");
+      check(creditEvents >= 0, "negative event credit " + creditEvents);
+      check(!catchingUp || liveFrom == Long.MAX_VALUE, "catching up while live from " + liveFrom);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static void check(boolean ok, String what) {
+    if (!ok) {
+      throw new IllegalStateException("subscription invariant broken: " + what);
+    }
+  }
+
+  @GuardedBy("lock")
   private boolean fits(Sequenced e) {
     if (bufferedEvents == 0) {
       return true;
@@ -263,6 +401,7 @@ public final class Subscription {
     return bufferedEvents < maxEvents && bufferedBytes + e.size() <= maxBytes;
   }
 
+  @GuardedBy("lock")
   private void append(Sequenced e) {
     entries.addLast(e);
     bufferedEvents++;
@@ -271,9 +410,10 @@ public final class Subscription {
   }
 
   /** Pushes the oldest buffered event out, merging it into the gap marker at the head. */
+  @GuardedBy("lock")
   private void evictOldest() {
     GapMarker m = null;
-    if (entries.peekFirst() instanceof GapMarker head) {
+    if (entries.peekFirst() instanceof GapMarker head && head.reason == GapReason.EVICTED) {
       m = head;
       entries.pollFirst();
     }
@@ -281,7 +421,7 @@ public final class Subscription {
     bufferedEvents--;
     bufferedBytes -= victim.size();
     if (m == null) {
-      m = new GapMarker(victim.sequence(), victim.sequence(), GapReason.EVICTED);
+      m = new GapMarker(victim.sequence(), victim.sequence(), GapReason.EVICTED, victim.epoch(), false);
     } else {
       m.last = victim.sequence();
     }
@@ -289,6 +429,7 @@ public final class Subscription {
     countDropped(1, DropReason.EVICTED_OLDEST);
   }
 
+  @GuardedBy("lock")
   private void countDropped(long n, DropReason reason) {
     dropped += n;
     counters.dropped(n, reason);
@@ -321,8 +462,10 @@ public final class Subscription {
         Object head = entries.peekFirst();
         if (head instanceof GapMarker m) {
           entries.pollFirst();
-          out.add(new Gap(m.first, m.last, m.reason));
-          nextSequence = m.last + 1;
+          out.add(new Gap(m.first, m.last, m.reason, m.epoch, m.countUnknown));
+          if (m.last != 0) {
+            nextSequence = Math.max(nextSequence, m.last + 1);
+          }
           continue;
         }
         Sequenced e = (Sequenced) head;
@@ -335,6 +478,7 @@ public final class Subscription {
         takeCredit(e);
         out.add(e);
         nextSequence = e.sequence() + 1;
+        epoch = e.epoch();
         count++;
         bytes += e.size();
       }
@@ -358,12 +502,17 @@ public final class Subscription {
     }
   }
 
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private void pollRetained(List<Object> out, int maxEvents, long maxBytes) {
+    // gap markers queued before the catch-up (a position from an earlier incarnation) go first
+    while (entries.peekFirst() instanceof GapMarker m) {
+      entries.pollFirst();
+      out.add(new Gap(m.first, m.last, m.reason, m.epoch, m.countUnknown));
+    }
+    long before = cursor;
     long first = log.firstSequence();
     if (cursor < first) {
-      out.add(new Gap(cursor, first - 1, GapReason.RETENTION));
-      cursor = first;
+      lost(out, first - 1);
     }
     int want = (int) Math.min(maxEvents, creditEvents);
     long byteBudget = byteCredit ? Math.min(maxBytes, Math.max(creditBytes, 0)) : maxBytes;
@@ -372,12 +521,13 @@ public final class Subscription {
       log.read(cursor, want, byteBudget, read);
       for (Sequenced e : read) {
         if (e.sequence() > cursor) {
-          // retention overtook us between firstSequence() and read()
-          out.add(new Gap(cursor, e.sequence() - 1, GapReason.RETENTION));
+          // a skip in the log, or retention overtook us between firstSequence() and read()
+          lost(out, e.sequence() - 1);
         }
         takeCredit(e);
         out.add(e);
         cursor = e.sequence() + 1;
+        epoch = e.epoch();
       }
       if (!read.isEmpty()) {
         delivered += read.size();
@@ -389,13 +539,55 @@ public final class Subscription {
       // caught up: from here on the loop offers events to the buffer
       catchingUp = false;
       liveFrom = cursor;
+      lastOffered = cursor - 1;
+    }
+    if (cursor != before && policy == Policy.BLOCK) {
+      notFull.signalAll(); // a loop waiting to trim history behind this reader may go on
     }
   }
 
+  /**
+   * The log no longer has the sequences from the cursor up to {@code upTo}: says why, as one or
+   * more gaps, and moves the cursor past them. Below the log's {@code unknownBelow}: CRASH_RECOVERY
+   * (count unknown); a skip recorded in the log: its own gap; below what was retained at the start:
+   * RETENTION; above it (trimmed before this reader got there): the policy's reason, counted as
+   * dropped.
+   */
+  @GuardedBy("lock")
+  private void lost(List<Object> out, long upTo) {
+    long unknownBelow = log.unknownBelow();
+    if (cursor < unknownBelow) {
+      long end = Math.min(upTo, unknownBelow - 1);
+      out.add(new Gap(cursor, end, GapReason.CRASH_RECOVERY, epoch, true));
+      cursor = end + 1;
+    }
+    while (cursor <= upTo) {
+      Gap skip = log.skipAt(cursor);
+      if (skip != null) {
+        long end = Math.min(upTo, skip.last());
+        out.add(new Gap(cursor, end, skip.reason(), skip.epoch(), skip.countUnknown()));
+        cursor = end + 1;
+        continue;
+      }
+      if (cursor < retainedAtStart) {
+        long end = Math.min(upTo, retainedAtStart - 1);
+        out.add(new Gap(cursor, end, GapReason.RETENTION, epoch));
+        cursor = end + 1;
+        continue;
+      }
+      GapReason reason = policy == Policy.DROP_NEWEST ? GapReason.DROPPED : GapReason.EVICTED;
+      out.add(new Gap(cursor, upTo, reason, epoch));
+      countDropped(upTo - cursor + 1, policy == Policy.DROP_NEWEST ? DropReason.DROPPED_NEWEST : DropReason.EVICTED_OLDEST);
+      cursor = upTo + 1;
+    }
+  }
+
+  @GuardedBy("lock")
   private boolean hasCredit() {
     return creditEvents > 0 && (!byteCredit || creditBytes > 0);
   }
 
+  @GuardedBy("lock")
   private void takeCredit(Sequenced e) {
     creditEvents--;
     if (byteCredit) {
@@ -542,7 +734,7 @@ public final class Subscription {
     lock.lock();
     try {
       return new Stats(bufferedEvents, bufferedBytes, delivered, dropped, creditEvents,
-          byteCredit ? Math.max(creditBytes, 0) : 0, nextSequence);
+          byteCredit ? Math.max(creditBytes, 0) : 0, byteCredit ? Math.max(-creditBytes, 0) : 0, nextSequence, epoch);
     } finally {
       lock.unlock();
     }
@@ -550,18 +742,22 @@ public final class Subscription {
 
   /** Counters of one subscription at one moment. */
   public record Stats(long bufferedEvents, long bufferedBytes, long delivered, long dropped,
-      long creditEvents, long creditBytes, long nextSequence) { }
+      long creditEvents, long creditBytes, long creditBytesDebt, long nextSequence, long epoch) { }
 
   /** A run of lost sequences inside the buffer, sent as a gap notice before the next event. */
   private static final class GapMarker {
     final long first;
     long last;
     final GapReason reason;
+    final long epoch;
+    final boolean countUnknown;
 
-    GapMarker(long first, long last, GapReason reason) {
+    GapMarker(long first, long last, GapReason reason, long epoch, boolean countUnknown) {
       this.first = first;
       this.last = last;
       this.reason = reason;
+      this.epoch = epoch;
+      this.countUnknown = countUnknown;
     }
   }
 }

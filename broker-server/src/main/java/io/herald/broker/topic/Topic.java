@@ -1,151 +1,137 @@
 package io.herald.broker.topic;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.google.protobuf.ByteString;
-import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
-import io.herald.broker.subscription.DeliveryCounters;
 import io.herald.broker.subscription.DropReason;
+import io.herald.broker.subscription.Gap;
+import io.herald.broker.subscription.GapReason;
 import io.herald.broker.subscription.Policy;
-import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
+import io.herald.proto.v1.EpochCause;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.TopicStats;
 import java.time.Instant;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One topic on its owner node: the bounded inbox, exactly one dispatch loop, the retention ring,
- * the dedup window and the subscriber registry.
+ * A topic this node owns: the pieces of the design, wired together and supervised.
+ * <ul>
+ *   <li>the bounded {@link Inbox} (accepted batches, not yet sequenced);
+ *   <li>the {@link DispatchLoop}, exactly one, on a virtual thread {@code herald-dispatch-<topic>}:
+ *       dedup, sequence, encode once, retention ring;
+ *   <li>the {@link FanOut}: offer by policy into per-subscriber buffers;
+ *   <li>the {@link SubscriberRegistry} behind a mutex, read by the loop as a copy-on-write snapshot;
+ *   <li>the {@link RetentionRing} and the {@link TopicCounters}.
+ * </ul>
  *
- * <h2>The dispatch loop</h2>
- * A virtual thread named {@code herald-dispatch-<topic>} takes batches from the inbox. For each
- * event of a batch it checks dedup, assigns the next sequence and serializes the {@code
- * DeliveredEvent} once; then it appends the batch's events to the ring and offers the same bytes
- * to every subscription by its policy, one lock acquisition per subscription per batch (waiting up
- * to {@code max_block} on a full BLOCK buffer, then evicting that subscriber). Then it wakes the
- * writers that got something, trims the ring, frees the inbox room (letting waiting publishers in)
- * and acks the batch. Nothing else sequences this topic.
+ * <h2>Epochs</h2>
+ * A position is (epoch, sequence). The topic starts in the epoch its record gives (new on create,
+ * new after a crash); sequences continue across epochs of one incarnation. A subscriber positioned
+ * in an older epoch of this incarnation resumes by sequence (the ring and its crash marker say what
+ * is lost); one positioned in an earlier incarnation gets a TOPIC_RECREATED gap notice and starts at
+ * this incarnation's first sequence.
  *
- * <h2>Registry</h2>
- * Subscriptions are added and removed under {@link #registryLock}, which republishes the immutable
- * array {@link #snapshot}; the loop reads that array and never takes the lock. Lock order:
- * subscription lock, then registry lock, then ring lock (see {@link #register}).
+ * <h2>Supervision</h2>
+ * The loop's thread runs it under a supervisor: an unexpected throwable (a bug, an
+ * OutOfMemoryError in one allocation) answers the batch in progress (acked if it was committed,
+ * UNAVAILABLE if not), starts a new epoch at the next sequence, gives every live subscription that
+ * missed events of that batch a LOOP_RESTARTED gap notice, logs once and counts the restart. More
+ * than {@value #MAX_RESTARTS} restarts within {@value #RESTART_WINDOW_SECONDS} s close the topic
+ * with INTERNAL.
  *
  * <h2>Lifecycle</h2>
  * {@link #start()} starts the loop; {@link #stopAccepting}/{@link #awaitInboxEmpty}/{@link
- * #drainSubscribers} shut it down gracefully; {@link #close} ends it (subscriptions closed with a
- * reason, unsequenced batches failed with a status) and joins the loop.
+ * #drainSubscribers} shut it down gracefully; {@link #close} ends it without blocking
+ * (subscriptions closed with a reason, unsequenced batches failed with a status; the loop ends by
+ * itself, {@link #terminated()} says when). Nothing here joins a thread or waits on a transport
+ * thread.
  */
-public final class Topic {
+public final class Topic implements TopicHandle {
   private static final Logger log = LoggerFactory.getLogger(Topic.class);
-  private static final Subscription[] NONE = new Subscription[0];
 
-  private final String name;
-  private final Instant createTime;
-  private final long epoch;
-  private volatile TopicSettings settings;
-  private final Inbox inbox = new Inbox();
-  private final RetentionRing ring = new RetentionRing();
-  private final Thread loop;
+  /** Sequences reserved per durable floor write. */
+  static final long SEQUENCE_RESERVATION = 100_000;
+  static final int MAX_RESTARTS = 5;
+  static final int RESTART_WINDOW_SECONDS = 60;
 
-  private final ReentrantLock registryLock = new ReentrantLock();
-  // @GuardedBy("registryLock")
-  private final List<Subscription> subscriptions = new ArrayList<>(0);
-  // @GuardedBy("registryLock")
-  private boolean closed;
-  private volatile Subscription[] snapshot = NONE;
+  /** Where the topic records its bookkeeping (the metadata store). Methods never block. */
+  public interface Bookkeeping {
+    /** Records durably that the next sequence is at least {@code floor}. */
+    CompletableFuture<Void> recordFloor(long floor);
 
-  /** Last sequence assigned; written by the loop before it reads {@link #snapshot}. */
-  private volatile long assigned;
-  private final LongAdder delivered = new LongAdder();
-  private final LongAdder[] dropped = {new LongAdder(), new LongAdder(), new LongAdder()};
-  private final LongAdder duplicates = new LongAdder();
-  private final LongAdder rejected = new LongAdder();
-  private final LongAdder evictions = new LongAdder();
-  private final DeliveryCounters counters = new DeliveryCounters() {
-    @Override
-    public void delivered(long events) {
-      delivered.add(events);
-    }
-
-    @Override
-    public void dropped(long events, DropReason reason) {
-      dropped[reason.ordinal()].add(events);
-    }
-
-    @Override
-    public void bufferTime(long millis) {
-      BufferTimeListener l = bufferTimeListener;
-      if (l != null) {
-        l.record(millis);
-      }
-    }
-  };
+    /** Starts a new epoch at {@code startSequence}; answers the new record. */
+    CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause);
+  }
 
   /** Where the time events spend in subscription buffers goes (the metrics). */
   public interface BufferTimeListener {
     void record(long millis);
   }
 
-  private volatile BufferTimeListener bufferTimeListener;
-
-  public void onBufferTime(BufferTimeListener l) {
-    this.bufferTimeListener = l;
-  }
-
-  // loop-only
-  private Cache<String, PublishAck> dedup;
-  private TopicSettings dedupFor;
-
-  /** Sequences handed out per reservation: the metadata store is written once per this many events. */
-  static final long SEQUENCE_RESERVATION = 100_000;
-
-  /** Where the topic records how far it may hand out sequences (the metadata store). */
-  public interface SequenceFloors {
-    /** Blocks until {@code floor} is durable: after a restart the topic continues at or above it. */
-    void record(long floor);
-  }
-
-  private final SequenceFloors floors;
+  private final String name;
+  private final Instant createTime;
+  private final String owner;
+  private final long createEpoch;
+  private volatile long epoch;
+  private volatile long epochStartSequence;
+  private volatile EpochCause epochCause;
+  private volatile TopicSettings settings;
+  private final Bookkeeping bookkeeping;
+  private final Inbox inbox = new Inbox();
+  private final RetentionRing ring = new RetentionRing();
+  private final SubscriberRegistry registry;
+  private final TopicCounters counters = new TopicCounters();
+  private final DispatchLoop loop;
+  private final Thread thread;
+  private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   /** The first sequence this topic object assigned (counters start with it). */
   private final long firstSequence;
-  // loop-only: sequences up to this are covered by a recorded floor
-  private long reservedUpTo;
+  // supervisor (loop thread) only
+  private final ArrayDeque<Long> restartTimes = new ArrayDeque<>();
+  private volatile StatusRuntimeException failed;
+  private volatile BiConsumer<LoopPhase, PublishBatch> faultHook;
 
-  /**
-   * A topic whose next sequence is {@code sequenceFloor}; it records a new floor through {@code
-   * floors} before handing out sequences beyond the last one recorded, so that sequences never go
-   * back, even after a crash (a crash can leave a jump: numbers reserved and never used).
-   */
-  public Topic(String name, TopicSettings settings, Instant createTime, long sequenceFloor, SequenceFloors floors) {
-    this.name = name;
-    this.settings = settings;
-    this.createTime = createTime;
-    this.epoch = 1;
-    this.floors = floors;
-    this.assigned = sequenceFloor - 1;
-    this.firstSequence = sequenceFloor;
-    this.reservedUpTo = sequenceFloor - 1;
-    this.ring.resetTo(sequenceFloor);
-    this.loop = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::runLoop);
+  /** The topic of {@code record}; {@code bookkeeping} records its floors and epochs. */
+  public Topic(TopicRecord record, Bookkeeping bookkeeping) {
+    this(record, bookkeeping, SEQUENCE_RESERVATION);
+  }
+
+  Topic(TopicRecord record, Bookkeeping bookkeeping, long reservation) {
+    this.name = record.name();
+    this.settings = record.settings();
+    this.createTime = record.createTime();
+    this.owner = record.owner();
+    this.createEpoch = record.createEpoch();
+    this.epoch = record.epoch();
+    this.epochStartSequence = record.epochStartSequence();
+    this.epochCause = record.epochCause();
+    this.bookkeeping = bookkeeping;
+    this.registry = new SubscriberRegistry(name);
+    long next = record.sequenceFloor();
+    this.firstSequence = next;
+    // after a crash, the numbers below the floor are history this broker lost: it cannot tell
+    // how many of them were assigned
+    ring.resetTo(next, record.epochCause() == EpochCause.EPOCH_CAUSE_CRASH_RECOVERY && record.epochStartSequence() == next && next > 1);
+    SequenceReservation r = new SequenceReservation(name, next, reservation, bookkeeping::recordFloor);
+    this.loop = new DispatchLoop(this, inbox, ring, counters, r, next);
+    this.thread = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::supervise);
   }
 
   public void start() {
-    loop.start();
+    thread.start();
   }
 
+  @Override
   public String name() {
     return name;
   }
@@ -154,6 +140,7 @@ public final class Topic {
     return createTime;
   }
 
+  @Override
   public TopicSettings settings() {
     return settings;
   }
@@ -162,140 +149,144 @@ public final class Topic {
     this.settings = s;
   }
 
+  @Override
+  public long epoch() {
+    return epoch;
+  }
+
+  public long epochStartSequence() {
+    return epochStartSequence;
+  }
+
+  public EpochCause epochCause() {
+    return epochCause;
+  }
+
+  public long createEpoch() {
+    return createEpoch;
+  }
+
+  public String owner() {
+    return owner;
+  }
+
+  SubscriberRegistry registry() {
+    return registry;
+  }
+
+  public void onBufferTime(BufferTimeListener l) {
+    counters.onBufferTime(l);
+  }
+
   // ------------------------------------------------------------------ publish side
 
-  /**
-   * Admits a batch by the topic's publish-overflow setting. ADMITTED: queued; WAITING (BLOCK topic,
-   * inbox full): queued later, and {@code listener.admitted()} says when; FULL (REJECT topic): counted
-   * and refused; CLOSED: the topic is closing.
-   */
+  @Override
   public Admission offer(PublishBatch batch) {
+    StatusRuntimeException f = failed;
+    if (f != null) {
+      throw f;
+    }
     TopicSettings s = settings;
     Admission a = inbox.offer(batch, !s.rejectWhenFull(), s.inboxMaxEvents(), s.inboxMaxBytes());
     if (a == Admission.FULL) {
-      rejected.increment();
+      counters.rejected.increment();
     }
     return a;
   }
 
-  private void runLoop() {
-    try {
-      while (true) {
-        PublishBatch b = inbox.take();
-        if (b == null) {
-          return;
-        }
-        List<PublishAck> acks = null;
-        try {
-          acks = sequence(b);
-        } catch (InterruptedException e) {
-          b.listener.failed(Status.UNAVAILABLE.withDescription("topic '" + name + "' stopped while sequencing the batch").asRuntimeException());
-          return;
-        } catch (RuntimeException e) {
-          log.error("dispatch loop of topic '{}' failed on a batch of {} events", name, b.size(), e);
-          b.listener.failed(Status.INTERNAL.withDescription("broker failed to sequence the batch: " + e).asRuntimeException());
-        } finally {
-          TopicSettings s = settings;
-          for (PublishBatch in : inbox.release(b, s.inboxMaxEvents(), s.inboxMaxBytes())) {
-            in.listener.admitted();
-          }
-        }
-        if (acks != null) {
-          b.listener.sequenced(acks);
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private List<PublishAck> sequence(PublishBatch b) throws InterruptedException {
-    TopicSettings s = settings;
-    Cache<String, PublishAck> dd = dedupCache(s);
-    Instant now = Instant.now();
-    long nowMillis = now.toEpochMilli();
-    Timestamp ts = Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()).build();
-    List<PublishAck> acks = new ArrayList<>(b.size());
-    List<Sequenced> run = new ArrayList<>(b.size());
-    long seq = assigned;
-    if (seq + b.size() > reservedUpTo) {
-      reservedUpTo = seq + b.size() + SEQUENCE_RESERVATION;
-      floors.record(reservedUpTo + 1);
-    }
-    byte[] tsBytes = ts.toByteArray();
-    for (int i = 0; i < b.size(); i++) {
-      ByteString ev = b.events.get(i);
-      boolean remember = dd != null && !b.assigned[i];
-      String key = remember ? b.ids[i].toStringUtf8() : null;
-      if (remember) {
-        PublishAck first = dd.getIfPresent(key);
-        if (first != null) {
-          acks.add(first.toBuilder().setDuplicate(true).build());
-          duplicates.increment();
-          continue;
-        }
-      }
-      seq++;
-      // serialized once; every subscriber is sent these same bytes
-      run.add(new Sequenced(seq, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, b.assigned[i] ? b.ids[i] : null), nowMillis));
-      // the id only when the broker made it up: the publisher knows its own (acks are in order)
-      PublishAck.Builder ab = PublishAck.newBuilder().setSequence(seq).setEpoch(epoch).setPublishTime(ts);
-      if (b.assigned[i]) {
-        ab.setIdBytes(b.ids[i]);
-      }
-      PublishAck ack = ab.build();
-      if (remember) {
-        dd.put(key, ack);
-      }
-      acks.add(ack);
-    }
-    if (!run.isEmpty()) {
-      ring.appendAll(run);
-      assigned = seq; // volatile write before the snapshot read: see register()
-      long maxBlockNanos = s.maxBlock().toNanos();
-      for (Subscription sub : snapshot) {
-        if (sub.offerAll(run, maxBlockNanos) == Subscription.OfferResult.TIMED_OUT) {
-          evict(sub, s);
-        }
-      }
-      for (Subscription sub : snapshot) {
-        sub.flushSignal();
-      }
-    }
-    ring.trim(s.retentionMaxEvents(), s.retentionMaxBytes(), s.retentionMaxAge().toMillis(), System.currentTimeMillis());
-    return acks;
-  }
-
-  private Cache<String, PublishAck> dedupCache(TopicSettings s) {
-    if (!s.dedupEnabled()) {
-      dedup = null;
-      dedupFor = null;
-      return null;
-    }
-    if (dedup == null || dedupFor.dedupMaxIds() != s.dedupMaxIds() || !dedupFor.dedupWindow().equals(s.dedupWindow())) {
-      // maintenance runs on the loop itself: no pool threads behind the topic's back
-      dedup = Caffeine.newBuilder()
-          .maximumSize(s.dedupMaxIds())
-          .expireAfterWrite(s.dedupWindow())
-          .executor(Runnable::run)
-          .build();
-      dedupFor = s;
-    }
-    return dedup;
-  }
-
-  private void evict(Subscription sub, TopicSettings s) {
+  void evict(Subscription sub, TopicSettings s) {
     if (sub.close(CloseReason.SLOW_CONSUMER)) {
-      evictions.increment();
-      log.warn("evicted slow consumer {} ('{}', {}) from topic '{}': BLOCK buffer full for longer than max_block {}",
+      counters.evictions.increment();
+      log.warn("evicted slow consumer {} ('{}', {}) from topic '{}': BLOCK buffer full, or history unread, for longer than max_block {}",
           sub.id(), sub.name(), sub.peer(), name, s.maxBlock());
     }
-    unregister(sub);
+    registry.remove(sub);
+  }
+
+  /** Test hook: runs {@code hook} at each phase of every batch (it may throw, to inject a fault). */
+  public void faultHookForTests(BiConsumer<LoopPhase, PublishBatch> hook) {
+    this.faultHook = hook;
+  }
+
+  void fault(LoopPhase phase, PublishBatch b) {
+    BiConsumer<LoopPhase, PublishBatch> h = faultHook;
+    if (h != null) {
+      h.accept(phase, b);
+    }
+  }
+
+  // ------------------------------------------------------------------ supervision
+
+  private void supervise() {
+    try {
+      while (true) {
+        try {
+          loop.run();
+          return; // the inbox was closed
+        } catch (InterruptedException e) {
+          return;
+        } catch (Throwable t) {
+          if (!restart(t)) {
+            return;
+          }
+        }
+      }
+    } finally {
+      terminated.complete(null);
+    }
+  }
+
+  /** Answers the batch in progress, starts a new epoch, tells the subscriptions. False: the topic gave up. */
+  private boolean restart(Throwable t) {
+    counters.loopRestarts.increment();
+    PublishBatch b = loop.current;
+    if (b != null) {
+      if (loop.committed) {
+        List<PublishAck> acks = loop.currentAcks;
+        loop.finish(b);
+        b.listener.sequenced(acks);
+      } else {
+        loop.forgetKeys();
+        loop.finish(b);
+        b.listener.failed(Status.UNAVAILABLE.withDescription("topic '" + name + "' failed before sequencing this batch (its dispatch loop restarts); nothing of it was accepted; retry").asRuntimeException());
+      }
+    }
+    long now = System.nanoTime();
+    while (!restartTimes.isEmpty() && now - restartTimes.peekFirst() > TimeUnit.SECONDS.toNanos(RESTART_WINDOW_SECONDS)) {
+      restartTimes.pollFirst();
+    }
+    restartTimes.addLast(now);
+    if (restartTimes.size() > MAX_RESTARTS) {
+      log.error("dispatch loop of topic '{}' failed {} times within {} s; closing the topic", name, restartTimes.size(), RESTART_WINDOW_SECONDS, t);
+      StatusRuntimeException st = Status.INTERNAL.withDescription("topic '" + name + "' is out of service: its dispatch loop failed "
+          + restartTimes.size() + " times within " + RESTART_WINDOW_SECONDS + " s (see the broker log); delete and re-create it, or restart the broker").asRuntimeException();
+      failed = st;
+      close(st, CloseReason.TOPIC_FAILED);
+      return false;
+    }
+    long oldEpoch = epoch;
+    long last = loop.assigned;
+    long newEpoch;
+    try {
+      TopicRecord r = bookkeeping.newEpoch(last + 1, EpochCause.EPOCH_CAUSE_LOOP_RESTARTED).get(10, TimeUnit.SECONDS);
+      newEpoch = r.epoch();
+    } catch (Exception e) {
+      newEpoch = TopicRecord.nextEpoch(oldEpoch);
+      log.warn("topic '{}': new epoch {} not recorded in the metadata store ({})", name, newEpoch, e.toString());
+    }
+    epochStartSequence = last + 1;
+    epochCause = EpochCause.EPOCH_CAUSE_LOOP_RESTARTED;
+    epoch = newEpoch;
+    for (Subscription sub : registry.snapshot()) {
+      sub.loopRestarted(last, oldEpoch, newEpoch);
+    }
+    DispatchLoop.logRestart(name, oldEpoch, newEpoch, t);
+    return true;
   }
 
   // ------------------------------------------------------------------ subscribe side
 
-  /** A new subscription bound to this topic's ring and counters; register it with {@link #register}. */
+  @Override
   public Subscription newSubscription(String id, String subscriberName, String peer, Policy policy,
       long maxEvents, long maxBytes, long creditEvents, long creditBytes) {
     return new Subscription(id, subscriberName, peer, policy, maxEvents, maxBytes, creditEvents, creditBytes,
@@ -303,43 +294,49 @@ public final class Topic {
   }
 
   /**
-   * Makes {@code sub} visible to the dispatch loop at the given start, and returns the first sequence
-   * it will be sent. The subscription's lock is held while it is added to the snapshot and the last
-   * assigned sequence is read: the loop writes {@code assigned} before it reads the snapshot, so
-   * every event after that sequence is offered to the new subscription, and events up to it are
-   * filtered out by the start position.
+   * Makes {@code sub} visible to the dispatch loop at the given start. The subscription's lock is
+   * held while it is added to the snapshot and the last assigned sequence is read: the loop writes
+   * {@code assigned} before it reads the snapshot, so every event after that sequence is offered to
+   * the new subscription, and events up to it are filtered out by the start position.
    */
-  public long register(Subscription sub, StartKind kind, long sequence) {
-    return sub.start(kind, sequence, () -> {
-      registryLock.lock();
-      try {
-        if (closed) {
-          throw Status.NOT_FOUND.withDescription("topic '" + name + "' is closing").asRuntimeException();
-        }
-        subscriptions.add(sub);
-        snapshot = subscriptions.toArray(NONE);
-      } finally {
-        registryLock.unlock();
-      }
-      return assigned;
-    });
-  }
-
-  /** Removes a subscription (idempotent). */
-  public void unregister(Subscription sub) {
-    registryLock.lock();
-    try {
-      if (subscriptions.remove(sub)) {
-        snapshot = subscriptions.toArray(NONE);
-      }
-    } finally {
-      registryLock.unlock();
+  @Override
+  public Start register(Subscription sub, StartKind kind, long sequence, long positionEpoch) {
+    StatusRuntimeException f = failed;
+    if (f != null) {
+      throw f;
     }
+    long current = epoch;
+    Gap firstGap = null;
+    StartKind k = kind;
+    long from = sequence;
+    if (kind == StartKind.SEQUENCE && positionEpoch != 0 && positionEpoch != current) {
+      if (positionEpoch > current) {
+        throw Status.FAILED_PRECONDITION.withDescription("start_position.epoch " + positionEpoch + " is newer than topic '" + name
+            + "''s epoch " + current + "; this broker may be behind: retry on another broker, or resume from the topic's current epoch").asRuntimeException();
+      }
+      if (positionEpoch < createEpoch) {
+        // an earlier incarnation of the name: everything after the position is gone; this one
+        // started at sequence 1
+        firstGap = new Gap(sequence, 0, GapReason.TOPIC_RECREATED, positionEpoch, true);
+        k = StartKind.SEQUENCE;
+        from = 1;
+      }
+    }
+    long startSequence = sub.start(k, from, current, firstGap, () -> {
+      registry.add(sub);
+      return loop.assigned;
+    });
+    return new Start(current, startSequence);
   }
 
-  /** The live subscriptions, in registration order. */
+  @Override
+  public void unregister(Subscription sub) {
+    registry.remove(sub);
+  }
+
+  @Override
   public List<Subscription> subscriptions() {
-    return Arrays.asList(snapshot);
+    return Arrays.asList(registry.snapshot());
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -349,85 +346,78 @@ public final class Topic {
     Inbox.failAll(inbox.closeForNew(), status);
   }
 
-  /** Waits until every queued batch is sequenced; false on timeout. */
+  /** Waits until every queued batch is sequenced; false on timeout. Not on a transport thread. */
   public boolean awaitInboxEmpty(long timeout, TimeUnit unit) throws InterruptedException {
     return inbox.awaitEmpty(unit.toNanos(timeout));
   }
 
   /** Lets every subscription's writer send what is buffered, then end its stream with {@code reason}. */
   public void drainSubscribers(CloseReason reason) {
-    for (Subscription sub : snapshot) {
+    for (Subscription sub : registry.snapshot()) {
       sub.beginDrain(reason);
     }
   }
 
   /**
-   * Ends the topic: unsequenced batches fail with {@code status}, subscriptions close with {@code
-   * reason}, the loop stops (joined for up to 5 s, then interrupted). Idempotent.
+   * Ends the topic without blocking: unsequenced batches fail with {@code status}, subscriptions
+   * close with {@code reason} (which releases a loop waiting on a BLOCK buffer), and the loop ends
+   * after the batch it is on, which is answered as usual. Idempotent. {@link #terminated()}
+   * completes when the loop has ended.
    */
   public void close(StatusRuntimeException status, CloseReason reason) {
-    Subscription[] subs;
-    registryLock.lock();
-    try {
-      closed = true;
-      subs = snapshot;
-      subscriptions.clear();
-      snapshot = NONE;
-    } finally {
-      registryLock.unlock();
-    }
+    Subscription[] subs = registry.closeAll();
     Inbox.failAll(inbox.closeAll(), status);
     for (Subscription sub : subs) {
-      sub.close(reason); // releases a loop waiting on a BLOCK buffer
+      sub.close(reason);
     }
-    try {
-      if (!loop.join(java.time.Duration.ofSeconds(5)) && loop.isAlive()) {
-        log.warn("dispatch loop of topic '{}' did not stop within 5 s; interrupting it", name);
-        loop.interrupt();
-        loop.join(java.time.Duration.ofSeconds(5));
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (!thread.isAlive() && thread.getState() == Thread.State.NEW) {
+      terminated.complete(null); // never started
     }
+  }
+
+  /** Completes when the dispatch loop has ended (after {@link #close}). */
+  public CompletableFuture<Void> terminated() {
+    return terminated;
   }
 
   // ------------------------------------------------------------------ stats
 
+  @Override
   public long nextSequence() {
-    return assigned + 1;
+    return loop.assigned + 1;
   }
 
   public long evictions() {
-    return evictions.sum();
+    return counters.evictions.sum();
   }
 
   /** Deliveries lost by subscription buffers, all reasons. */
   public long dropped() {
-    long n = 0;
-    for (LongAdder a : dropped) {
-      n += a.sum();
-    }
-    return n;
+    return counters.droppedTotal();
   }
 
   public long dropped(DropReason reason) {
-    return dropped[reason.ordinal()].sum();
+    return counters.dropped(reason);
   }
 
   public long published() {
-    return assigned - (firstSequence - 1);
+    return loop.assigned - (firstSequence - 1);
   }
 
   public long delivered() {
-    return delivered.sum();
+    return counters.delivered.sum();
   }
 
   public long duplicates() {
-    return duplicates.sum();
+    return counters.duplicates.sum();
   }
 
   public long rejected() {
-    return rejected.sum();
+    return counters.rejected.sum();
+  }
+
+  public long loopRestarts() {
+    return counters.loopRestarts.sum();
   }
 
   public long inboxDepthEvents() {
@@ -438,21 +428,32 @@ public final class Topic {
     return inbox.depthBytes();
   }
 
+  /** Validation for tests: the ring's and every subscription's invariants. */
+  public void checkInvariants() {
+    ring.checkInvariants();
+    for (Subscription s : registry.snapshot()) {
+      s.checkInvariants();
+    }
+  }
+
+  @Override
   public TopicStats stats() {
     return TopicStats.newBuilder()
         .setPublished(published())
-        .setDelivered(delivered.sum())
+        .setDelivered(delivered())
         .setDropped(dropped())
         .setInboxDepthEvents(inbox.depthEvents())
         .setInboxDepthBytes(inbox.depthBytes())
-        .setSubscriberCount(snapshot.length)
-        .setNextSequence(assigned + 1)
+        .setSubscriberCount(registry.snapshot().length)
+        .setNextSequence(nextSequence())
         .setFirstRetainedSequence(ring.retainedEvents() == 0 ? 0 : ring.firstSequence())
         .setRetainedEvents(ring.retainedEvents())
         .setRetainedBytes(ring.retainedBytes())
-        .setDuplicates(duplicates.sum())
-        .setRejected(rejected.sum())
-        .setSlowConsumerEvictions(evictions.sum())
+        .setDuplicates(duplicates())
+        .setRejected(rejected())
+        .setSlowConsumerEvictions(evictions())
+        .setDedupIds(loop.dedupSize())
+        .setLoopRestarts(loopRestarts())
         .build();
   }
 }

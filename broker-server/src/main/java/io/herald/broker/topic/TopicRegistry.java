@@ -5,9 +5,11 @@ import io.grpc.StatusRuntimeException;
 import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
+import io.herald.proto.v1.EpochCause;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -17,8 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The live topics of this broker, kept in step with the {@link MetadataStore}: a committed create
  * starts a topic and its dispatch loop, an update swaps its settings, a delete closes it. Lookups
- * are lock-free. With auto-create on, publishing or subscribing to an unknown (valid) name creates
- * the topic with the broker defaults.
+ * are lock-free and nothing here blocks a caller: the listener methods run on the store's thread
+ * and never wait (a deleted topic's loop ends by itself), and auto-create answers with a future.
  */
 public final class TopicRegistry implements MetadataStore.Listener {
   private static final Logger log = LoggerFactory.getLogger(TopicRegistry.class);
@@ -29,7 +31,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private volatile Lifecycle lifecycle = new Lifecycle() { };
   private volatile boolean closing;
 
-  /** Told when topics start and stop (the metrics). Called on the metadata thread. */
+  /** Told when topics start and stop (the metrics). Called on the metadata thread; must not block. */
   public interface Lifecycle {
     default void started(Topic t) { }
 
@@ -53,13 +55,23 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   @Override
   public void created(TopicRecord r) {
-    Topic t = new Topic(r.name(), r.settings(), r.createTime(), r.sequenceFloor(),
-        floor -> metadata.setSequenceFloor(r.name(), floor).join());
-    Topic prev = topics.putIfAbsent(r.name(), t);
+    String name = r.name();
+    Topic t = new Topic(r, new Topic.Bookkeeping() {
+      @Override
+      public CompletableFuture<Void> recordFloor(long floor) {
+        return metadata.setSequenceFloor(name, floor);
+      }
+
+      @Override
+      public CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
+        return metadata.newEpoch(name, startSequence, cause);
+      }
+    });
+    Topic prev = topics.putIfAbsent(name, t);
     if (prev == null) {
       lifecycle.started(t);
       t.start();
-      log.info("topic '{}' created", r.name());
+      log.info("topic '{}' created (epoch {}, {} at sequence {})", name, r.epoch(), r.epochCause(), r.epochStartSequence());
     }
   }
 
@@ -76,49 +88,63 @@ public final class TopicRegistry implements MetadataStore.Listener {
   public void deleted(String name) {
     Topic t = topics.remove(name);
     if (t != null) {
+      // never waits: the loop finishes the batch it is on and ends by itself
       t.close(Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted before the batch was sequenced").asRuntimeException(),
           CloseReason.TOPIC_DELETED);
-      lifecycle.stopped(t);
+      t.terminated().whenComplete((v, e) -> lifecycle.stopped(t));
       log.info("topic '{}' deleted", name);
     }
   }
 
-  public Optional<Topic> get(String name) {
+  /** The live topic, or empty. */
+  public Optional<TopicHandle> get(String name) {
     return Optional.ofNullable(topics.get(name));
   }
 
   /**
-   * The topic for a data-plane call: NOT_FOUND if unknown (and auto-create is off). The name must
-   * already be valid.
+   * The topic for a data-plane call, without blocking: completed at once when the topic is live;
+   * with auto-create on, completed when the store has created it (on the store's thread). Fails
+   * with NOT_FOUND if unknown (and auto-create is off), UNAVAILABLE while the broker shuts down.
+   * The name must already be valid.
    */
-  public Topic resolve(String name) {
+  public CompletableFuture<TopicHandle> resolve(String name) {
     Topic t = topics.get(name);
     if (t != null) {
-      return t;
+      return CompletableFuture.completedFuture(t);
     }
     if (closing) {
       // not "not found": the topic is there, this broker is going away; a retry elsewhere helps
-      throw Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+      return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException());
     }
-    if (autoCreate) {
-      try {
-        metadata.create(name, TopicSettings.DEFAULTS).join();
-      } catch (CompletionException e) {
-        if (!(e.getCause() instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS)) {
-          throw e.getCause() instanceof RuntimeException re ? re : e;
-        }
-      }
-      t = topics.get(name);
-      if (t != null) {
-        return t;
-      }
+    if (!autoCreate) {
+      return CompletableFuture.failedFuture(notFound(name));
     }
-    throw Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist; create it first (herald topic create "
+    return metadata.create(name, TopicSettings.DEFAULTS).handle((r, e) -> {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      if (cause != null && !(cause instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS)) {
+        throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
+      }
+      Topic created = topics.get(name);
+      if (created == null) {
+        throw notFound(name); // deleted again meanwhile
+      }
+      return created;
+    });
+  }
+
+  private static StatusRuntimeException notFound(String name) {
+    return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist; create it first (herald topic create "
         + name + ") or start the broker with --auto-create-topics").asRuntimeException();
   }
 
+  /** Every live topic this node owns. */
   public List<Topic> all() {
     return new ArrayList<>(topics.values());
+  }
+
+  /** The live topic this node owns, for tests and metrics. */
+  public Optional<Topic> local(String name) {
+    return Optional.ofNullable(topics.get(name));
   }
 
   public int size() {
@@ -154,17 +180,38 @@ public final class TopicRegistry implements MetadataStore.Listener {
   }
 
   /**
-   * Step 4: close every topic and stop its loop, then record each topic's exact next sequence, so
-   * that after a graceful restart sequences continue without a jump and a resuming subscriber's
-   * gap notice counts exactly the events it lost.
+   * Step 4: close every topic and wait (bounded) for its loop to end, then record each topic's
+   * exact next sequence and that the stop was clean, so that after a graceful restart sequences
+   * continue in the same epoch without a jump and a resuming subscriber's gap notice counts exactly
+   * the events it lost. If a loop did not end in time, the stop is not recorded as clean (the next
+   * start treats it as a crash: new epochs above the reserved floors). Not on a transport thread.
    */
   public void closeAll(StatusRuntimeException status) {
-    for (Topic t : topics.values()) {
+    boolean clean = true;
+    List<Topic> all = new ArrayList<>(topics.values());
+    for (Topic t : all) {
       t.close(status, CloseReason.SHUTDOWN);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    for (Topic t : all) {
       try {
-        metadata.setSequenceFloor(t.name(), t.nextSequence()).join();
-      } catch (RuntimeException e) {
-        log.warn("could not record the next sequence of topic '{}': {}", t.name(), e.toString());
+        t.terminated().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        metadata.setSequenceFloor(t.name(), t.nextSequence()).get(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        clean = false;
+      } catch (Exception e) {
+        log.warn("topic '{}': could not record its exact next sequence ({}); the next start treats it as a crash", t.name(), e.toString());
+        clean = false;
+      }
+    }
+    if (clean) {
+      try {
+        metadata.recordCleanStop().get(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (Exception e) {
+        log.warn("could not record a clean stop ({}); the next start treats it as a crash", e.toString());
       }
     }
     topics.clear();

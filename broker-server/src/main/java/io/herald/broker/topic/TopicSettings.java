@@ -27,7 +27,8 @@ public record TopicSettings(
     long retentionMaxBytes,
     java.time.Duration retentionMaxAge,
     java.time.Duration dedupWindow,
-    int dedupMaxIds) {
+    int dedupMaxIds,
+    boolean blockPolicyAllowed) {
 
   public static final long KIB = 1024;
   public static final long MIB = 1024 * KIB;
@@ -44,7 +45,8 @@ public record TopicSettings(
       (int) MIB,
       java.time.Duration.ofSeconds(30),
       10_000, 64 * MIB, java.time.Duration.ofHours(1),
-      java.time.Duration.ofMinutes(2), 100_000);
+      java.time.Duration.ofMinutes(2), 100_000,
+      true);
 
   /** True when publisher-supplied ids are remembered for dedup. */
   public boolean dedupEnabled() {
@@ -83,8 +85,13 @@ public record TopicSettings(
     }
     java.time.Duration dedup = c.hasDedupWindow() ? duration("config.dedup_window", c.getDedupWindow(), java.time.Duration.ofHours(24)) : dedupWindow;
     int dedupIds = c.hasDedupMaxIds() ? (int) range("config.dedup_max_ids", Integer.toUnsignedLong(c.getDedupMaxIds()), 0, 10_000_000) : dedupMaxIds;
+    boolean blockAllowed = c.hasBlockPolicyAllowed() ? c.getBlockPolicyAllowed() : blockPolicyAllowed;
+    if (!blockAllowed && policy == Policy.BLOCK) {
+      throw invalid("config.default_overflow_policy is OVERFLOW_POLICY_BLOCK while config.block_policy_allowed is false;"
+          + " choose a DROP default policy or allow BLOCK");
+    }
     return new TopicSettings(policy, subEvents, subBytes, inEvents, inBytes, reject, maxEvent, block,
-        retEvents, retBytes, retAge, dedup, dedupIds);
+        retEvents, retBytes, retAge, dedup, dedupIds, blockAllowed);
   }
 
   /** The complete config, every field set. */
@@ -104,6 +111,7 @@ public record TopicSettings(
             .setMaxAge(toProto(retentionMaxAge)))
         .setDedupWindow(toProto(dedupWindow))
         .setDedupMaxIds(dedupMaxIds)
+        .setBlockPolicyAllowed(blockPolicyAllowed)
         .build();
   }
 
