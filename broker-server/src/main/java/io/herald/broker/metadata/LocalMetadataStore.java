@@ -67,6 +67,12 @@ public final class LocalMetadataStore implements MetadataStore {
   private final ReentrantLock lock = new ReentrantLock();
   @GuardedBy("lock")
   private final TreeMap<String, TopicRecord> topics = new TreeMap<>();
+  @GuardedBy("lock")
+  private final java.util.Map<String, Long> pendingFloors = new java.util.HashMap<>();
+  @GuardedBy("lock")
+  private final List<CompletableFuture<Void>> pendingFloorFutures = new ArrayList<>();
+  @GuardedBy("lock")
+  private boolean floorWriteQueued;
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final Path dir;
   private final Path file;
@@ -293,40 +299,76 @@ public final class LocalMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Floors are coalesced: every floor asked for while a write is queued goes into that one write
+   * (a thousand topics starting at once cost a few writes, not a thousand). A floor that could not
+   * be written fails its future; a floor that is recorded higher than asked is always safe.
+   */
   @Override
   public CompletableFuture<Void> setSequenceFloor(String name, long floor) {
-    if (file == null) {
-      // nothing to make durable: record it at once (a dispatch loop asks for this)
-      lock.lock();
-      try {
+    lock.lock();
+    try {
+      if (file == null) {
+        // nothing to make durable: record it at once (a dispatch loop asks for this)
         TopicRecord old = topics.get(name);
         if (old != null) {
           topics.put(name, old.withSequenceFloor(floor));
         }
-      } finally {
-        lock.unlock();
+        return CompletableFuture.completedFuture(null);
       }
-      return CompletableFuture.completedFuture(null);
-    }
-    return submit(() -> {
-      lock.lock();
-      try {
-        TopicRecord old = topics.get(name);
-        if (old == null || old.sequenceFloor() == floor) {
-          return null;
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      pendingFloors.put(name, floor);
+      pendingFloorFutures.add(f);
+      if (!floorWriteQueued) {
+        try {
+          executor.execute(this::writeFloors);
+          floorWriteQueued = true;
+        } catch (RejectedExecutionException e) {
+          pendingFloors.clear();
+          pendingFloorFutures.clear();
+          f.completeExceptionally(Status.UNAVAILABLE.withDescription("broker is shutting down").asRuntimeException());
         }
-        topics.put(name, old.withSequenceFloor(floor));
+      }
+      return f;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void writeFloors() {
+    List<CompletableFuture<Void>> done;
+    RuntimeException failure = null;
+    lock.lock();
+    try {
+      floorWriteQueued = false;
+      done = new ArrayList<>(pendingFloorFutures);
+      pendingFloorFutures.clear();
+      boolean changed = false;
+      for (var e : pendingFloors.entrySet()) {
+        TopicRecord old = topics.get(e.getKey());
+        if (old != null && old.sequenceFloor() != e.getValue()) {
+          topics.put(e.getKey(), old.withSequenceFloor(e.getValue()));
+          changed = true;
+        }
+      }
+      pendingFloors.clear();
+      if (changed) {
         try {
           persist();
         } catch (RuntimeException e) {
-          topics.put(name, old);
-          throw e;
+          failure = e; // the records keep the higher floors: a later write records them, which is safe
         }
-        return null;
-      } finally {
-        lock.unlock();
       }
-    });
+    } finally {
+      lock.unlock();
+    }
+    for (CompletableFuture<Void> f : done) {
+      if (failure == null) {
+        f.complete(null);
+      } else {
+        f.completeExceptionally(failure);
+      }
+    }
   }
 
   @Override

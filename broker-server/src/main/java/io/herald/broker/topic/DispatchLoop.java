@@ -89,11 +89,15 @@ final class DispatchLoop {
     }
   }
 
-  /** Frees the batch's inbox room and lets waiting batches in. */
+  /** Frees the batch's inbox room (once) and lets waiting batches in. */
   void finish(PublishBatch b) {
-    current = null;
+    if (current != b) {
+      return; // already released
+    }
     TopicSettings s = topic.settings();
-    for (PublishBatch in : inbox.release(b, s.inboxMaxEvents(), s.inboxMaxBytes())) {
+    List<PublishBatch> admitted = inbox.release(b, s.inboxMaxEvents(), s.inboxMaxBytes());
+    current = null;
+    for (PublishBatch in : admitted) {
       in.listener.admitted();
     }
   }

@@ -241,7 +241,7 @@ public final class Topic implements TopicHandle {
     counters.loopRestarts.increment();
     PublishBatch b = loop.current;
     if (b != null) {
-      if (loop.committed) {
+      if (loop.committed && loop.currentAcks != null) {
         List<PublishAck> acks = loop.currentAcks;
         loop.finish(b);
         b.listener.sequenced(acks);

@@ -193,17 +193,27 @@ public final class TopicRegistry implements MetadataStore.Listener {
       t.close(status, CloseReason.SHUTDOWN);
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    List<CompletableFuture<Void>> floors = new ArrayList<>(all.size());
     for (Topic t : all) {
       try {
         t.terminated().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        metadata.setSequenceFloor(t.name(), t.nextSequence()).get(5, TimeUnit.SECONDS);
+        floors.add(metadata.setSequenceFloor(t.name(), t.nextSequence())); // coalesced into few writes
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         clean = false;
       } catch (Exception e) {
-        log.warn("topic '{}': could not record its exact next sequence ({}); the next start treats it as a crash", t.name(), e.toString());
+        log.warn("topic '{}': its dispatch loop did not end in time ({}); the next start treats it as a crash", t.name(), e.toString());
         clean = false;
       }
+    }
+    try {
+      CompletableFuture.allOf(floors.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      clean = false;
+    } catch (Exception e) {
+      log.warn("could not record the topics' exact next sequences ({}); the next start treats it as a crash", e.toString());
+      clean = false;
     }
     if (clean) {
       try {
