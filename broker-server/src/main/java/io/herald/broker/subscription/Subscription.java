@@ -100,7 +100,7 @@ public final class Subscription {
   private long retainedAtStart;
   @GuardedBy("lock")
   private long liveFrom = Long.MAX_VALUE;
-  /** Live: the last sequence the loop offered (buffered, dropped, or merged into a gap). */
+  /** Live: the last sequence the buffer took (buffered, or dropped by policy into a gap). */
   @GuardedBy("lock")
   private long lastOffered;
   @GuardedBy("lock")
@@ -230,7 +230,6 @@ public final class Subscription {
           }
           continue;
         }
-        lastOffered = e.sequence();
         if (fits(e)) {
           append(e);
           continue;
@@ -243,6 +242,7 @@ public final class Subscription {
             } else {
               entries.addLast(new GapMarker(e.sequence(), e.sequence(), GapReason.DROPPED, e.epoch(), false));
             }
+            lastOffered = e.sequence();
             countDropped(1, DropReason.DROPPED_NEWEST);
             dirty = true;
           }
@@ -403,6 +403,7 @@ public final class Subscription {
 
   @GuardedBy("lock")
   private void append(Sequenced e) {
+    lastOffered = e.sequence();
     entries.addLast(e);
     bufferedEvents++;
     bufferedBytes += e.size();
@@ -734,7 +735,7 @@ public final class Subscription {
     lock.lock();
     try {
       return new Stats(bufferedEvents, bufferedBytes, delivered, dropped, creditEvents,
-          byteCredit ? Math.max(creditBytes, 0) : 0, byteCredit ? Math.max(-creditBytes, 0) : 0, nextSequence, epoch);
+          byteCredit ? Math.max(creditBytes, 0) : 0, byteCredit ? Math.max(-creditBytes, 0) : 0, nextSequence, epoch, lastOffered);
     } finally {
       lock.unlock();
     }
@@ -742,7 +743,7 @@ public final class Subscription {
 
   /** Counters of one subscription at one moment. */
   public record Stats(long bufferedEvents, long bufferedBytes, long delivered, long dropped,
-      long creditEvents, long creditBytes, long creditBytesDebt, long nextSequence, long epoch) { }
+      long creditEvents, long creditBytes, long creditBytesDebt, long nextSequence, long epoch, long lastOffered) { }
 
   /** A run of lost sequences inside the buffer, sent as a gap notice before the next event. */
   private static final class GapMarker {
