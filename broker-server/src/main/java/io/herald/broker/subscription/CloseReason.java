@@ -11,5 +11,7 @@ public enum CloseReason {
   /** The broker is shutting down. */
   SHUTDOWN,
   /** The client sent a frame the broker cannot accept (e.g. credit overflow). */
-  PROTOCOL_ERROR
+  PROTOCOL_ERROR,
+  /** The broker failed while serving the subscription (a bug): the stream ends with INTERNAL. */
+  INTERNAL_ERROR
 }
