@@ -1,5 +1,6 @@
 package io.herald.broker.metadata;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
@@ -37,7 +38,7 @@ public final class LocalMetadataStore implements MetadataStore {
   static final String FILE = "topics.json";
 
   private final ReentrantLock lock = new ReentrantLock();
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private final TreeMap<String, TopicRecord> topics = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final Path file;
@@ -55,9 +56,15 @@ public final class LocalMetadataStore implements MetadataStore {
       throw new UncheckedIOException("cannot create data directory " + dataDir + ": " + e.getMessage(), e);
     }
     this.file = dataDir.resolve(FILE);
-    load();
+    lock.lock(); // not shared yet: taken so that every access to the map is checked the same way
+    try {
+      load();
+    } finally {
+      lock.unlock();
+    }
   }
 
+  @GuardedBy("lock")
   private void load() {
     if (!Files.exists(file)) {
       return;
@@ -78,7 +85,7 @@ public final class LocalMetadataStore implements MetadataStore {
     }
   }
 
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private void persist() {
     if (file == null) {
       return;

@@ -1,5 +1,6 @@
 package io.herald.broker.subscription;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,9 +16,9 @@ import java.util.function.LongSupplier;
  * <h2>Concurrency</h2>
  * Three parties touch a subscription, each through its own methods:
  * <ul>
- *   <li>the topic's dispatch loop (one thread) calls {@link #offer} and {@link #flushSignal};
+ *   <li>the topic's dispatch loop (one thread) calls {@link #offerAll} and {@link #flushSignal};
  *   <li>the subscription's writer (never two at once; see {@code delivery.SubscriptionWriter})
- *       calls {@link #poll} and {@link #finishDrain};
+ *       calls {@link #poll} and {@link #drained};
  *   <li>any thread calls {@link #grant}, {@link #close}, {@link #beginDrain} and the stats getters.
  * </ul>
  * All state is guarded by {@link #lock}. Nothing here calls into gRPC; the only callback,
@@ -79,21 +80,34 @@ public final class Subscription {
   private final Condition notFull = lock.newCondition();
   private volatile Runnable wake = NO_WAKE;
 
-  // @GuardedBy("lock") from here on
   /** {@link Sequenced} events and {@link GapMarker}s, in sequence order. */
+  @GuardedBy("lock")
   private final ArrayDeque<Object> entries = new ArrayDeque<>(4);
+  @GuardedBy("lock")
   private long bufferedEvents;
+  @GuardedBy("lock")
   private long bufferedBytes;
+  @GuardedBy("lock")
   private boolean catchingUp;
+  @GuardedBy("lock")
   private long cursor;
+  @GuardedBy("lock")
   private long liveFrom = Long.MAX_VALUE;
+  @GuardedBy("lock")
   private long nextSequence;
+  @GuardedBy("lock")
   private long creditEvents;
+  @GuardedBy("lock")
   private long creditBytes;
+  @GuardedBy("lock")
   private long delivered;
+  @GuardedBy("lock")
   private long dropped;
+  @GuardedBy("lock")
   private boolean dirty;
+  @GuardedBy("lock")
   private State state = State.OPEN;
+  @GuardedBy("lock")
   private CloseReason closeReason;
 
   public Subscription(String id, String name, String peer, Policy policy, long maxEvents, long maxBytes,
@@ -151,6 +165,7 @@ public final class Subscription {
     }
   }
 
+  @GuardedBy("lock")
   private void catchUpFrom(long from) {
     if (from >= log.nextSequence()) {
       // nothing retained to read: live at once (the loop has not appended `from` yet)
@@ -256,6 +271,7 @@ public final class Subscription {
     }
   }
 
+  @GuardedBy("lock")
   private boolean fits(Sequenced e) {
     if (bufferedEvents == 0) {
       return true;
@@ -263,6 +279,7 @@ public final class Subscription {
     return bufferedEvents < maxEvents && bufferedBytes + e.size() <= maxBytes;
   }
 
+  @GuardedBy("lock")
   private void append(Sequenced e) {
     entries.addLast(e);
     bufferedEvents++;
@@ -271,6 +288,7 @@ public final class Subscription {
   }
 
   /** Pushes the oldest buffered event out, merging it into the gap marker at the head. */
+  @GuardedBy("lock")
   private void evictOldest() {
     GapMarker m = null;
     if (entries.peekFirst() instanceof GapMarker head) {
@@ -289,6 +307,7 @@ public final class Subscription {
     countDropped(1, DropReason.EVICTED_OLDEST);
   }
 
+  @GuardedBy("lock")
   private void countDropped(long n, DropReason reason) {
     dropped += n;
     counters.dropped(n, reason);
@@ -358,7 +377,7 @@ public final class Subscription {
     }
   }
 
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private void pollRetained(List<Object> out, int maxEvents, long maxBytes) {
     long first = log.firstSequence();
     if (cursor < first) {
@@ -392,10 +411,12 @@ public final class Subscription {
     }
   }
 
+  @GuardedBy("lock")
   private boolean hasCredit() {
     return creditEvents > 0 && (!byteCredit || creditBytes > 0);
   }
 
+  @GuardedBy("lock")
   private void takeCredit(Sequenced e) {
     creditEvents--;
     if (byteCredit) {
@@ -433,7 +454,7 @@ public final class Subscription {
 
   /**
    * Stops taking events and lets the writer send what is buffered (graceful shutdown); the writer
-   * calls {@link #finishDrain()} when done. No effect if already closing.
+   * closes it once {@link #drained()}. No effect if already closing.
    */
   public void beginDrain(CloseReason reason) {
     lock.lock();

@@ -1,5 +1,6 @@
 package io.herald.broker.topic;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.herald.broker.subscription.RetainedLog;
 import io.herald.broker.subscription.Sequenced;
 import java.util.List;
@@ -17,12 +18,17 @@ final class RetentionRing implements RetainedLog {
   private static final int INITIAL_CAPACITY = 8;
 
   private final ReentrantLock lock = new ReentrantLock();
-  // @GuardedBy("lock")
+  @GuardedBy("lock")
   private Sequenced[] ring = new Sequenced[0];
+  @GuardedBy("lock")
   private int head;
+  @GuardedBy("lock")
   private int size;
+  @GuardedBy("lock")
   private long bytes;
+  @GuardedBy("lock")
   private long first = 1;
+  @GuardedBy("lock")
   private long next = 1;
 
   /** Appends consecutive events starting at {@link #nextSequence()}. Dispatch loop only. */
@@ -92,10 +98,12 @@ final class RetentionRing implements RetainedLog {
     }
   }
 
+  @GuardedBy("lock")
   private void grow() {
     resize(ring.length == 0 ? INITIAL_CAPACITY : ring.length * 2);
   }
 
+  @GuardedBy("lock")
   private void resize(int capacity) {
     Sequenced[] n = new Sequenced[capacity];
     for (int i = 0; i < size; i++) {
