@@ -22,6 +22,7 @@ import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.transport.ConnectionLog;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.broker.transport.ServerFactory;
+import io.herald.broker.transport.UndecodableRequests;
 import io.herald.proto.v1.PublishServiceGrpc;
 import io.herald.proto.v1.SubscribeServiceGrpc;
 import io.herald.proto.v1.TopicAdminServiceGrpc;
@@ -123,11 +124,12 @@ public final class Broker implements AutoCloseable {
               return TopicAdminServiceGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName()) ? admin : null;
             }
           })
-          .addService(ServerInterceptors.intercept(publishService.definition(), peer))
-          .addService(ServerInterceptors.intercept(subscribeService.definition(), peer))
-          .addService(new TopicAdminService(metadata, topics))
-          .addService(health.getHealthService())
-          .addService(ProtoReflectionServiceV1.newInstance())
+          // every service decodes requests where a bad one can be answered with INVALID_ARGUMENT
+          .addService(ServerInterceptors.intercept(UndecodableRequests.guard(publishService.definition()), peer))
+          .addService(ServerInterceptors.intercept(UndecodableRequests.guard(subscribeService.definition()), peer))
+          .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics).bindService()))
+          .addService(UndecodableRequests.guard(health.getHealthService().bindService()))
+          .addService(UndecodableRequests.guard(ProtoReflectionServiceV1.newInstance().bindService()))
           .intercept(new GrpcMetricsInterceptor(metrics.registry()))
           .addTransportFilter(connections)
           .maxInboundMessageSize(MAX_MESSAGE_BYTES)

@@ -135,12 +135,13 @@ class DeliveryTest {
 
   @Test
   void slowDropSubscriberDoesNotSlowAFastOne() throws Exception {
-    // the fast subscriber's buffer holds the whole run, so only the slow one can drop
-    b.createTopic("t", TopicConfig.newBuilder().setInboxMaxEvents(100).setSubscriberBufferMaxEvents(100_000).build());
+    b.createTopic("t", TopicConfig.newBuilder().setInboxMaxEvents(100).build());
     TestSubscriber slow = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST).setBufferMaxEvents(5).build());
     TestSubscriber fast = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST).build());
-    fast.grant(1_000_000);
-    int published = 20_000;
+    fast.keepGranting(1_000);
+    // within one default buffer (10,000): a DROP subscriber whose writer falls a whole buffer behind
+    // drops by design, so only the slow one may drop here; the BLOCK test below runs longer
+    int published = 8_000;
     // the slow subscriber never grants credit; publishing still completes and the fast one gets all
     b.publish("t", "e", published, 200);
     List<DeliveredEvent> got = fast.awaitEvents(published);
@@ -151,6 +152,45 @@ class DeliveryTest {
     slow.awaitAccounted(published);
     assertThat(slow.events()).hasSize(5);
     assertThat(slow.lostCount()).isEqualTo(published - 5);
+  }
+
+  @Test
+  void stalledSubscriberNeitherSlowsNorDropsABlockSubscriberWithTheDefaultBuffer() throws Exception {
+    Duration maxBlock = Duration.ofSeconds(10);
+    b.createTopic("t", TopicConfig.newBuilder()
+        .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(maxBlock.toSeconds())).build());
+    // stalled: never grants credit, so its default buffer (10,000) fills and then drops the oldest
+    TestSubscriber stalled = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST).build());
+    // a normal consumer with the default buffer: lossless, keeps granting as it receives
+    TestSubscriber normal = TestSubscriber.started(b.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_BLOCK).build());
+    normal.keepGranting(1_000);
+
+    int published = 30_000; // three times the stalled one's buffer
+    int batch = 100;
+    long slowestAckNanos = 0;
+    for (int i = 0; i < published; i += batch) {
+      long t0 = System.nanoTime();
+      assertThat(b.publish("t", "e" + i, batch, batch)).hasSize(batch);
+      slowestAckNanos = Math.max(slowestAckNanos, System.nanoTime() - t0);
+    }
+    // never held up by the stalled subscriber: a BLOCK wait on it would take max_block
+    assertThat(Duration.ofNanos(slowestAckNanos)).isLessThan(maxBlock.dividedBy(4));
+
+    List<DeliveredEvent> got = normal.awaitEvents(published);
+    assertThat(got).extracting(DeliveredEvent::getSequence).containsExactlyElementsOf(
+        java.util.stream.LongStream.rangeClosed(1, published).boxed().toList());
+    assertThat(normal.gaps()).isEmpty();
+    assertThat(normal.ended).isNotDone();
+    assertThat(stalled.ended).isNotDone();
+    TopicStats stats = b.admin().getTopic(GetTopicRequest.newBuilder().setName("t").build()).getTopic().getStats();
+    assertThat(stats.getSlowConsumerEvictions()).isZero();
+    assertThat(stats.getSubscriberCount()).isEqualTo(2);
+
+    // the stalled one lost only its own: it gets its buffer's newest events and gap notices for the rest
+    stalled.grant(published);
+    stalled.awaitAccounted(published);
+    assertThat(stalled.events()).hasSize(10_000);
+    assertCoversExactly(stalled.frames(), published);
   }
 
   @Test

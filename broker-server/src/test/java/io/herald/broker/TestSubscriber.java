@@ -28,6 +28,7 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
   final CompletableFuture<Status> ended = new CompletableFuture<>();
   private final List<Object> frames = new ArrayList<>();
   private ClientCallStreamObserver<SubscribeRequest> requests;
+  private volatile boolean replenish;
 
   static TestSubscriber open(SubscribeServiceGrpc.SubscribeServiceStub stub, SubscribeInit init) {
     TestSubscriber s = new TestSubscriber();
@@ -60,6 +61,15 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
     send(SubscribeRequest.newBuilder().setCredit(Credit.newBuilder().setEvents(events).setBytes(bytes)).build());
   }
 
+  /**
+   * Grants {@code window} events now and, from then on, as many as each batch delivers: a consumer
+   * that keeps up, with at most {@code window} events outstanding (as the SDK does).
+   */
+  void keepGranting(long window) {
+    replenish = true;
+    grant(window);
+  }
+
   void cancel() {
     requests.cancel("test done", null);
   }
@@ -71,6 +81,9 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
       case BATCH -> {
         synchronized (this) {
           frames.addAll(r.getBatch().getEventsList());
+        }
+        if (replenish) {
+          grant(r.getBatch().getEventsCount());
         }
       }
       case GAP -> {

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * 3 MiB). Spurious {@code onReady} calls are harmless: a run with nothing to do returns at once.
  *
  * <p>It also ends the stream, exactly once: with the status that matches the subscription's close
- * reason, after unregistering it from the topic.
+ * reason, after unregistering it from the topic; or, if a run throws anything, with INTERNAL.
  */
 final class SubscriptionWriter {
   private static final Logger log = LoggerFactory.getLogger(SubscriptionWriter.class);
@@ -52,7 +52,7 @@ final class SubscriptionWriter {
     this.sub = sub;
     this.topic = topic;
     this.owner = owner;
-    this.drainer = new Drainer(executor, this::drain);
+    this.drainer = new Drainer(executor, this::drain, this::failed);
   }
 
   Subscription subscription() {
@@ -86,13 +86,17 @@ final class SubscriptionWriter {
     if (ended) {
       return;
     }
-    try {
-      drainOnce();
-    } catch (RuntimeException e) {
-      log.error("writer of {} on topic '{}' failed", sub.id(), topic.name(), e);
-      sub.close(CloseReason.PROTOCOL_ERROR);
-      end(Status.INTERNAL.withDescription("broker failed to write to the subscription: " + e));
-    }
+    drainOnce();
+  }
+
+  /**
+   * The drain threw (a bug, an {@link Error}): the stream's state is unknown, so end it with
+   * INTERNAL and free the subscription. Runs as the one writer (see {@link Drainer}).
+   */
+  private void failed(Throwable t) {
+    log.error("writer of {} on topic '{}' failed; ending its stream with INTERNAL: {}", sub.id(), topic.name(), Drainer.describe(t));
+    sub.close(CloseReason.INTERNAL_ERROR);
+    end(Status.INTERNAL.withDescription("broker failed to write to the subscription: " + t));
   }
 
   private void drainOnce() {
@@ -131,9 +135,22 @@ final class SubscriptionWriter {
         }
         return;
       }
+      WriterFault f = fault;
+      if (f != null) {
+        f.beforeSend(sub);
+      }
       send(items);
     }
   }
+
+  /** Test hook: a fault to throw from a writer before it sends a batch. */
+  @FunctionalInterface
+  interface WriterFault {
+    void beforeSend(Subscription sub);
+  }
+
+  /** Test hook, null (no fault) in production: tests set it to make a writer throw. */
+  static volatile WriterFault fault;
 
   private void send(List<Object> items) {
     List<Sequenced> run = null;

@@ -1,5 +1,6 @@
 package io.herald.broker.metadata;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
@@ -94,9 +95,15 @@ public final class LocalMetadataStore implements MetadataStore {
     }
     this.dir = dataDir;
     this.file = dataDir.resolve(FILE);
-    load();
+    lock.lock(); // not shared yet: taken so that every access to the map is checked the same way
+    try {
+      load();
+    } finally {
+      lock.unlock();
+    }
   }
 
+  @GuardedBy("lock")
   private void load() {
     Path marker = dir.resolve(CLEAN_STOP);
     boolean clean = Files.exists(marker);

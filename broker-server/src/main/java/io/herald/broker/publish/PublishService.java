@@ -209,7 +209,7 @@ public final class PublishService {
 
     StreamCall(ServerCallStreamObserver<PublishStreamResponse> call) {
       this.call = call;
-      this.flusher = new Drainer(writers, this::flush);
+      this.flusher = new Drainer(writers, this::flush, this::flushFailed);
       call.setOnReadyHandler(flusher::signal);
       call.setOnCancelHandler(this::cancelled);
     }
@@ -386,6 +386,31 @@ public final class PublishService {
         if (out == null) {
           return;
         }
+      }
+    }
+
+    /**
+     * The flusher threw (a bug, an {@link Error}): the stream's order is no longer known, so end it
+     * with INTERNAL; its unanswered batches may or may not be sequenced (the client retries, dedup
+     * makes that safe). Runs as the flusher.
+     */
+    private void flushFailed(Throwable t) {
+      log.error("publish stream flusher failed; ending the stream with INTERNAL: {}", Drainer.describe(t));
+      if (ended) {
+        return;
+      }
+      ended = true;
+      streams.remove(this);
+      lock.lock();
+      try {
+        cancelled = true; // read no more requests
+      } finally {
+        lock.unlock();
+      }
+      try {
+        call.onError(Status.INTERNAL.withDescription("broker failed to write to the publish stream: " + t).asRuntimeException());
+      } catch (RuntimeException e) {
+        log.debug("publish stream error not sent (call gone): {}", e.toString());
       }
     }
 

@@ -16,9 +16,9 @@ import java.util.function.LongSupplier;
  * <h2>Concurrency</h2>
  * Three parties touch a subscription, each through its own methods:
  * <ul>
- *   <li>the topic's dispatch loop (one thread) calls {@link #offer} and {@link #flushSignal};
+ *   <li>the topic's dispatch loop (one thread) calls {@link #offerAll} and {@link #flushSignal};
  *   <li>the subscription's writer (never two at once; see {@code delivery.SubscriptionWriter})
- *       calls {@link #poll} and {@link #finishDrain};
+ *       calls {@link #poll} and {@link #drained};
  *   <li>any thread calls {@link #grant}, {@link #close}, {@link #beginDrain} and the stats getters.
  * </ul>
  * All state is guarded by {@link #lock}. Nothing here calls into gRPC; the only callback,
@@ -626,7 +626,7 @@ public final class Subscription {
 
   /**
    * Stops taking events and lets the writer send what is buffered (graceful shutdown); the writer
-   * calls {@link #finishDrain()} when done. No effect if already closing.
+   * closes it once {@link #drained()}. No effect if already closing.
    */
   public void beginDrain(CloseReason reason) {
     lock.lock();
