@@ -133,6 +133,32 @@ class EpochTest {
   }
 
   @Test
+  void aCleanRestartAfterACrashStillSaysWhatTheCrashLost(@TempDir Path dir) throws Exception {
+    TestBroker first = new TestBroker(c -> c.withDataDir(dir));
+    first.createTopic("t");
+    long epoch = first.publish("t", "e", 10, 10).get(0).getEpoch();
+    Path copy = crashCopy(dir);
+    first.close();
+    long floor;
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+      floor = describe(b, "t").getEpochStartSequence();
+      b.publish("t", "f", 5, 5);
+    } // clean stop
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      b.publish("t", "g", 1, 1);
+      s.awaitEvents(1);
+      List<GapNotice> gaps = s.gaps();
+      assertThat(gaps.get(0).getReason()).isEqualTo(GapReason.GAP_REASON_CRASH_RECOVERY);
+      assertThat(gaps.get(0).getLastSequence()).isEqualTo(floor - 1);
+      assertThat(gaps.get(1).getReason()).isEqualTo(GapReason.GAP_REASON_RETENTION);
+      assertThat(gaps.get(1).getFirstSequence()).isEqualTo(floor);
+      assertThat(gaps.get(1).getCount()).isEqualTo(5);
+      assertThat(gaps.get(1).getCountUnknown()).isFalse();
+    }
+  }
+
+  @Test
   void aCleanRestartKeepsTheEpochAndCountsExactly(@TempDir Path dir) throws Exception {
     long epoch;
     try (TestBroker b = new TestBroker(c -> c.withDataDir(dir))) {

@@ -194,9 +194,9 @@ final class SubscriptionWriter {
   private void endFor(CloseReason reason) {
     Status status = switch (reason == null ? CloseReason.SHUTDOWN : reason) {
       case CLIENT_CANCELLED -> null;
-      case SLOW_CONSUMER -> Status.RESOURCE_EXHAUSTED.withDescription("evicted as a slow consumer: the BLOCK buffer of topic '"
-          + topic.name() + "' stayed full for longer than max_block (" + topic.settings().maxBlock()
-          + "); grant credit faster, enlarge the buffer, or subscribe with a DROP policy");
+      case SLOW_CONSUMER -> Status.RESOURCE_EXHAUSTED.withDescription("evicted as a slow consumer: this BLOCK subscription held topic '"
+          + topic.name() + "' back (its buffer full, or history it had not read yet) for longer than max_block ("
+          + topic.settings().maxBlock() + "); grant credit faster, enlarge the buffer, or subscribe with a DROP policy");
       case TOPIC_DELETED -> Status.NOT_FOUND.withDescription("topic '" + topic.name() + "' was deleted");
       case SHUTDOWN -> Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and resume from the sequence after the last one received");
       case PROTOCOL_ERROR -> Status.INVALID_ARGUMENT.withDescription(protocolError == null ? "protocol error" : protocolError);

@@ -143,10 +143,10 @@ final class RetentionRing implements RetainedLog {
   }
 
   /**
-   * Empties the ring, which goes on at {@code nextSequence}. With {@code unknown}, the sequences
-   * below it are recorded as lost by a crash (how many existed is not known).
+   * Empties the ring, which goes on at {@code nextSequence}. Sequences below {@code unknownBelow}
+   * (0: none) are recorded as lost by a crash (how many of them existed is not known).
    */
-  void resetTo(long nextSequence, boolean unknown) {
+  void resetTo(long nextSequence, long unknownBelow) {
     lock.lock();
     try {
       ring = new Sequenced[0];
@@ -156,7 +156,7 @@ final class RetentionRing implements RetainedLog {
       skips.clear();
       first = nextSequence;
       next = nextSequence;
-      unknownBelow = unknown ? nextSequence : 0;
+      this.unknownBelow = unknownBelow;
     } finally {
       lock.unlock();
     }

@@ -119,9 +119,9 @@ public final class Topic implements TopicHandle {
     this.registry = new SubscriberRegistry(name);
     long next = record.sequenceFloor();
     this.firstSequence = next;
-    // after a crash, the numbers below the floor are history this broker lost: it cannot tell
-    // how many of them were assigned
-    ring.resetTo(next, record.epochCause() == EpochCause.EPOCH_CAUSE_CRASH_RECOVERY && record.epochStartSequence() == next && next > 1);
+    // the epoch began with a crash recovery: the numbers below its first sequence are history the
+    // broker lost, and it cannot tell how many of them were assigned
+    ring.resetTo(next, record.epochCause() == EpochCause.EPOCH_CAUSE_CRASH_RECOVERY ? record.epochStartSequence() : 0);
     SequenceReservation r = new SequenceReservation(name, next, reservation, bookkeeping::recordFloor);
     this.loop = new DispatchLoop(this, inbox, ring, counters, r, next);
     this.thread = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::supervise);
