@@ -170,6 +170,65 @@ class MalformedRequestTest {
     assertBrokerStillServes();
   }
 
+  /**
+   * Stress: the garbage arrives while the subscription's writer is sending events from the writer
+   * pool, so the refusal's close meets a write in progress; the stream still ends with
+   * INVALID_ARGUMENT, nothing is logged as an error, and the bystander is not disturbed.
+   */
+  @Test
+  void undecodableFrameWhileEventsFlowEndsThatStreamCleanly() throws Exception {
+    MethodDescriptor<byte[], byte[]> subscribe = raw(SubscribeServiceGrpc.getSubscribeMethod().getFullMethodName());
+    byte[] init = SubscribeRequest.newBuilder().setInit(SubscribeInit.newBuilder().setTopic("t").setSubscriberName("bad")
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1L << 30))).build().toByteArray();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread publisher = Thread.ofPlatform().name("test-publisher").start(() -> {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+      while (!stop.get() && System.nanoTime() < deadline) {
+        b.publish("t", "flow", 50, 50);
+      }
+    });
+    int rounds = 30;
+    try {
+      for (int round = 0; round < rounds; round++) {
+        CompletableFuture<Status> end = new CompletableFuture<>();
+        java.util.concurrent.CountDownLatch flowing = new java.util.concurrent.CountDownLatch(3); // started + 2 batches
+        ClientCall<byte[], byte[]> call = b.channel.newCall(subscribe, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS));
+        StreamObserver<byte[]> out = ClientCalls.asyncBidiStreamingCall(call, new StreamObserver<>() {
+          @Override
+          public void onNext(byte[] value) {
+            flowing.countDown();
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            end.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            end.complete(Status.OK);
+          }
+        });
+        out.onNext(init);
+        assertThat(flowing.await(10, TimeUnit.SECONDS)).as("events flowing").isTrue();
+        out.onNext(GARBAGE);
+        Status status = end.get(10, TimeUnit.SECONDS);
+        assertThat(status.getCode()).as(status.toString()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      }
+    } finally {
+      stop.set(true);
+      publisher.join(TimeUnit.SECONDS.toMillis(30));
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(b.admin().listSubscriptions(ListSubscriptionsRequest.newBuilder().setTopic("t").build()).getSubscriptionsList())
+            .extracting(s -> s.getSubscriberName()).doesNotContain("bad"));
+    List<ILoggingEvent> all = List.copyOf(logs.list);
+    assertThat(all).as("no stack trace").allSatisfy(e -> assertThat(e.getThrowableProxy()).as(e.toString()).isNull());
+    assertThat(all).as("no ERROR").noneMatch(e -> e.getLevel() == Level.ERROR);
+    assertThat(refusals()).hasSize(rounds);
+    assertThat(bystander.ended).isNotDone();
+  }
+
   private void assertLoggedOneLineWithoutStackTrace() {
     await().atMost(Duration.ofSeconds(5)).until(() -> !refusals().isEmpty());
     List<ILoggingEvent> all = List.copyOf(logs.list);

@@ -14,6 +14,7 @@ import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,12 +26,14 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #guard} rebuilds a service so that the transport hands each request over undecoded (the
  * {@link InputStream} it already has: no copy) and the method's own request marshaller parses it in
  * the call listener's {@code onMessage}, where a failure can be answered. Responses keep their
- * marshallers untouched. On a failure the call is closed with INVALID_ARGUMENT, the handler is told
+ * marshallers untouched. On a failure the call is closed with INVALID_ARGUMENT (never while the
+ * handler is writing a response from another thread: see {@code DecodedCall}), the handler is told
  * the call was cancelled (so a stream releases what it holds, e.g. a subscription), later events
  * of the call are ignored, and one line is logged at INFO.
  *
  * <p>Thread-safety: the wrapped listener is called by gRPC, serially per call, on whatever thread
- * the call's executor provides; it never blocks.
+ * the call's executor provides; it never blocks. The call handed to the handler may be written from
+ * any one thread at a time, as any {@link ServerCall}.
  */
 public final class UndecodableRequests {
   private static final Logger log = LoggerFactory.getLogger(UndecodableRequests.class);
@@ -78,6 +81,7 @@ public final class UndecodableRequests {
   private static final class GuardedListener<Q, R> extends ServerCall.Listener<InputStream> {
     private final ServerCall<InputStream, R> call;
     private final MethodDescriptor<Q, R> method;
+    private final DecodedCall<Q, R> decoded;
     private final ServerCall.Listener<Q> delegate;
     /** Set once a request failed to decode; from then on the handler hears nothing more. */
     private boolean refused;
@@ -85,7 +89,8 @@ public final class UndecodableRequests {
     GuardedListener(ServerCall<InputStream, R> call, Metadata headers, MethodDescriptor<Q, R> method, ServerCallHandler<Q, R> handler) {
       this.call = call;
       this.method = method;
-      this.delegate = handler.startCall(new DecodedCall<>(call, method), headers);
+      this.decoded = new DecodedCall<>(call, method);
+      this.delegate = handler.startCall(decoded, headers);
     }
 
     @Override
@@ -108,12 +113,7 @@ public final class UndecodableRequests {
       String detail = describe(e);
       log.info("refused an undecodable request on {} from {}: {}", method.getFullMethodName(),
           call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), detail);
-      try {
-        call.close(Status.INVALID_ARGUMENT.withDescription("cannot decode the " + method.getBareMethodName() + " request: " + detail),
-            new Metadata());
-      } catch (IllegalStateException alreadyClosed) {
-        // the handler had closed the call already: nothing more to tell the client
-      }
+      decoded.refuse(Status.INVALID_ARGUMENT.withDescription("cannot decode the " + method.getBareMethodName() + " request: " + detail));
       delegate.onCancel(); // the handler releases what the call holds, as for a client cancel
     }
 
@@ -161,11 +161,26 @@ public final class UndecodableRequests {
   }
 
   /**
-   * The call as the handler sees it: the method's real descriptor; everything else forwarded. The
-   * request type only appears in {@link #getMethodDescriptor}, so the cast is safe.
+   * The call as the handler sees it: the method's real descriptor, and a refusal that never races
+   * the handler's own writer. A stream's responses may be written from another thread than the
+   * transport's (a subscription writer, a publish flusher), and a {@link ServerCall} may not be
+   * written from two threads at once; so {@code sendHeaders}, {@code sendMessage} and {@code close}
+   * move one state by CAS: IDLE → BUSY → IDLE around each of the handler's writes, and a refusal
+   * either closes an IDLE call itself or, finding it BUSY, leaves the close to the writer as it
+   * finishes (REFUSE_PENDING). After a close, whoever made it, further writes are dropped. No lock;
+   * two CAS per write. Everything else is forwarded. The request type only appears in {@link
+   * #getMethodDescriptor}, so the cast to it is safe.
    */
-  private static final class DecodedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
+  static final class DecodedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
+    private static final int IDLE = 0;
+    private static final int BUSY = 1;
+    private static final int REFUSE_PENDING = 2;
+    private static final int CLOSED = 3;
+
     private final MethodDescriptor<Q, R> method;
+    private final AtomicInteger state = new AtomicInteger(IDLE);
+    /** Written before the CAS that publishes REFUSE_PENDING; read after seeing it. */
+    private Status refusal;
 
     @SuppressWarnings("unchecked")
     DecodedCall(ServerCall<InputStream, R> call, MethodDescriptor<Q, R> method) {
@@ -176,6 +191,65 @@ public final class UndecodableRequests {
     @Override
     public MethodDescriptor<Q, R> getMethodDescriptor() {
       return method;
+    }
+
+    @Override
+    public void sendHeaders(Metadata headers) {
+      if (state.compareAndSet(IDLE, BUSY)) {
+        try {
+          super.sendHeaders(headers);
+        } finally {
+          writeDone();
+        }
+      }
+    }
+
+    @Override
+    public void sendMessage(R message) {
+      if (state.compareAndSet(IDLE, BUSY)) {
+        try {
+          super.sendMessage(message);
+        } finally {
+          writeDone();
+        }
+      }
+    }
+
+    @Override
+    public void close(Status status, Metadata trailers) {
+      if (state.compareAndSet(IDLE, BUSY)) {
+        try {
+          super.close(status, trailers);
+        } finally {
+          state.set(CLOSED); // a refusal that came meanwhile has nothing left to close
+        }
+      }
+    }
+
+    /** After one of the handler's writes: back to IDLE, or make the refusal's close left to us. */
+    private void writeDone() {
+      if (!state.compareAndSet(BUSY, IDLE)) { // REFUSE_PENDING
+        state.set(CLOSED);
+        super.close(refusal, new Metadata());
+      }
+    }
+
+    /** Ends the call with {@code status} now, or as soon as the handler's write in progress ends. */
+    void refuse(Status status) {
+      refusal = status;
+      while (true) {
+        int s = state.get();
+        if (s == IDLE && state.compareAndSet(IDLE, CLOSED)) {
+          super.close(status, new Metadata());
+          return;
+        }
+        if (s == BUSY && state.compareAndSet(BUSY, REFUSE_PENDING)) {
+          return;
+        }
+        if (s == CLOSED || s == REFUSE_PENDING) {
+          return;
+        }
+      }
     }
   }
 }
