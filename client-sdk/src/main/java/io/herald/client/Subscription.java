@@ -10,6 +10,12 @@ public interface Subscription extends AutoCloseable {
   /** Sequence of the last event handed to the handler (0 before the first). */
   long lastSequence();
 
+  /**
+   * Epoch of the last event handed to the handler (0 before the first). A position is (epoch,
+   * sequence): to resume elsewhere, start at {@code StartPosition.after(lastEpoch(), lastSequence())}.
+   */
+  long lastEpoch();
+
   /** Events received from the broker and not yet handled (at most maxOutstanding). */
   long outstanding();
 

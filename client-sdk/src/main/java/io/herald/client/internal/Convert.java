@@ -34,9 +34,12 @@ public final class Convert {
       case GAP_REASON_DROPPED -> GapReason.DROPPED;
       case GAP_REASON_EVICTED -> GapReason.EVICTED;
       case GAP_REASON_RETENTION -> GapReason.RETENTION;
+      case GAP_REASON_CRASH_RECOVERY -> GapReason.CRASH_RECOVERY;
+      case GAP_REASON_TOPIC_RECREATED -> GapReason.TOPIC_RECREATED;
+      case GAP_REASON_LOOP_RESTARTED -> GapReason.LOOP_RESTARTED;
       default -> GapReason.UNKNOWN;
     };
-    return new Gap(g.getFirstSequence(), g.getLastSequence(), g.getCount(), r);
+    return new Gap(g.getFirstSequence(), g.getLastSequence(), g.getCount(), r, g.getEpoch(), g.getCountUnknown());
   }
 
   /** A receipt for the event with {@code id} (acks carry an id only when the broker assigned it). */

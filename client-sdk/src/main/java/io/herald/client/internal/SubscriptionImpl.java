@@ -60,6 +60,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   private boolean draining;
   private long lastReceived;
   private volatile long lastHandled;
+  private volatile long lastHandledEpoch;
   private long startSequence;
   private long outstandingEvents;
   private long outstandingBytes;
@@ -220,7 +221,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         }
         long first = Math.max(g.getFirstSequence(), lastReceived + 1);
         lastReceived = g.getLastSequence();
-        queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason()));
+        queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason(), g.getEpoch(), g.getCountUnknown()));
         scheduleDrain();
       }
     } finally {
@@ -274,6 +275,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
             log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
                 item.delivery().sequence(), e);
           }
+          lastHandledEpoch = item.delivery().epoch();
           lastHandled = item.delivery().sequence();
           events++;
           bytes += item.size();
@@ -368,6 +370,11 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   @Override
   public long lastSequence() {
     return lastHandled;
+  }
+
+  @Override
+  public long lastEpoch() {
+    return lastHandledEpoch;
   }
 
   @Override
