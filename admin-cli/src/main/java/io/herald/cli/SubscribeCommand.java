@@ -41,8 +41,8 @@ final class SubscribeCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
   @Mixin Connection conn;
   @Parameters(paramLabel = "TOPIC") String topic;
-  @Option(names = "--from", defaultValue = "latest", paramLabel = "latest|earliest|SEQ",
-      description = "Where to start (default ${DEFAULT-VALUE}).") String from;
+  @Option(names = "--from", defaultValue = "latest", paramLabel = "latest|earliest|SEQ|EPOCH:SEQ",
+      description = "Where to start (default ${DEFAULT-VALUE}): a sequence in the current epoch, or EPOCH:SEQ to resume right after that event.") String from;
   @Option(names = "--count", description = "Exit after this many events.") Long count;
   @Option(names = "--policy", defaultValue = "TOPIC_DEFAULT", description = "Broker-side buffer policy: ${COMPLETION-CANDIDATES}.") OverflowPolicy policy;
   @Option(names = "--max-outstanding", defaultValue = "1000", description = "Events in flight to this client (credit), default ${DEFAULT-VALUE}.") long maxOutstanding;
@@ -57,9 +57,13 @@ final class SubscribeCommand implements Callable<Integer> {
       case "earliest" -> StartPosition.earliest();
       default -> {
         try {
-          yield StartPosition.sequence(Long.parseLong(from));
+          int colon = from.indexOf(':');
+          // EPOCH:SEQ starts right after that event (a position printed by an earlier run)
+          yield colon < 0 ? StartPosition.sequence(Long.parseLong(from))
+              : StartPosition.after(Long.parseLong(from.substring(0, colon)), Long.parseLong(from.substring(colon + 1)));
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("--from must be latest, earliest or a sequence >= 1; got '" + from + "'");
+          throw new IllegalArgumentException("--from must be latest, earliest, a sequence >= 1, or EPOCH:SEQ (start after that event); got '"
+              + from + "'");
         }
       }
     };
@@ -95,7 +99,7 @@ final class SubscribeCommand implements Callable<Integer> {
           .onGap(g -> {
             synchronized (out) {
               out.println(conn.json() ? Json.line(SubscribeResponse.newBuilder().setGap(toProto(g)).build())
-                  : String.format("gap: lost %d events (sequences %d..%d, %s)", g.count(), g.firstSequence(), g.lastSequence(), g.reason()));
+                  : gapText(g));
               out.flush();
             }
           })
@@ -132,10 +136,14 @@ final class SubscribeCommand implements Callable<Integer> {
 
   static GapNotice toProto(Gap g) {
     return GapNotice.newBuilder().setFirstSequence(g.firstSequence()).setLastSequence(g.lastSequence()).setCount(g.count())
+        .setEpoch(g.epoch()).setCountUnknown(g.countUnknown())
         .setReason(switch (g.reason()) {
           case DROPPED -> GapReason.GAP_REASON_DROPPED;
           case EVICTED -> GapReason.GAP_REASON_EVICTED;
           case RETENTION -> GapReason.GAP_REASON_RETENTION;
+          case CRASH_RECOVERY -> GapReason.GAP_REASON_CRASH_RECOVERY;
+          case TOPIC_RECREATED -> GapReason.GAP_REASON_TOPIC_RECREATED;
+          case LOOP_RESTARTED -> GapReason.GAP_REASON_LOOP_RESTARTED;
           default -> GapReason.GAP_REASON_UNSPECIFIED;
         }).build();
   }
@@ -144,10 +152,18 @@ final class SubscribeCommand implements Callable<Integer> {
     return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
   }
 
+  static String gapText(Gap g) {
+    if (g.lastSequence() == 0) {
+      return String.format("gap: lost everything after sequence %d of epoch %d (%s; how many is not known)", g.firstSequence() - 1, g.epoch(), g.reason());
+    }
+    return String.format("gap: lost %s%d events (sequences %d..%d of epoch %d, %s)", g.countUnknown() ? "at most " : "", g.count(),
+        g.firstSequence(), g.lastSequence(), g.epoch(), g.reason());
+  }
+
   static String text(Delivery d) {
     Event e = d.event();
     StringBuilder sb = new StringBuilder();
-    sb.append(d.sequence()).append(' ').append(d.publishTime());
+    sb.append(d.epoch()).append(':').append(d.sequence()).append(' ').append(d.publishTime());
     if (!e.type().isEmpty()) {
       sb.append(" type=").append(e.type());
     }

@@ -50,6 +50,10 @@ final class TopicCommand {
         .row("max block", dur(c.getMaxBlock()))
         .row("retention", c.getRetention().getMaxEvents() + " events / " + c.getRetention().getMaxBytes() + " bytes / " + dur(c.getRetention().getMaxAge()))
         .row("dedup", dur(c.getDedupWindow()) + ", " + c.getDedupMaxIds() + " ids")
+        .row("block policy allowed", c.getBlockPolicyAllowed())
+        .row("epoch", t.getEpoch() + " (" + t.getEpochCause().name().replace("EPOCH_CAUSE_", "").toLowerCase(java.util.Locale.ROOT)
+            + " at sequence " + t.getEpochStartSequence() + ")")
+        .row("owner", t.getOwner())
         .row("published", s.getPublished())
         .row("delivered", s.getDelivered())
         .row("dropped", s.getDropped())
@@ -60,6 +64,8 @@ final class TopicCommand {
         .row("duplicates", s.getDuplicates())
         .row("rejected batches", s.getRejected())
         .row("slow consumer evictions", s.getSlowConsumerEvictions())
+        .row("dedup ids held", s.getDedupIds())
+        .row("dispatch loop restarts", s.getLoopRestarts())
         .print(out);
   }
 
