@@ -168,20 +168,56 @@ public final class PublishService {
     return Status.UNAVAILABLE.withDescription("broker is shutting down; publish to another broker").asRuntimeException();
   }
 
-  /** One PublishStream: request order in, response order out. */
+  /**
+   * Where a publish stream stands: one value per stream, moved only under the stream's lock, by the
+   * transport thread (a request arrives, half-close, cancel), the dispatch loop (the newest batch
+   * leaves the wait line), the flusher (a slot is written, the call ends) and shutdown ({@code end}).
+   * The read states say why no request is outstanding; once the client half-closes, cancels or the
+   * broker ends the stream, nothing is read again and the read states no longer apply.
+   */
+  enum StreamState {
+    /** One {@code request(1)} is outstanding: the next request may arrive. */
+    READING,
+    /** {@code onNext} is offering the newest slot's batch; the offer's outcome is not recorded yet. */
+    OFFERING,
+    /**
+     * The newest batch left the wait line (admitted, or failed) while {@code onNext} was still
+     * offering it: {@code onNext} reads on when it gets back, whatever the offer said.
+     */
+    LET_IN,
+    /** The newest batch waits in its topic's line: no read until it is admitted or fails. */
+    WAITING,
+    /** {@code MAX_OUTSTANDING_BATCHES} slots are unwritten: the flusher reads on when one is written. */
+    HELD,
+    /** The client half-closed: complete once every slot is answered and written. */
+    HALF_CLOSED,
+    /** The broker ends the stream ({@code end}): the error once the answered slots are written. */
+    ENDING,
+    /** The client cancelled: nothing more is read or written. Terminal. */
+    CANCELLED,
+    /** The flusher ended the call. Terminal. */
+    ENDED
+  }
+
+  /**
+   * One PublishStream: request order in, response order out.
+   *
+   * <p>Its state is {@link #state} and {@link #slots}, both guarded by {@link #lock} and changed
+   * together in one critical section: a decision (read on or not, end or not) and its record are
+   * never split across two lock acquisitions. gRPC is called ({@code request}, {@code onNext},
+   * {@code onError}, {@code onCompleted}) only after the lock is released, except the flusher's
+   * {@code isReady()}. The inbox lock is never taken while this lock is held.
+   */
   private final class StreamCall implements StreamObserver<RawPublish> {
     private final ServerCallStreamObserver<PublishStreamResponse> call;
     private final Drainer flusher;
     private final ReentrantLock lock = new ReentrantLock();
     // @GuardedBy("lock")
     private final ArrayDeque<Slot> slots = new ArrayDeque<>(4);
-    private boolean waitingForRoom;
-    private boolean owedRead;
-    private boolean halfClosed;
-    private boolean cancelled;
+    // @GuardedBy("lock")
+    private StreamState state = StreamState.READING;
+    // @GuardedBy("lock"); set with state ENDING
     private StatusRuntimeException endWith;
-    // flusher-only
-    private boolean ended;
 
     StreamCall(ServerCallStreamObserver<PublishStreamResponse> call) {
       this.call = call;
@@ -196,56 +232,80 @@ public final class PublishService {
       lock.lock();
       try {
         slots.addLast(slot);
+        if (state == StreamState.READING) {
+          state = StreamState.OFFERING;
+        }
       } finally {
         lock.unlock();
       }
+      boolean waiting = false;
       try {
         String name = TopicNames.validate("topic", req.topic());
         Topic topic = topics.resolve(name);
         PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), slot);
         Admission a = topic.offer(batch);
         switch (a) {
-          case ADMITTED -> readNext();
-          case WAITING -> {
-            lock.lock();
-            try {
-              waitingForRoom = true;
-            } finally {
-              lock.unlock();
-            }
-          }
-          case FULL -> {
-            slot.failed(full(topic));
-            readNext();
-          }
+          case ADMITTED -> { }
+          case WAITING -> waiting = true;
+          case FULL -> slot.failed(full(topic));
           case CLOSED -> {
             StatusRuntimeException e = closed(name);
             countRefusal(e);
             slot.failed(e);
-            readNext();
           }
           default -> throw new IllegalStateException("unknown admission " + a);
         }
       } catch (StatusRuntimeException e) {
         countRefusal(e);
         slot.failed(e);
-        readNext();
       }
-    }
-
-    /** Asks for the next request now, or notes that one is owed once responses drain. */
-    private void readNext() {
-      boolean now;
+      boolean read;
       lock.lock();
       try {
-        now = !waitingForRoom && !cancelled && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES;
-        owedRead = !now;
+        if (waiting && state == StreamState.OFFERING) {
+          state = StreamState.WAITING; // admitted() or failed() reads on
+          read = false;
+        } else {
+          read = readOn(); // in the inbox, refused, or already out of the line (LET_IN)
+        }
       } finally {
         lock.unlock();
       }
-      if (now) {
+      if (read) {
         call.request(1);
       }
+    }
+
+    /**
+     * Lock held. From a read state, moves to READING (true: the caller requests one more) or, with
+     * too many slots unwritten, to HELD. Any other state stays: the stream reads no more.
+     */
+    private boolean readOn() {
+      switch (state) {
+        case OFFERING, LET_IN, WAITING, HELD -> {
+          if (slots.size() < MAX_OUTSTANDING_BATCHES) {
+            state = StreamState.READING;
+            return true;
+          }
+          state = StreamState.HELD;
+          return false;
+        }
+        default -> {
+          return false;
+        }
+      }
+    }
+
+    /** Lock held. {@code s}'s batch left the wait line (admitted or failed): true if the caller reads on. */
+    private boolean leftLine(Slot s) {
+      if (slots.peekLast() != s) {
+        return false; // an older batch: only the newest one can be waiting or being offered
+      }
+      if (state == StreamState.OFFERING) {
+        state = StreamState.LET_IN;
+        return false;
+      }
+      return state == StreamState.WAITING && readOn();
     }
 
     @Override
@@ -256,7 +316,9 @@ public final class PublishService {
     private void cancelled() {
       lock.lock();
       try {
-        cancelled = true;
+        if (state != StreamState.ENDED) {
+          state = StreamState.CANCELLED;
+        }
       } finally {
         lock.unlock();
       }
@@ -267,7 +329,10 @@ public final class PublishService {
     public void onCompleted() {
       lock.lock();
       try {
-        halfClosed = true;
+        switch (state) {
+          case READING, OFFERING, LET_IN, WAITING, HELD -> state = StreamState.HALF_CLOSED;
+          default -> { }
+        }
       } finally {
         lock.unlock();
       }
@@ -277,8 +342,12 @@ public final class PublishService {
     void end(StatusRuntimeException status) {
       lock.lock();
       try {
-        if (endWith == null) {
-          endWith = status;
+        switch (state) {
+          case ENDING, CANCELLED, ENDED -> { }
+          default -> {
+            state = StreamState.ENDING;
+            endWith = status;
+          }
         }
       } finally {
         lock.unlock();
@@ -287,9 +356,6 @@ public final class PublishService {
     }
 
     private void flush() {
-      if (ended) {
-        return;
-      }
       while (true) {
         PublishStreamResponse out = null;
         boolean request = false;
@@ -297,8 +363,7 @@ public final class PublishService {
         StatusRuntimeException error = null;
         lock.lock();
         try {
-          if (cancelled) {
-            ended = true;
+          if (state == StreamState.CANCELLED || state == StreamState.ENDED) {
             return;
           }
           Slot head = slots.peekFirst();
@@ -306,18 +371,19 @@ public final class PublishService {
             slots.pollFirst();
             out = head.response;
           }
-          if (owedRead && !waitingForRoom && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES) {
-            owedRead = false;
-            request = true;
+          if (state == StreamState.HELD) {
+            request = readOn();
           }
           // end once everything answered is written; a batch still unanswered at that point was
           // never sequenced (inboxes are drained first), so the client's retry is safe
           boolean headUnanswered = head != null && head.response == null;
           if (out == null && (slots.isEmpty() || headUnanswered)) {
-            if (endWith != null) {
+            if (state == StreamState.ENDING) {
               error = endWith;
-            } else if (halfClosed && slots.isEmpty()) {
+              state = StreamState.ENDED;
+            } else if (state == StreamState.HALF_CLOSED && slots.isEmpty()) {
               complete = true;
+              state = StreamState.ENDED;
             }
           }
         } finally {
@@ -329,8 +395,7 @@ public final class PublishService {
         if (request) {
           call.request(1);
         }
-        if (out == null && (error != null || complete)) {
-          ended = true;
+        if (error != null || complete) {
           streams.remove(this);
           if (error != null) {
             call.onError(error);
@@ -355,10 +420,25 @@ public final class PublishService {
         this.batchId = batchId;
       }
 
-      private void complete(PublishStreamResponse r) {
+      @Override
+      public void admitted() {
+        boolean read;
         lock.lock();
         try {
-          response = r;
+          read = leftLine(this);
+        } finally {
+          lock.unlock();
+        }
+        if (read) {
+          call.request(1);
+        }
+      }
+
+      @Override
+      public void sequenced(List<PublishAck> acks) {
+        lock.lock();
+        try {
+          response = PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build();
         } finally {
           lock.unlock();
         }
@@ -366,40 +446,24 @@ public final class PublishService {
       }
 
       @Override
-      public void admitted() {
+      public void failed(StatusRuntimeException status) {
+        Status st = status.getStatus();
+        PublishStreamResponse r = PublishStreamResponse.newBuilder().setBatchId(batchId)
+            .setError(PublishError.newBuilder().setCode(st.getCode().value())
+                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
+            .build();
+        boolean read;
         lock.lock();
         try {
-          waitingForRoom = false;
+          response = r;
+          read = leftLine(this); // a batch that waited and then failed frees the stream too
         } finally {
           lock.unlock();
         }
-        readNext();
-      }
-
-      @Override
-      public void sequenced(List<PublishAck> acks) {
-        complete(PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build());
-      }
-
-      @Override
-      public void failed(StatusRuntimeException status) {
-        Status st = status.getStatus();
-        complete(PublishStreamResponse.newBuilder().setBatchId(batchId)
-            .setError(PublishError.newBuilder().setCode(st.getCode().value())
-                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
-            .build());
-        if (waitingFor(this)) {
-          admitted(); // a batch that waited and then failed frees the stream too
+        flusher.signal();
+        if (read) {
+          call.request(1);
         }
-      }
-    }
-
-    private boolean waitingFor(Slot s) {
-      lock.lock();
-      try {
-        return waitingForRoom && slots.peekLast() == s;
-      } finally {
-        lock.unlock();
       }
     }
   }
