@@ -10,7 +10,9 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import io.herald.broker.subscription.CloseReason;
+import io.herald.broker.topic.Inboxes;
 import io.herald.broker.topic.Topic;
+import io.herald.proto.v1.DeleteTopicRequest;
 import io.herald.proto.v1.GetTopicRequest;
 import io.herald.proto.v1.OverflowPolicy;
 import io.herald.proto.v1.PublishOverflow;
@@ -303,6 +305,31 @@ class PublishPathTest {
       } finally {
         ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
+    }
+  }
+
+  /**
+   * Deleting a topic while its loop holds a batch (stuck on a BLOCK subscriber): the batch is
+   * released after the inbox closed, and the depth must come back to 0, not go below it.
+   */
+  @Test
+  void closingATopicWhileItsLoopHoldsABatchLeavesTheDepthAtZero() throws Exception {
+    try (TestBroker b = new TestBroker()) {
+      RecordingStream s = RecordingStream.open(b.channel);
+      TestSubscriber sub = stuckTopic(b, s);
+      Topic a = b.broker.topics().get("a").orElseThrow();
+      Inboxes.checkInvariants(a);
+      b.admin().deleteTopic(DeleteTopicRequest.newBuilder().setName("a").build());
+      // the delete closed the subscription, so the loop finished batch 2 and released it
+      assertThat(s.awaitAnswer(2).hasError()).isFalse();
+      assertThat(sub.ended.get(10, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.NOT_FOUND);
+      TopicStats stats = a.stats();
+      assertThat(stats.getInboxDepthEvents()).isZero();
+      assertThat(stats.getInboxDepthBytes()).isZero();
+      assertThat(a.inboxDepthEvents()).isZero();
+      Inboxes.checkInvariants(a);
+      s.out.onCompleted();
+      assertThat(s.ended.get(10, TimeUnit.SECONDS).isOk()).isTrue();
     }
   }
 }

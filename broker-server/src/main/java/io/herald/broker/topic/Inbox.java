@@ -14,18 +14,26 @@ import java.util.concurrent.locks.ReentrantLock;
  * refused (REJECT topics). An empty inbox takes any one batch, so a batch larger than the bound is
  * not stuck forever.
  *
+ * <p>Depth ({@link #depthEvents}, {@link #depthBytes}) counts the batches queued and those the loop
+ * has taken and not yet released: a batch leaves the depth when it is released, whether the inbox
+ * was closed meanwhile or not. {@link #checkInvariants} states what always holds.
+ *
  * <p>Thread-safety: publish handlers offer from any thread; the dispatch loop takes and releases.
- * Listener callbacks are made by the caller after the lock is released.
+ * Every field is guarded by {@link #lock}. Listener callbacks are made by the caller after the lock
+ * is released.
  */
 final class Inbox {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   // @GuardedBy("lock")
   private final ArrayDeque<PublishBatch> queue = new ArrayDeque<>(2);
+  // @GuardedBy("lock"): taken by the loop, not yet released (one at a time in practice)
+  private final ArrayList<PublishBatch> inProgress = new ArrayList<>(1);
+  // @GuardedBy("lock")
   private final ArrayDeque<PublishBatch> waiters = new ArrayDeque<>(2);
+  // @GuardedBy("lock"): queued + in progress
   private long events;
   private long bytes;
-  private int inProgress;
   private boolean closedForNew;
   private boolean closed;
 
@@ -75,7 +83,7 @@ final class Inbox {
         }
         PublishBatch b = queue.pollFirst();
         if (b != null) {
-          inProgress++;
+          inProgress.add(b);
           return b;
         }
         if (closedForNew) {
@@ -89,15 +97,18 @@ final class Inbox {
   }
 
   /**
-   * The loop is done with {@code b}: frees its room and moves waiting batches in while they fit.
-   * Returns the batches admitted, whose listeners the caller notifies.
+   * The loop is done with {@code b} (taken, not yet released): frees its room and, unless closed,
+   * moves waiting batches in while they fit. Returns the batches admitted, whose listeners the
+   * caller notifies.
    */
   List<PublishBatch> release(PublishBatch b, long maxEvents, long maxBytes) {
     lock.lock();
     try {
+      if (!inProgress.remove(b)) {
+        throw new IllegalStateException("released a batch of " + b.size() + " events that was not taken");
+      }
       events -= b.size();
       bytes -= b.bytes;
-      inProgress--;
       List<PublishBatch> admitted = List.of();
       while (!waiters.isEmpty() && !closedForNew && hasRoom(waiters.peekFirst(), maxEvents, maxBytes)) {
         if (admitted.isEmpty()) {
@@ -128,7 +139,10 @@ final class Inbox {
     }
   }
 
-  /** Closes for good; returns every batch not yet sequenced, for the caller to fail. */
+  /**
+   * Closes for good; returns every batch waiting or queued, for the caller to fail. A batch the loop
+   * has taken stays in the depth until the loop releases it.
+   */
   List<PublishBatch> closeAll() {
     lock.lock();
     try {
@@ -136,10 +150,12 @@ final class Inbox {
       closed = true;
       List<PublishBatch> out = new ArrayList<>(waiters);
       out.addAll(queue);
+      for (PublishBatch b : queue) {
+        events -= b.size();
+        bytes -= b.bytes;
+      }
       waiters.clear();
       queue.clear();
-      events = 0;
-      bytes = 0;
       changed.signalAll();
       return out;
     } finally {
@@ -152,7 +168,7 @@ final class Inbox {
     long nanos = timeoutNanos;
     lock.lock();
     try {
-      while (!queue.isEmpty() || inProgress > 0) {
+      while (!queue.isEmpty() || !inProgress.isEmpty()) {
         if (nanos <= 0) {
           return false;
         }
@@ -179,6 +195,53 @@ final class Inbox {
       return bytes;
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Checks what always holds between operations, in the style of Caffeine's structure validation;
+   * throws {@link IllegalStateException} naming the first broken invariant. For tests: it walks
+   * every batch under the lock.
+   * <ul>
+   *   <li>the depth is the sum of the queued and in-progress batches, in events and in bytes;
+   *   <li>no batch is in two places (queued, in progress, waiting) or twice in one;
+   *   <li>a non-empty wait line stands in front of a non-empty inbox (an empty inbox takes any
+   *       batch, so a line before it would wait for ever);
+   *   <li>a closed inbox holds nothing queued and nobody waiting; closed for new, nobody waiting.
+   * </ul>
+   */
+  void checkInvariants() {
+    lock.lock();
+    try {
+      long e = 0;
+      long by = 0;
+      java.util.Set<PublishBatch> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      for (PublishBatch b : queue) {
+        e += b.size();
+        by += b.bytes;
+        check(seen.add(b), "a queued batch appears twice");
+      }
+      for (PublishBatch b : inProgress) {
+        e += b.size();
+        by += b.bytes;
+        check(seen.add(b), "an in-progress batch is also queued or taken twice");
+      }
+      check(events == e && bytes == by, "depth " + events + " events / " + bytes + " bytes but queued + in progress hold "
+          + e + " / " + by);
+      for (PublishBatch b : waiters) {
+        check(seen.add(b), "a waiting batch is also queued, in progress or waiting twice");
+      }
+      check(waiters.isEmpty() || events > 0, waiters.size() + " batches wait in front of an empty inbox");
+      check(!closed || queue.isEmpty(), "closed with " + queue.size() + " batches queued");
+      check(!closedForNew || waiters.isEmpty(), "closed for new with " + waiters.size() + " batches waiting");
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static void check(boolean holds, String broken) {
+    if (!holds) {
+      throw new IllegalStateException("inbox invariant broken: " + broken);
     }
   }
 

@@ -430,6 +430,11 @@ public final class Topic {
     return rejected.sum();
   }
 
+  /** The inbox, for tests in this package (invariant checks). */
+  Inbox inbox() {
+    return inbox;
+  }
+
   public long inboxDepthEvents() {
     return inbox.depthEvents();
   }

@@ -1,0 +1,138 @@
+package io.herald.broker.topic;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.grpc.StatusRuntimeException;
+import io.herald.proto.v1.PublishAck;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The inbox as a data structure, one thread; its invariants are checked after every test. */
+@Timeout(10)
+class InboxTest {
+  private final Inbox inbox = new Inbox();
+
+  @AfterEach
+  void invariantsHold() {
+    inbox.checkInvariants();
+  }
+
+  /** A batch of {@code events} events of 10 bytes each that records what its listener was told. */
+  static final class Batch implements PublishBatch.Listener {
+    final PublishBatch batch;
+    final List<String> told = Collections.synchronizedList(new ArrayList<>());
+
+    Batch(int events) {
+      List<ByteString> evs = Collections.nCopies(events, ByteString.copyFrom(new byte[10]));
+      ByteString[] ids = new ByteString[events];
+      java.util.Arrays.fill(ids, ByteString.EMPTY);
+      batch = new PublishBatch(evs, ids, new boolean[events], 10L * events, this);
+    }
+
+    @Override
+    public void admitted() {
+      told.add("admitted");
+    }
+
+    @Override
+    public void sequenced(List<PublishAck> acks) {
+      told.add("sequenced");
+    }
+
+    @Override
+    public void failed(StatusRuntimeException status) {
+      told.add("failed");
+    }
+  }
+
+  private Admission offer(Batch b) {
+    Admission a = inbox.offer(b.batch, true, 10, 1_000);
+    inbox.checkInvariants();
+    return a;
+  }
+
+  private PublishBatch take() throws InterruptedException {
+    PublishBatch b = inbox.take();
+    inbox.checkInvariants();
+    return b;
+  }
+
+  private List<PublishBatch> release(PublishBatch b) {
+    List<PublishBatch> in = inbox.release(b, 10, 1_000);
+    inbox.checkInvariants();
+    return in;
+  }
+
+  @Test
+  void fullInboxPutsBatchesInLineAndReleaseLetsThemInInOrder() throws Exception {
+    Batch first = new Batch(8);
+    Batch second = new Batch(5);
+    Batch third = new Batch(1);
+    assertThat(offer(first)).isEqualTo(Admission.ADMITTED);
+    assertThat(offer(second)).isEqualTo(Admission.WAITING);
+    assertThat(offer(third)).isEqualTo(Admission.WAITING); // fits, but the line goes first
+    assertThat(inbox.depthEvents()).isEqualTo(8);
+
+    PublishBatch taken = take();
+    assertThat(taken).isSameAs(first.batch);
+    assertThat(inbox.depthEvents()).isEqualTo(8); // in progress still counts
+    assertThat(release(taken)).containsExactly(second.batch, third.batch);
+    assertThat(inbox.depthEvents()).isEqualTo(6);
+    assertThat(inbox.depthBytes()).isEqualTo(60);
+  }
+
+  @Test
+  void emptyInboxTakesABatchLargerThanItsBound() throws Exception {
+    Batch big = new Batch(50);
+    assertThat(offer(big)).isEqualTo(Admission.ADMITTED);
+    assertThat(release(take())).isEmpty();
+    assertThat(inbox.depthEvents()).isZero();
+  }
+
+  @Test
+  void closeAllWhileABatchIsInProgressKeepsItInTheDepthUntilReleased() throws Exception {
+    Batch inProgress = new Batch(4);
+    Batch queued = new Batch(3);
+    Batch waiting = new Batch(9);
+    offer(inProgress);
+    PublishBatch taken = take();
+    offer(queued);
+    assertThat(offer(waiting)).isEqualTo(Admission.WAITING);
+
+    List<PublishBatch> failed = inbox.closeAll();
+    inbox.checkInvariants();
+    assertThat(failed).containsExactlyInAnyOrder(queued.batch, waiting.batch);
+    assertThat(inbox.depthEvents()).isEqualTo(4);
+    assertThat(release(taken)).isEmpty();
+    assertThat(inbox.depthEvents()).isZero();
+    assertThat(inbox.depthBytes()).isZero();
+    assertThat(take()).isNull();
+  }
+
+  @Test
+  void closeForNewFailsTheLineButLetsTheQueueBeSequenced() throws Exception {
+    Batch queued = new Batch(8);
+    Batch waiting = new Batch(8);
+    offer(queued);
+    offer(waiting);
+    assertThat(inbox.closeForNew()).containsExactly(waiting.batch);
+    inbox.checkInvariants();
+    assertThat(offer(new Batch(1))).isEqualTo(Admission.CLOSED);
+    assertThat(release(take())).isEmpty();
+    assertThat(take()).isNull();
+    assertThat(inbox.awaitEmpty(0)).isTrue();
+  }
+
+  @Test
+  void releasingABatchThatWasNotTakenIsRefused() {
+    Batch b = new Batch(1);
+    offer(b);
+    assertThatThrownBy(() -> inbox.release(b.batch, 10, 1_000)).isInstanceOf(IllegalStateException.class);
+  }
+}
