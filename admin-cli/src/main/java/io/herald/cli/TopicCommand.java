@@ -54,6 +54,7 @@ final class TopicCommand {
         .row("delivered", s.getDelivered())
         .row("dropped", s.getDropped())
         .row("inbox depth", s.getInboxDepthEvents() + " events / " + s.getInboxDepthBytes() + " bytes")
+        .row("waiting for inbox room", s.getWaitingEvents() + " events / " + s.getWaitingBytes() + " bytes")
         .row("subscribers", s.getSubscriberCount())
         .row("next sequence", s.getNextSequence())
         .row("retained", s.getRetainedEvents() + " events / " + s.getRetainedBytes() + " bytes (from " + s.getFirstRetainedSequence() + ")")

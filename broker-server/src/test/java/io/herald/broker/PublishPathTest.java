@@ -3,6 +3,8 @@ package io.herald.broker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.NettyChannelBuilder;
@@ -13,9 +15,12 @@ import io.herald.broker.subscription.CloseReason;
 import io.herald.broker.topic.Inboxes;
 import io.herald.broker.topic.Topic;
 import io.herald.proto.v1.DeleteTopicRequest;
+import io.herald.proto.v1.Event;
 import io.herald.proto.v1.GetTopicRequest;
 import io.herald.proto.v1.OverflowPolicy;
 import io.herald.proto.v1.PublishOverflow;
+import io.herald.proto.v1.PublishRequest;
+import io.herald.proto.v1.PublishResponse;
 import io.herald.proto.v1.PublishServiceGrpc;
 import io.herald.proto.v1.PublishStreamRequest;
 import io.herald.proto.v1.PublishStreamResponse;
@@ -327,6 +332,85 @@ class PublishPathTest {
       assertThat(stats.getInboxDepthEvents()).isZero();
       assertThat(stats.getInboxDepthBytes()).isZero();
       assertThat(a.inboxDepthEvents()).isZero();
+      Inboxes.checkInvariants(a);
+      s.out.onCompleted();
+      assertThat(s.ended.get(10, TimeUnit.SECONDS).isOk()).isTrue();
+    }
+  }
+
+  /** A unary publish of one event of {@code bytes} bytes; its outcome completes the future. */
+  private static CompletableFuture<Status> publishUnary(PublishServiceGrpc.PublishServiceStub stub, String topic, int bytes) {
+    CompletableFuture<Status> done = new CompletableFuture<>();
+    stub.publish(PublishRequest.newBuilder().setTopic(topic)
+        .addEvents(Event.newBuilder().setType("big").setData(ByteString.copyFrom(new byte[bytes]))).build(),
+        new StreamObserver<PublishResponse>() {
+          @Override public void onNext(PublishResponse r) { }
+          @Override public void onError(Throwable t) { done.complete(Status.fromThrowable(t)); }
+          @Override public void onCompleted() { done.complete(Status.OK); }
+        });
+    return done;
+  }
+
+  /**
+   * Publishes cancelled while they wait for inbox room (unary cancelled by the client, unary past
+   * its deadline, streams cancelled) leave the wait line at once and are never sequenced, however
+   * long the topic stays stuck and whenever it comes free.
+   */
+  @Test
+  void cancelledPublishesLeaveTheWaitLineAndAreNeverSequenced() throws Exception {
+    try (TestBroker b = new TestBroker()) {
+      RecordingStream s = RecordingStream.open(b.channel);
+      TestSubscriber sub = stuckTopic(b, s); // events 1 and 2 sequenced, the loop holds batch 2
+      Topic a = b.broker.topics().get("a").orElseThrow();
+      PublishServiceGrpc.PublishServiceStub stub = PublishServiceGrpc.newStub(b.channel);
+
+      // in line for sure, then cancelled: 8 unary calls and 4 streams
+      List<Context.CancellableContext> contexts = new ArrayList<>();
+      List<CompletableFuture<Status>> unary = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        Context.CancellableContext ctx = Context.current().withCancellation();
+        contexts.add(ctx);
+        unary.add(ctx.call(() -> publishUnary(stub, "a", 64 * 1024)));
+      }
+      List<RecordingStream> streams = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        RecordingStream st = RecordingStream.open(b.channel);
+        st.send(1, "a");
+        streams.add(st);
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> stats(b, "a").getWaitingEvents() == 12);
+      Inboxes.checkInvariants(a);
+      contexts.forEach(c -> c.cancel(null));
+      streams.forEach(st -> ((ClientCallStreamObserver<PublishStreamRequest>) st.out).cancel("test: publisher gone", null));
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        TopicStats st = stats(b, "a");
+        assertThat(st.getWaitingEvents()).isZero();
+        assertThat(st.getWaitingBytes()).isZero();
+      });
+      Inboxes.checkInvariants(a);
+
+      // the reported case: unary publishes of 512 KiB with a 20 ms deadline against the stuck topic
+      for (int i = 0; i < 32; i++) {
+        unary.add(publishUnary(stub.withDeadlineAfter(20, TimeUnit.MILLISECONDS), "a", 512 * 1024));
+      }
+      CompletableFuture.allOf(unary.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
+      assertThat(unary).allSatisfy(f -> assertThat(f.get().getCode()).isIn(Status.Code.CANCELLED, Status.Code.DEADLINE_EXCEEDED));
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        TopicStats st = stats(b, "a");
+        assertThat(st.getWaitingEvents()).isZero();
+        assertThat(st.getWaitingBytes()).isZero();
+      });
+      Inboxes.checkInvariants(a);
+
+      // the topic comes free: the next publish is the next event, nothing cancelled got in before it
+      sub.grant(1_000);
+      PublishResponse marker = b.publisher().publish(PublishRequest.newBuilder().setTopic("a").addEvents(TestBroker.event("marker")).build());
+      assertThat(marker.getAcks(0).getSequence()).isEqualTo(3);
+      sub.awaitEvents(3);
+      assertThat(sub.events()).hasSize(3);
+      TopicStats st = stats(b, "a");
+      assertThat(st.getPublished()).isEqualTo(3);
+      assertThat(st.getInboxDepthEvents()).isZero();
       Inboxes.checkInvariants(a);
       s.out.onCompleted();
       assertThat(s.ended.get(10, TimeUnit.SECONDS).isOk()).isTrue();

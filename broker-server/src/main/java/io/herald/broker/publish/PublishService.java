@@ -91,7 +91,8 @@ public final class PublishService {
 
   private void publish(RawPublish req, StreamObserver<PublishResponse> observer) {
     ServerCallStreamObserver<PublishResponse> call = (ServerCallStreamObserver<PublishResponse>) observer;
-    call.setOnCancelHandler(() -> { });
+    Waiting waiting = new Waiting();
+    call.setOnCancelHandler(waiting::cancelled);
     try {
       String name = TopicNames.validate("topic", req.topic());
       Topic topic = topics.resolve(name);
@@ -120,7 +121,8 @@ public final class PublishService {
       });
       Admission a = topic.offer(batch);
       switch (a) {
-        case ADMITTED, WAITING -> { }
+        case ADMITTED -> { }
+        case WAITING -> waiting.inLine(topic, batch, call);
         case FULL -> call.onError(full(topic));
         case CLOSED -> {
           StatusRuntimeException e = closed(name);
@@ -142,6 +144,38 @@ public final class PublishService {
     streams.add(s);
     call.request(1);
     return s;
+  }
+
+  /**
+   * A unary publish's batch in its topic's wait line, withdrawn if the call is cancelled (client
+   * cancel, deadline, connection gone) before it is let in. Set by the handler, read by the cancel
+   * handler; both volatile, each side writes then reads the other's flag, so at least one of them
+   * sees both and withdraws (withdrawing twice is harmless).
+   */
+  private static final class Waiting {
+    private volatile Topic topic;
+    private volatile PublishBatch batch;
+    private volatile boolean cancelled;
+
+    /**
+     * The batch waits. The call may have been cancelled before the handler ran (then the cancel
+     * handler never runs) or while it ran: both are seen here, after the batch is published.
+     */
+    void inLine(Topic t, PublishBatch b, ServerCallStreamObserver<?> call) {
+      topic = t;
+      batch = b;
+      if (cancelled || call.isCancelled()) {
+        t.withdraw(b);
+      }
+    }
+
+    void cancelled() {
+      cancelled = true;
+      PublishBatch b = batch;
+      if (b != null) {
+        topic.withdraw(b);
+      }
+    }
   }
 
   /** Ends every publish stream with {@code status} once its answered batches are written. */
@@ -243,6 +277,7 @@ public final class PublishService {
         String name = TopicNames.validate("topic", req.topic());
         Topic topic = topics.resolve(name);
         PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), slot);
+        slot.offered(topic, batch);
         Admission a = topic.offer(batch);
         switch (a) {
           case ADMITTED -> { }
@@ -260,6 +295,7 @@ public final class PublishService {
         slot.failed(e);
       }
       boolean read;
+      boolean withdraw = false;
       lock.lock();
       try {
         if (waiting && state == StreamState.OFFERING) {
@@ -267,12 +303,16 @@ public final class PublishService {
           read = false;
         } else {
           read = readOn(); // in the inbox, refused, or already out of the line (LET_IN)
+          withdraw = waiting && state == StreamState.CANCELLED;
         }
       } finally {
         lock.unlock();
       }
       if (read) {
         call.request(1);
+      }
+      if (withdraw) {
+        slot.withdraw(); // cancelled while offering: the cancel handler may have missed it
       }
     }
 
@@ -314,15 +354,23 @@ public final class PublishService {
     }
 
     private void cancelled() {
+      Slot newest;
       lock.lock();
       try {
         if (state != StreamState.ENDED) {
           state = StreamState.CANCELLED;
         }
+        newest = slots.peekLast();
+        if (newest != null && newest.response != null) {
+          newest = null;
+        }
       } finally {
         lock.unlock();
       }
       streams.remove(this);
+      if (newest != null) {
+        newest.withdraw(); // only the newest batch can be waiting; the inbox knows whether it is
+      }
     }
 
     @Override
@@ -415,9 +463,25 @@ public final class PublishService {
       private final long batchId;
       // @GuardedBy("lock")
       private PublishStreamResponse response;
+      // set by onNext before the offer, read by the cancel handler
+      private volatile Topic topic;
+      private volatile PublishBatch batch;
 
       Slot(long batchId) {
         this.batchId = batchId;
+      }
+
+      void offered(Topic t, PublishBatch b) {
+        topic = t;
+        batch = b;
+      }
+
+      /** Takes the batch out of its topic's wait line if it is still there (never sequenced then). */
+      void withdraw() {
+        PublishBatch b = batch;
+        if (b != null) {
+          topic.withdraw(b);
+        }
       }
 
       @Override

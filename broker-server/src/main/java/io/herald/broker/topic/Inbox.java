@@ -3,6 +3,7 @@ package io.herald.broker.topic;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -10,17 +11,17 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * A topic's inbox: accepted batches waiting for the dispatch loop, bounded in events and bytes.
  * Batches that find it full either wait in line ({@code waiters}, BLOCK topics; their publishers
- * are not read meanwhile, so the line holds at most one batch per publish call or stream) or are
- * refused (REJECT topics). An empty inbox takes any one batch, so a batch larger than the bound is
- * not stuck forever.
+ * are not read meanwhile, so the line holds at most one batch per publish call or stream, and a
+ * cancelled publish {@link #withdraw withdraws} its batch) or are refused (REJECT topics). An empty
+ * inbox takes any one batch, so a batch larger than the bound is not stuck forever.
  *
  * <p>Depth ({@link #depthEvents}, {@link #depthBytes}) counts the batches queued and those the loop
  * has taken and not yet released: a batch leaves the depth when it is released, whether the inbox
  * was closed meanwhile or not. {@link #checkInvariants} states what always holds.
  *
  * <p>Thread-safety: publish handlers offer from any thread; the dispatch loop takes and releases.
- * Every field is guarded by {@link #lock}. Listener callbacks are made by the caller after the lock
- * is released.
+ * Every field is guarded by {@link #lock}. Listener callbacks are made after the lock is released:
+ * by the caller, except those of {@link #withdraw}.
  */
 final class Inbox {
   private final ReentrantLock lock = new ReentrantLock();
@@ -29,11 +30,14 @@ final class Inbox {
   private final ArrayDeque<PublishBatch> queue = new ArrayDeque<>(2);
   // @GuardedBy("lock"): taken by the loop, not yet released (one at a time in practice)
   private final ArrayList<PublishBatch> inProgress = new ArrayList<>(1);
-  // @GuardedBy("lock")
-  private final ArrayDeque<PublishBatch> waiters = new ArrayDeque<>(2);
+  // @GuardedBy("lock"): in arrival order; a set, so a cancelled publish leaves it in O(1)
+  private final LinkedHashSet<PublishBatch> waiters = new LinkedHashSet<>(4);
   // @GuardedBy("lock"): queued + in progress
   private long events;
   private long bytes;
+  // @GuardedBy("lock"): in the wait line
+  private long waitingEvents;
+  private long waitingBytes;
   private boolean closedForNew;
   private boolean closed;
 
@@ -54,7 +58,9 @@ final class Inbox {
       if (!waitIfFull) {
         return Admission.FULL;
       }
-      waiters.addLast(b);
+      waiters.add(b);
+      waitingEvents += b.size();
+      waitingBytes += b.bytes;
       return Admission.WAITING;
     } finally {
       lock.unlock();
@@ -109,20 +115,54 @@ final class Inbox {
       }
       events -= b.size();
       bytes -= b.bytes;
-      List<PublishBatch> admitted = List.of();
-      while (!waiters.isEmpty() && !closedForNew && hasRoom(waiters.peekFirst(), maxEvents, maxBytes)) {
-        if (admitted.isEmpty()) {
-          admitted = new ArrayList<>(2);
-        }
-        PublishBatch w = waiters.pollFirst();
-        add(w);
-        admitted.add(w);
-      }
+      List<PublishBatch> admitted = letIn(maxEvents, maxBytes);
       changed.signalAll();
       return admitted;
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Lock held. Moves batches from the head of the line into the inbox while they fit. */
+  private List<PublishBatch> letIn(long maxEvents, long maxBytes) {
+    List<PublishBatch> admitted = List.of();
+    while (!waiters.isEmpty() && !closedForNew && hasRoom(waiters.getFirst(), maxEvents, maxBytes)) {
+      if (admitted.isEmpty()) {
+        admitted = new ArrayList<>(2);
+      }
+      PublishBatch w = waiters.removeFirst();
+      waitingEvents -= w.size();
+      waitingBytes -= w.bytes;
+      add(w);
+      admitted.add(w);
+    }
+    return admitted;
+  }
+
+  /**
+   * Takes {@code b} out of the wait line (its publisher cancelled). True if it was waiting: it is
+   * then never sequenced and its listener is never called. False if it was not in line (already let
+   * in, in which case it will be sequenced as usual, or never there). Batches behind it that now fit
+   * are let in; this method calls their listeners' {@code admitted()} itself, after the lock is
+   * released.
+   */
+  boolean withdraw(PublishBatch b, long maxEvents, long maxBytes) {
+    List<PublishBatch> admitted;
+    lock.lock();
+    try {
+      if (!waiters.remove(b)) {
+        return false;
+      }
+      waitingEvents -= b.size();
+      waitingBytes -= b.bytes;
+      admitted = letIn(maxEvents, maxBytes);
+    } finally {
+      lock.unlock();
+    }
+    for (PublishBatch in : admitted) {
+      in.listener.admitted();
+    }
+    return true;
   }
 
   /** Refuses new batches; returns those waiting in line (never admitted) for the caller to fail. */
@@ -131,7 +171,7 @@ final class Inbox {
     try {
       closedForNew = true;
       List<PublishBatch> out = new ArrayList<>(waiters);
-      waiters.clear();
+      clearLine();
       changed.signalAll();
       return out;
     } finally {
@@ -154,7 +194,7 @@ final class Inbox {
         events -= b.size();
         bytes -= b.bytes;
       }
-      waiters.clear();
+      clearLine();
       queue.clear();
       changed.signalAll();
       return out;
@@ -198,12 +238,39 @@ final class Inbox {
     }
   }
 
+  /** Events in the wait line: offered to a full inbox, not yet let in. */
+  long waitingEvents() {
+    lock.lock();
+    try {
+      return waitingEvents;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  long waitingBytes() {
+    lock.lock();
+    try {
+      return waitingBytes;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Lock held. */
+  private void clearLine() {
+    waiters.clear();
+    waitingEvents = 0;
+    waitingBytes = 0;
+  }
+
   /**
    * Checks what always holds between operations, in the style of Caffeine's structure validation;
    * throws {@link IllegalStateException} naming the first broken invariant. For tests: it walks
    * every batch under the lock.
    * <ul>
    *   <li>the depth is the sum of the queued and in-progress batches, in events and in bytes;
+   *   <li>the wait line's counts are the sum of its batches;
    *   <li>no batch is in two places (queued, in progress, waiting) or twice in one;
    *   <li>a non-empty wait line stands in front of a non-empty inbox (an empty inbox takes any
    *       batch, so a line before it would wait for ever);
@@ -228,9 +295,15 @@ final class Inbox {
       }
       check(events == e && bytes == by, "depth " + events + " events / " + bytes + " bytes but queued + in progress hold "
           + e + " / " + by);
+      long we = 0;
+      long wb = 0;
       for (PublishBatch b : waiters) {
-        check(seen.add(b), "a waiting batch is also queued, in progress or waiting twice");
+        we += b.size();
+        wb += b.bytes;
+        check(seen.add(b), "a waiting batch is also queued or in progress");
       }
+      check(waitingEvents == we && waitingBytes == wb, "wait line counted as " + waitingEvents + " events / " + waitingBytes
+          + " bytes but holds " + we + " / " + wb);
       check(waiters.isEmpty() || events > 0, waiters.size() + " batches wait in front of an empty inbox");
       check(!closed || queue.isEmpty(), "closed with " + queue.size() + " batches queued");
       check(!closedForNew || waiters.isEmpty(), "closed for new with " + waiters.size() + " batches waiting");

@@ -178,6 +178,16 @@ public final class Topic {
     return a;
   }
 
+  /**
+   * Takes a waiting batch out of the line because its publisher cancelled: true if it was waiting
+   * (it is then never sequenced, and its listener is not called), false if it was already let in
+   * (it is sequenced as usual) or never waited.
+   */
+  public boolean withdraw(PublishBatch batch) {
+    TopicSettings s = settings;
+    return inbox.withdraw(batch, s.inboxMaxEvents(), s.inboxMaxBytes());
+  }
+
   private void runLoop() {
     try {
       while (true) {
@@ -443,6 +453,15 @@ public final class Topic {
     return inbox.depthBytes();
   }
 
+  /** Events offered to a full inbox and waiting in line for room (BLOCK topics). */
+  public long waitingEvents() {
+    return inbox.waitingEvents();
+  }
+
+  public long waitingBytes() {
+    return inbox.waitingBytes();
+  }
+
   public TopicStats stats() {
     return TopicStats.newBuilder()
         .setPublished(published())
@@ -450,6 +469,8 @@ public final class Topic {
         .setDropped(dropped())
         .setInboxDepthEvents(inbox.depthEvents())
         .setInboxDepthBytes(inbox.depthBytes())
+        .setWaitingEvents(inbox.waitingEvents())
+        .setWaitingBytes(inbox.waitingBytes())
         .setSubscriberCount(snapshot.length)
         .setNextSequence(assigned + 1)
         .setFirstRetainedSequence(ring.retainedEvents() == 0 ? 0 : ring.firstSequence())

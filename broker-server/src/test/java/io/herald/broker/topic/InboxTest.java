@@ -135,4 +135,28 @@ class InboxTest {
     offer(b);
     assertThatThrownBy(() -> inbox.release(b.batch, 10, 1_000)).isInstanceOf(IllegalStateException.class);
   }
+
+  @Test
+  void withdrawTakesAWaitingBatchOutAndLetsInWhatNowFitsBehindIt() throws Exception {
+    Batch inside = new Batch(6);
+    Batch head = new Batch(8);
+    Batch behind = new Batch(3);
+    offer(inside);
+    assertThat(offer(head)).isEqualTo(Admission.WAITING);
+    assertThat(offer(behind)).isEqualTo(Admission.WAITING);
+    assertThat(inbox.waitingEvents()).isEqualTo(11);
+    assertThat(inbox.waitingBytes()).isEqualTo(110);
+
+    assertThat(inbox.withdraw(head.batch, 10, 1_000)).isTrue();
+    inbox.checkInvariants();
+    assertThat(head.told).isEmpty(); // a withdrawn batch's publisher is gone: nobody to tell
+    assertThat(behind.told).containsExactly("admitted");
+    assertThat(inbox.waitingEvents()).isZero();
+    assertThat(inbox.waitingBytes()).isZero();
+    assertThat(inbox.depthEvents()).isEqualTo(9);
+    assertThat(inbox.withdraw(behind.batch, 10, 1_000)).as("already let in").isFalse();
+    assertThat(inbox.withdraw(head.batch, 10, 1_000)).as("twice").isFalse();
+    assertThat(take()).isSameAs(inside.batch);
+    assertThat(take()).isSameAs(behind.batch);
+  }
 }
