@@ -46,6 +46,7 @@ final class TopicCommand {
         .row("subscriber buffer", c.getSubscriberBufferMaxEvents() + " events / " + c.getSubscriberBufferMaxBytes() + " bytes")
         .row("inbox", c.getInboxMaxEvents() + " events / " + c.getInboxMaxBytes() + " bytes")
         .row("publish overflow", c.getPublishOverflow().name().replace("PUBLISH_OVERFLOW_", ""))
+        .row("publish wait line", c.getPublishWaitMaxEvents() + " events / " + c.getPublishWaitMaxBytes() + " bytes")
         .row("max event bytes", c.getMaxEventBytes())
         .row("max block", dur(c.getMaxBlock()))
         .row("retention", c.getRetention().getMaxEvents() + " events / " + c.getRetention().getMaxBytes() + " bytes / " + dur(c.getRetention().getMaxAge()))

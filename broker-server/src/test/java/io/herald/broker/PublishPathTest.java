@@ -221,12 +221,17 @@ class PublishPathTest {
    * in progress, so that the next batch to "a" waits in line; and a free topic "b".
    */
   private static TestSubscriber stuckTopic(TestBroker b, RecordingStream s) throws Exception {
+    return stuckTopic(b, s, TopicConfig.getDefaultInstance());
+  }
+
+  private static TestSubscriber stuckTopic(TestBroker b, RecordingStream s, TopicConfig more) throws Exception {
     b.createTopic("a", TopicConfig.newBuilder()
         .setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_BLOCK)
         .setSubscriberBufferMaxEvents(1)
         .setInboxMaxEvents(1)
         .setPublishOverflow(PublishOverflow.PUBLISH_OVERFLOW_BLOCK)
         .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
+        .mergeFrom(more)
         .build());
     b.createTopic("b");
     TestSubscriber sub = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("a").build());
@@ -411,6 +416,52 @@ class PublishPathTest {
       TopicStats st = stats(b, "a");
       assertThat(st.getPublished()).isEqualTo(3);
       assertThat(st.getInboxDepthEvents()).isZero();
+      Inboxes.checkInvariants(a);
+      s.out.onCompleted();
+      assertThat(s.ended.get(10, TimeUnit.SECONDS).isOk()).isTrue();
+    }
+  }
+
+  /**
+   * The wait line is bounded per topic in events and in bytes; beyond it a publish (unary or on a
+   * stream) is refused at once with RESOURCE_EXHAUSTED and a message that names the bound, and a
+   * stream goes on being read.
+   */
+  @Test
+  void waitLineBeyondItsBoundRefusesPublishesWithResourceExhausted() throws Exception {
+    try (TestBroker b = new TestBroker()) {
+      RecordingStream s = RecordingStream.open(b.channel);
+      TestSubscriber sub = stuckTopic(b, s, TopicConfig.newBuilder().setPublishWaitMaxEvents(3).setPublishWaitMaxBytes(1 << 20).build());
+      Topic a = b.broker.topics().get("a").orElseThrow();
+      PublishServiceGrpc.PublishServiceStub stub = PublishServiceGrpc.newStub(b.channel);
+
+      CompletableFuture<Status> big1 = publishUnary(stub, "a", 512 * 1024);
+      await().atMost(Duration.ofSeconds(10)).until(() -> a.waitingEvents() == 1);
+      CompletableFuture<Status> big2 = publishUnary(stub, "a", 512 * 1024); // 1 MiB + framing: too many bytes
+      Status bytesRefused = big2.get(10, TimeUnit.SECONDS);
+      assertThat(bytesRefused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(bytesRefused.getDescription()).contains("topic 'a'", "wait for room", "publish_wait_max_bytes 1048576", "Retry later");
+
+      CompletableFuture<Status> small1 = publishUnary(stub, "a", 10);
+      CompletableFuture<Status> small2 = publishUnary(stub, "a", 10);
+      await().atMost(Duration.ofSeconds(10)).until(() -> a.waitingEvents() == 3);
+      Status eventsRefused = publishUnary(stub, "a", 10).get(10, TimeUnit.SECONDS);
+      assertThat(eventsRefused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(eventsRefused.getDescription()).contains("3 events", "publish_wait_max_events 3");
+
+      s.send(3, "a"); // refused too (answered in order, once batch 2 is), and the stream is read on
+      await().atMost(Duration.ofSeconds(10)).until(() -> stats(b, "a").getRejected() == 3);
+      assertThat(stats(b, "a").getWaitingEvents()).isEqualTo(3);
+      Inboxes.checkInvariants(a);
+
+      sub.grant(1_000); // the line drains in order
+      assertThat(CompletableFuture.allOf(big1, small1, small2).thenApply(v -> List.of(big1.join(), small1.join(), small2.join()))
+          .get(10, TimeUnit.SECONDS)).allSatisfy(x -> assertThat(x.isOk()).isTrue());
+      assertThat(s.awaitAnswer(2).hasError()).isFalse();
+      assertThat(s.awaitAnswer(3).getError().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED.value());
+      s.send(4, "b");
+      assertThat(s.awaitAnswer(4).hasError()).isFalse();
+      assertThat(stats(b, "a").getWaitingEvents()).isZero();
       Inboxes.checkInvariants(a);
       s.out.onCompleted();
       assertThat(s.ended.get(10, TimeUnit.SECONDS).isOk()).isTrue();

@@ -124,6 +124,7 @@ public final class PublishService {
         case ADMITTED -> { }
         case WAITING -> waiting.inLine(topic, batch, call);
         case FULL -> call.onError(full(topic));
+        case LINE_FULL -> call.onError(lineFull(topic));
         case CLOSED -> {
           StatusRuntimeException e = closed(name);
           countRefusal(e);
@@ -193,6 +194,14 @@ public final class PublishService {
     TopicSettings s = topic.settings();
     return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
         + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly").asRuntimeException();
+  }
+
+  private static StatusRuntimeException lineFull(Topic topic) {
+    TopicSettings s = topic.settings();
+    return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full and " + topic.waitingEvents()
+        + " events / " + topic.waitingBytes() + " bytes of publishes already wait for room (publish_wait_max_events "
+        + s.publishWaitMaxEvents() + ", publish_wait_max_bytes " + s.publishWaitMaxBytes() + "): its subscribers are not keeping up."
+        + " Retry later with backoff or publish more slowly; cancelled publishes leave the line").asRuntimeException();
   }
 
   private StatusRuntimeException closed(String name) {
@@ -283,6 +292,7 @@ public final class PublishService {
           case ADMITTED -> { }
           case WAITING -> waiting = true;
           case FULL -> slot.failed(full(topic));
+          case LINE_FULL -> slot.failed(lineFull(topic));
           case CLOSED -> {
             StatusRuntimeException e = closed(name);
             countRefusal(e);

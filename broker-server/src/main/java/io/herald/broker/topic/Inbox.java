@@ -12,8 +12,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * A topic's inbox: accepted batches waiting for the dispatch loop, bounded in events and bytes.
  * Batches that find it full either wait in line ({@code waiters}, BLOCK topics; their publishers
  * are not read meanwhile, so the line holds at most one batch per publish call or stream, and a
- * cancelled publish {@link #withdraw withdraws} its batch) or are refused (REJECT topics). An empty
- * inbox takes any one batch, so a batch larger than the bound is not stuck forever.
+ * cancelled publish {@link #withdraw withdraws} its batch) or are refused (REJECT topics). The line
+ * is bounded too ({@code publish_wait_max_events} / {@code _bytes}, for the many unary calls a
+ * client can start and cancel): beyond it a batch is refused ({@link Admission#LINE_FULL}). An empty
+ * inbox takes any one batch, and an empty line too, so a batch larger than a bound is not refused or
+ * stuck forever.
  *
  * <p>Depth ({@link #depthEvents}, {@link #depthBytes}) counts the batches queued and those the loop
  * has taken and not yet released: a batch leaves the depth when it is released, whether the inbox
@@ -42,21 +45,25 @@ final class Inbox {
   private boolean closed;
 
   /**
-   * Offers a batch. {@code WAITING} means it was put in line and its listener's {@code admitted()}
-   * will be called when it enters (or {@code failed()} if the topic closes first).
+   * Offers a batch under the topic's settings {@code s}. {@code WAITING} means it was put in line and
+   * its listener's {@code admitted()} will be called when it enters (or {@code failed()} if the topic
+   * closes first), unless it is {@link #withdraw withdrawn}.
    */
-  Admission offer(PublishBatch b, boolean waitIfFull, long maxEvents, long maxBytes) {
+  Admission offer(PublishBatch b, TopicSettings s) {
     lock.lock();
     try {
       if (closedForNew) {
         return Admission.CLOSED;
       }
-      if (waiters.isEmpty() && hasRoom(b, maxEvents, maxBytes)) {
+      if (waiters.isEmpty() && hasRoom(b, s)) {
         add(b);
         return Admission.ADMITTED;
       }
-      if (!waitIfFull) {
+      if (s.rejectWhenFull()) {
         return Admission.FULL;
+      }
+      if (!waiters.isEmpty() && (waitingEvents + b.size() > s.publishWaitMaxEvents() || waitingBytes + b.bytes > s.publishWaitMaxBytes())) {
+        return Admission.LINE_FULL;
       }
       waiters.add(b);
       waitingEvents += b.size();
@@ -67,9 +74,9 @@ final class Inbox {
     }
   }
 
-  private boolean hasRoom(PublishBatch b, long maxEvents, long maxBytes) {
+  private boolean hasRoom(PublishBatch b, TopicSettings s) {
     long inside = events;
-    return inside == 0 || (inside + b.size() <= maxEvents && bytes + b.bytes <= maxBytes);
+    return inside == 0 || (inside + b.size() <= s.inboxMaxEvents() && bytes + b.bytes <= s.inboxMaxBytes());
   }
 
   private void add(PublishBatch b) {
@@ -107,7 +114,7 @@ final class Inbox {
    * moves waiting batches in while they fit. Returns the batches admitted, whose listeners the
    * caller notifies.
    */
-  List<PublishBatch> release(PublishBatch b, long maxEvents, long maxBytes) {
+  List<PublishBatch> release(PublishBatch b, TopicSettings s) {
     lock.lock();
     try {
       if (!inProgress.remove(b)) {
@@ -115,7 +122,7 @@ final class Inbox {
       }
       events -= b.size();
       bytes -= b.bytes;
-      List<PublishBatch> admitted = letIn(maxEvents, maxBytes);
+      List<PublishBatch> admitted = letIn(s);
       changed.signalAll();
       return admitted;
     } finally {
@@ -124,9 +131,9 @@ final class Inbox {
   }
 
   /** Lock held. Moves batches from the head of the line into the inbox while they fit. */
-  private List<PublishBatch> letIn(long maxEvents, long maxBytes) {
+  private List<PublishBatch> letIn(TopicSettings s) {
     List<PublishBatch> admitted = List.of();
-    while (!waiters.isEmpty() && !closedForNew && hasRoom(waiters.getFirst(), maxEvents, maxBytes)) {
+    while (!waiters.isEmpty() && !closedForNew && hasRoom(waiters.getFirst(), s)) {
       if (admitted.isEmpty()) {
         admitted = new ArrayList<>(2);
       }
@@ -146,7 +153,7 @@ final class Inbox {
    * are let in; this method calls their listeners' {@code admitted()} itself, after the lock is
    * released.
    */
-  boolean withdraw(PublishBatch b, long maxEvents, long maxBytes) {
+  boolean withdraw(PublishBatch b, TopicSettings s) {
     List<PublishBatch> admitted;
     lock.lock();
     try {
@@ -155,7 +162,7 @@ final class Inbox {
       }
       waitingEvents -= b.size();
       waitingBytes -= b.bytes;
-      admitted = letIn(maxEvents, maxBytes);
+      admitted = letIn(s);
     } finally {
       lock.unlock();
     }
@@ -267,17 +274,22 @@ final class Inbox {
   /**
    * Checks what always holds between operations, in the style of Caffeine's structure validation;
    * throws {@link IllegalStateException} naming the first broken invariant. For tests: it walks
-   * every batch under the lock.
+   * every batch under the lock. {@code s} is the topic's settings; the two checks that use it hold
+   * while they do not change (a lowered bound may be exceeded, and a raised one may fit the head of
+   * the line, until the line moves on).
    * <ul>
    *   <li>the depth is the sum of the queued and in-progress batches, in events and in bytes;
    *   <li>the wait line's counts are the sum of its batches;
    *   <li>no batch is in two places (queued, in progress, waiting) or twice in one;
    *   <li>a non-empty wait line stands in front of a non-empty inbox (an empty inbox takes any
-   *       batch, so a line before it would wait for ever);
+   *       batch, so a line before it would wait for ever), and its head does not fit (it would
+   *       have been let in);
+   *   <li>the wait line is within {@code publish_wait_max_events} / {@code _bytes}, or holds one
+   *       batch;
    *   <li>a closed inbox holds nothing queued and nobody waiting; closed for new, nobody waiting.
    * </ul>
    */
-  void checkInvariants() {
+  void checkInvariants(TopicSettings s) {
     lock.lock();
     try {
       long e = 0;
@@ -305,6 +317,10 @@ final class Inbox {
       check(waitingEvents == we && waitingBytes == wb, "wait line counted as " + waitingEvents + " events / " + waitingBytes
           + " bytes but holds " + we + " / " + wb);
       check(waiters.isEmpty() || events > 0, waiters.size() + " batches wait in front of an empty inbox");
+      check(waiters.isEmpty() || !hasRoom(waiters.getFirst(), s), "the head of the line fits the inbox but waits");
+      check(waiters.size() <= 1 || (waitingEvents <= s.publishWaitMaxEvents() && waitingBytes <= s.publishWaitMaxBytes()),
+          "wait line of " + waitingEvents + " events / " + waitingBytes + " bytes beyond its bound " + s.publishWaitMaxEvents()
+          + " / " + s.publishWaitMaxBytes());
       check(!closed || queue.isEmpty(), "closed with " + queue.size() + " batches queued");
       check(!closedForNew || waiters.isEmpty(), "closed for new with " + waiters.size() + " batches waiting");
     } finally {

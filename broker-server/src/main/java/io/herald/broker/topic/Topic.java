@@ -166,13 +166,14 @@ public final class Topic {
 
   /**
    * Admits a batch by the topic's publish-overflow setting. ADMITTED: queued; WAITING (BLOCK topic,
-   * inbox full): queued later, and {@code listener.admitted()} says when; FULL (REJECT topic): counted
-   * and refused; CLOSED: the topic is closing.
+   * inbox full): queued later, and {@code listener.admitted()} says when; FULL (REJECT topic) and
+   * LINE_FULL (BLOCK topic whose wait line is full too): counted and refused; CLOSED: the topic is
+   * closing.
    */
   public Admission offer(PublishBatch batch) {
     TopicSettings s = settings;
-    Admission a = inbox.offer(batch, !s.rejectWhenFull(), s.inboxMaxEvents(), s.inboxMaxBytes());
-    if (a == Admission.FULL) {
+    Admission a = inbox.offer(batch, s);
+    if (a == Admission.FULL || a == Admission.LINE_FULL) {
       rejected.increment();
     }
     return a;
@@ -184,8 +185,7 @@ public final class Topic {
    * (it is sequenced as usual) or never waited.
    */
   public boolean withdraw(PublishBatch batch) {
-    TopicSettings s = settings;
-    return inbox.withdraw(batch, s.inboxMaxEvents(), s.inboxMaxBytes());
+    return inbox.withdraw(batch, settings);
   }
 
   private void runLoop() {
@@ -206,7 +206,7 @@ public final class Topic {
           b.listener.failed(Status.INTERNAL.withDescription("broker failed to sequence the batch: " + e).asRuntimeException());
         } finally {
           TopicSettings s = settings;
-          for (PublishBatch in : inbox.release(b, s.inboxMaxEvents(), s.inboxMaxBytes())) {
+          for (PublishBatch in : inbox.release(b, s)) {
             in.listener.admitted();
           }
         }

@@ -27,7 +27,9 @@ public record TopicSettings(
     long retentionMaxBytes,
     java.time.Duration retentionMaxAge,
     java.time.Duration dedupWindow,
-    int dedupMaxIds) {
+    int dedupMaxIds,
+    int publishWaitMaxEvents,
+    long publishWaitMaxBytes) {
 
   public static final long KIB = 1024;
   public static final long MIB = 1024 * KIB;
@@ -44,7 +46,8 @@ public record TopicSettings(
       (int) MIB,
       java.time.Duration.ofSeconds(30),
       10_000, 64 * MIB, java.time.Duration.ofHours(1),
-      java.time.Duration.ofMinutes(2), 100_000);
+      java.time.Duration.ofMinutes(2), 100_000,
+      100_000, 64 * MIB);
 
   /** True when publisher-supplied ids are remembered for dedup. */
   public boolean dedupEnabled() {
@@ -83,8 +86,11 @@ public record TopicSettings(
     }
     java.time.Duration dedup = c.hasDedupWindow() ? duration("config.dedup_window", c.getDedupWindow(), java.time.Duration.ofHours(24)) : dedupWindow;
     int dedupIds = c.hasDedupMaxIds() ? (int) range("config.dedup_max_ids", Integer.toUnsignedLong(c.getDedupMaxIds()), 0, 10_000_000) : dedupMaxIds;
+    int waitEvents = c.hasPublishWaitMaxEvents()
+        ? (int) range("config.publish_wait_max_events", Integer.toUnsignedLong(c.getPublishWaitMaxEvents()), 1, 1_000_000) : publishWaitMaxEvents;
+    long waitBytes = c.hasPublishWaitMaxBytes() ? range("config.publish_wait_max_bytes", c.getPublishWaitMaxBytes(), KIB, GIB) : publishWaitMaxBytes;
     return new TopicSettings(policy, subEvents, subBytes, inEvents, inBytes, reject, maxEvent, block,
-        retEvents, retBytes, retAge, dedup, dedupIds);
+        retEvents, retBytes, retAge, dedup, dedupIds, waitEvents, waitBytes);
   }
 
   /** The complete config, every field set. */
@@ -104,6 +110,8 @@ public record TopicSettings(
             .setMaxAge(toProto(retentionMaxAge)))
         .setDedupWindow(toProto(dedupWindow))
         .setDedupMaxIds(dedupMaxIds)
+        .setPublishWaitMaxEvents(publishWaitMaxEvents)
+        .setPublishWaitMaxBytes(publishWaitMaxBytes)
         .build();
   }
 

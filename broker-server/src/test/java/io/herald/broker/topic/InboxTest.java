@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import io.herald.proto.v1.PublishAck;
+import io.herald.proto.v1.PublishOverflow;
+import io.herald.proto.v1.TopicConfig;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -16,11 +18,20 @@ import org.junit.jupiter.api.Timeout;
 /** The inbox as a data structure, one thread; its invariants are checked after every test. */
 @Timeout(10)
 class InboxTest {
+  /** A BLOCK topic: inbox of 10 events / 1 KiB, wait line of 20 events / 1 KiB. */
+  static final TopicSettings BLOCK = TopicSettings.DEFAULTS.merge(TopicConfig.newBuilder()
+      .setPublishOverflow(PublishOverflow.PUBLISH_OVERFLOW_BLOCK)
+      .setInboxMaxEvents(10).setInboxMaxBytes(1024)
+      .setPublishWaitMaxEvents(20).setPublishWaitMaxBytes(1024)
+      .build());
+
   private final Inbox inbox = new Inbox();
+  /** The settings the test offers under, for the final invariant check. */
+  private TopicSettings settings = BLOCK;
 
   @AfterEach
   void invariantsHold() {
-    inbox.checkInvariants();
+    inbox.checkInvariants(settings);
   }
 
   /** A batch of {@code events} events of 10 bytes each that records what its listener was told. */
@@ -52,20 +63,20 @@ class InboxTest {
   }
 
   private Admission offer(Batch b) {
-    Admission a = inbox.offer(b.batch, true, 10, 1_000);
-    inbox.checkInvariants();
+    Admission a = inbox.offer(b.batch, BLOCK);
+    inbox.checkInvariants(BLOCK);
     return a;
   }
 
   private PublishBatch take() throws InterruptedException {
     PublishBatch b = inbox.take();
-    inbox.checkInvariants();
+    inbox.checkInvariants(BLOCK);
     return b;
   }
 
   private List<PublishBatch> release(PublishBatch b) {
-    List<PublishBatch> in = inbox.release(b, 10, 1_000);
-    inbox.checkInvariants();
+    List<PublishBatch> in = inbox.release(b, BLOCK);
+    inbox.checkInvariants(BLOCK);
     return in;
   }
 
@@ -106,7 +117,7 @@ class InboxTest {
     assertThat(offer(waiting)).isEqualTo(Admission.WAITING);
 
     List<PublishBatch> failed = inbox.closeAll();
-    inbox.checkInvariants();
+    inbox.checkInvariants(BLOCK);
     assertThat(failed).containsExactlyInAnyOrder(queued.batch, waiting.batch);
     assertThat(inbox.depthEvents()).isEqualTo(4);
     assertThat(release(taken)).isEmpty();
@@ -122,7 +133,7 @@ class InboxTest {
     offer(queued);
     offer(waiting);
     assertThat(inbox.closeForNew()).containsExactly(waiting.batch);
-    inbox.checkInvariants();
+    inbox.checkInvariants(BLOCK);
     assertThat(offer(new Batch(1))).isEqualTo(Admission.CLOSED);
     assertThat(release(take())).isEmpty();
     assertThat(take()).isNull();
@@ -133,7 +144,7 @@ class InboxTest {
   void releasingABatchThatWasNotTakenIsRefused() {
     Batch b = new Batch(1);
     offer(b);
-    assertThatThrownBy(() -> inbox.release(b.batch, 10, 1_000)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> inbox.release(b.batch, BLOCK)).isInstanceOf(IllegalStateException.class);
   }
 
   @Test
@@ -147,16 +158,51 @@ class InboxTest {
     assertThat(inbox.waitingEvents()).isEqualTo(11);
     assertThat(inbox.waitingBytes()).isEqualTo(110);
 
-    assertThat(inbox.withdraw(head.batch, 10, 1_000)).isTrue();
-    inbox.checkInvariants();
+    assertThat(inbox.withdraw(head.batch, BLOCK)).isTrue();
+    inbox.checkInvariants(BLOCK);
     assertThat(head.told).isEmpty(); // a withdrawn batch's publisher is gone: nobody to tell
     assertThat(behind.told).containsExactly("admitted");
     assertThat(inbox.waitingEvents()).isZero();
     assertThat(inbox.waitingBytes()).isZero();
     assertThat(inbox.depthEvents()).isEqualTo(9);
-    assertThat(inbox.withdraw(behind.batch, 10, 1_000)).as("already let in").isFalse();
-    assertThat(inbox.withdraw(head.batch, 10, 1_000)).as("twice").isFalse();
+    assertThat(inbox.withdraw(behind.batch, BLOCK)).as("already let in").isFalse();
+    assertThat(inbox.withdraw(head.batch, BLOCK)).as("twice").isFalse();
     assertThat(take()).isSameAs(inside.batch);
     assertThat(take()).isSameAs(behind.batch);
+  }
+
+  @Test
+  void waitLineIsBoundedInEventsButAnEmptyLineTakesAnyBatch() {
+    offer(new Batch(10));
+    Batch huge = new Batch(30);
+    assertThat(offer(huge)).as("an empty line takes one batch beyond its bound").isEqualTo(Admission.WAITING);
+    assertThat(offer(new Batch(1))).isEqualTo(Admission.LINE_FULL);
+    assertThat(inbox.withdraw(huge.batch, BLOCK)).isTrue();
+    assertThat(offer(new Batch(12))).isEqualTo(Admission.WAITING);
+    assertThat(offer(new Batch(8))).isEqualTo(Admission.WAITING);
+    assertThat(offer(new Batch(1))).isEqualTo(Admission.LINE_FULL);
+    assertThat(inbox.waitingEvents()).isEqualTo(20);
+  }
+
+  @Test
+  void waitLineIsBoundedInBytes() {
+    TopicSettings s = BLOCK.merge(TopicConfig.newBuilder().setPublishWaitMaxEvents(1_000).build());
+    settings = s;
+    assertThat(inbox.offer(new Batch(10).batch, s)).isEqualTo(Admission.ADMITTED);
+    for (int i = 0; i < 102; i++) { // 102 waiting batches of one 10-byte event: 1,020 bytes
+      assertThat(inbox.offer(new Batch(1).batch, s)).isEqualTo(Admission.WAITING);
+    }
+    assertThat(inbox.offer(new Batch(1).batch, s)).isEqualTo(Admission.LINE_FULL);
+    assertThat(inbox.waitingBytes()).isEqualTo(1_020);
+    inbox.checkInvariants(s);
+  }
+
+  @Test
+  void rejectTopicRefusesInsteadOfQueueing() {
+    TopicSettings reject = BLOCK.merge(TopicConfig.newBuilder().setPublishOverflow(PublishOverflow.PUBLISH_OVERFLOW_REJECT).build());
+    settings = reject;
+    assertThat(inbox.offer(new Batch(10).batch, reject)).isEqualTo(Admission.ADMITTED);
+    assertThat(inbox.offer(new Batch(1).batch, reject)).isEqualTo(Admission.FULL);
+    assertThat(inbox.waitingEvents()).isZero();
   }
 }

@@ -6,6 +6,6 @@ public final class Inboxes {
 
   /** Throws if the topic's inbox breaks one of its invariants ({@code Inbox.checkInvariants}). */
   public static void checkInvariants(Topic t) {
-    t.inbox().checkInvariants();
+    t.inbox().checkInvariants(t.settings());
   }
 }
