@@ -109,6 +109,20 @@ final class Inbox {
     }
   }
 
+  /** Like {@link #take} without waiting: the next batch, or null if none is queued or it is closed. */
+  PublishBatch poll() {
+    lock.lock();
+    try {
+      PublishBatch b = closed ? null : queue.pollFirst();
+      if (b != null) {
+        inProgress.add(b);
+      }
+      return b;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * The loop is done with {@code b} (taken, not yet released): frees its room and, unless closed,
    * moves waiting batches in while they fit. Returns the batches admitted, whose listeners the
