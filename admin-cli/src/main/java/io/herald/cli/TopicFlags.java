@@ -31,6 +31,13 @@ final class TopicFlags {
   @Option(names = "--publish-overflow", description = "When the inbox is full: BLOCK (backpressure) or REJECT (RESOURCE_EXHAUSTED).")
   Overflow publishOverflow;
 
+  @Option(names = "--publish-wait-events", paramLabel = "N",
+      description = "Wait line bound (BLOCK publishes waiting for inbox room), events; RESOURCE_EXHAUSTED beyond it.")
+  Integer publishWaitEvents;
+
+  @Option(names = "--publish-wait-bytes", paramLabel = "SIZE", converter = Sizes.class, description = "Wait line bound, bytes.")
+  Long publishWaitBytes;
+
   @Option(names = "--max-event-bytes", paramLabel = "SIZE", converter = Sizes.class, description = "Largest event accepted.")
   Long maxEventBytes;
 
@@ -55,7 +62,7 @@ final class TopicFlags {
 
   boolean any() {
     return policy != null || subscriberBufferEvents != null || subscriberBufferBytes != null || inboxEvents != null
-        || inboxBytes != null || publishOverflow != null || maxEventBytes != null || maxBlock != null || retentionEvents != null
+        || inboxBytes != null || publishOverflow != null || publishWaitEvents != null || publishWaitBytes != null || maxEventBytes != null || maxBlock != null || retentionEvents != null
         || retentionBytes != null || retentionAge != null || dedupWindow != null || dedupMaxIds != null;
   }
 
@@ -78,6 +85,12 @@ final class TopicFlags {
     }
     if (publishOverflow != null) {
       b.setPublishOverflow(PublishOverflow.valueOf("PUBLISH_OVERFLOW_" + publishOverflow));
+    }
+    if (publishWaitEvents != null) {
+      b.setPublishWaitMaxEvents(publishWaitEvents);
+    }
+    if (publishWaitBytes != null) {
+      b.setPublishWaitMaxBytes(publishWaitBytes);
     }
     if (maxEventBytes != null) {
       b.setMaxEventBytes(Math.toIntExact(maxEventBytes));

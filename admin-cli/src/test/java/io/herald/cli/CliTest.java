@@ -82,7 +82,12 @@ class CliTest {
     assertThat(t.getConfig().getMaxBlock().getSeconds()).isEqualTo(5);
 
     Result table = run("topic", "describe", "orders");
-    assertThat(table.out()).contains("default policy").contains("BLOCK").contains("published");
+    assertThat(table.out()).contains("default policy").contains("BLOCK").contains("published")
+        .contains("publish wait line").contains("100000 events / 67108864 bytes").contains("waiting for inbox room");
+
+    Result wait = run("topic", "update", "orders", "--publish-wait-events", "500", "--publish-wait-bytes", "2MiB", "-o", "json");
+    assertThat(wait.code()).isZero();
+    assertThat(wait.out()).contains("\"publishWaitMaxEvents\": 500").contains("\"publishWaitMaxBytes\": \"2097152\"");
 
     assertThat(run("topic", "update", "orders").code()).isEqualTo(Main.USAGE);
     Result upd = run("topic", "update", "orders", "--max-event-bytes", "64KiB", "-o", "json");

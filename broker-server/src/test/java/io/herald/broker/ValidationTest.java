@@ -110,6 +110,14 @@ class ValidationTest {
         Status.Code.INVALID_ARGUMENT, "publish_overflow");
     assertStatus(() -> b.createTopic("c6", TopicConfig.newBuilder().setInboxMaxBytes(-1L).build()),
         Status.Code.INVALID_ARGUMENT, "inbox_max_bytes", "18446744073709551615");
+    assertStatus(() -> b.createTopic("c8", TopicConfig.newBuilder().setPublishWaitMaxEvents(0).build()),
+        Status.Code.INVALID_ARGUMENT, "publish_wait_max_events", "[1, 1000000]");
+    assertStatus(() -> b.createTopic("c9", TopicConfig.newBuilder().setPublishWaitMaxBytes(100).build()),
+        Status.Code.INVALID_ARGUMENT, "publish_wait_max_bytes", "100", "[1024, 1073741824]");
+    // defaults are shown on create
+    TopicConfig defaults = b.createTopic("c10").getConfig();
+    assertThat(defaults.getPublishWaitMaxEvents()).isEqualTo(100_000);
+    assertThat(defaults.getPublishWaitMaxBytes()).isEqualTo(64L << 20);
     // zero retention is allowed
     assertThat(b.createTopic("c7", TopicConfig.newBuilder().setRetention(Retention.newBuilder().setMaxEvents(0).setMaxBytes(0)).build())
         .getConfig().getRetention().getMaxEvents()).isZero();

@@ -104,6 +104,8 @@ public final class BrokerMetrics {
     gauge("herald_subscriptions", "Live subscriptions", () -> sumTopics(t -> t.subscriptions().size()));
     gauge("herald_inbox_depth_events", "Events accepted, not yet sequenced, all topics", () -> sumTopics(Topic::inboxDepthEvents));
     gauge("herald_inbox_depth_bytes", "Bytes accepted, not yet sequenced, all topics", () -> sumTopics(Topic::inboxDepthBytes));
+    gauge("herald_inbox_waiting_events", "Events of publishes waiting for inbox room (BLOCK topics), all topics", () -> sumTopics(Topic::waitingEvents));
+    gauge("herald_inbox_waiting_bytes", "Bytes of publishes waiting for inbox room (BLOCK topics), all topics", () -> sumTopics(Topic::waitingBytes));
     Gauge.builder("herald_loops_active", topics, TopicRegistry::size).tag("role", "dispatch")
         .description("Running loops by role (one dispatch loop per topic)").register(registry);
     this.bufferTime = Timer.builder("herald_subscription_buffer_time")
@@ -154,6 +156,7 @@ public final class BrokerMetrics {
     m.add(FunctionCounter.builder("herald_topic_events_delivered", t, Topic::delivered).tags(tags).register(registry));
     m.add(FunctionCounter.builder("herald_topic_events_dropped", t, x -> x.dropped()).tags(tags).register(registry));
     m.add(Gauge.builder("herald_topic_inbox_depth_events", t, (ToDoubleFunction<Topic>) Topic::inboxDepthEvents).tags(tags).register(registry));
+    m.add(Gauge.builder("herald_topic_inbox_waiting_events", t, (ToDoubleFunction<Topic>) Topic::waitingEvents).tags(tags).register(registry));
     m.add(Gauge.builder("herald_topic_subscriptions", t, x -> x.subscriptions().size()).tags(tags).register(registry));
     m.add(FunctionCounter.builder("herald_topic_slow_consumer_evictions", t, Topic::evictions).tags(tags).register(registry));
     perTopic.put(t.name(), m);

@@ -91,7 +91,8 @@ public final class PublishService {
 
   private void publish(RawPublish req, StreamObserver<PublishResponse> observer) {
     ServerCallStreamObserver<PublishResponse> call = (ServerCallStreamObserver<PublishResponse>) observer;
-    call.setOnCancelHandler(() -> { });
+    Waiting waiting = new Waiting();
+    call.setOnCancelHandler(waiting::cancelled);
     String name;
     try {
       name = TopicNames.validate("topic", req.topic());
@@ -107,7 +108,7 @@ public final class PublishService {
         countRefusal(e);
         call.onError(e);
       } else {
-        publishTo(call, name, topic, req);
+        publishTo(call, waiting, name, topic, req);
       }
     });
   }
@@ -117,7 +118,7 @@ public final class PublishService {
     return c instanceof StatusRuntimeException sre ? sre : Status.INTERNAL.withDescription(c.toString()).withCause(c).asRuntimeException();
   }
 
-  private void publishTo(ServerCallStreamObserver<PublishResponse> call, String name, TopicHandle topic, RawPublish req) {
+  private void publishTo(ServerCallStreamObserver<PublishResponse> call, Waiting waiting, String name, TopicHandle topic, RawPublish req) {
     try {
       PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), new PublishBatch.Listener() {
         @Override
@@ -144,8 +145,10 @@ public final class PublishService {
       });
       Admission a = topic.offer(batch);
       switch (a) {
-        case ADMITTED, WAITING -> { }
+        case ADMITTED -> { }
+        case WAITING -> waiting.inLine(topic, batch, call);
         case FULL -> call.onError(full(topic));
+        case LINE_FULL -> call.onError(lineFull(topic));
         case CLOSED -> {
           StatusRuntimeException e = closed(name);
           countRefusal(e);
@@ -168,6 +171,38 @@ public final class PublishService {
     return s;
   }
 
+  /**
+   * A unary publish's batch in its topic's wait line, withdrawn if the call is cancelled (client
+   * cancel, deadline, connection gone) before it is let in. Set by the handler, read by the cancel
+   * handler; both volatile, each side writes then reads the other's flag, so at least one of them
+   * sees both and withdraws (withdrawing twice is harmless).
+   */
+  private static final class Waiting {
+    private volatile TopicHandle topic;
+    private volatile PublishBatch batch;
+    private volatile boolean cancelled;
+
+    /**
+     * The batch waits. The call may have been cancelled before the handler ran (then the cancel
+     * handler never runs) or while it ran: both are seen here, after the batch is published.
+     */
+    void inLine(TopicHandle t, PublishBatch b, ServerCallStreamObserver<?> call) {
+      topic = t;
+      batch = b;
+      if (cancelled || call.isCancelled()) {
+        t.withdraw(b);
+      }
+    }
+
+    void cancelled() {
+      cancelled = true;
+      PublishBatch b = batch;
+      if (b != null) {
+        topic.withdraw(b);
+      }
+    }
+  }
+
   /** Ends every publish stream with {@code status} once its answered batches are written. */
   public void closeAll(StatusRuntimeException status) {
     for (StreamCall s : streams) {
@@ -185,6 +220,14 @@ public final class PublishService {
         + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly").asRuntimeException();
   }
 
+  private static StatusRuntimeException lineFull(TopicHandle topic) {
+    TopicSettings s = topic.settings();
+    return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full and " + topic.waitingEvents()
+        + " events / " + topic.waitingBytes() + " bytes of publishes already wait for room (publish_wait_max_events "
+        + s.publishWaitMaxEvents() + ", publish_wait_max_bytes " + s.publishWaitMaxBytes() + "): its subscribers are not keeping up."
+        + " Retry later with backoff or publish more slowly; cancelled publishes leave the line").asRuntimeException();
+  }
+
   private StatusRuntimeException closed(String name) {
     if (topics.get(name).isEmpty()) {
       return Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted").asRuntimeException();
@@ -192,20 +235,56 @@ public final class PublishService {
     return Status.UNAVAILABLE.withDescription("broker is shutting down; publish to another broker").asRuntimeException();
   }
 
-  /** One PublishStream: request order in, response order out. */
+  /**
+   * Where a publish stream stands: one value per stream, moved only under the stream's lock, by the
+   * transport thread (a request arrives, half-close, cancel), the dispatch loop (the newest batch
+   * leaves the wait line), the flusher (a slot is written, the call ends) and shutdown ({@code end}).
+   * The read states say why no request is outstanding; once the client half-closes, cancels or the
+   * broker ends the stream, nothing is read again and the read states no longer apply.
+   */
+  enum StreamState {
+    /** One {@code request(1)} is outstanding: the next request may arrive. */
+    READING,
+    /** {@code onNext} is offering the newest slot's batch; the offer's outcome is not recorded yet. */
+    OFFERING,
+    /**
+     * The newest batch left the wait line (admitted, or failed) while {@code onNext} was still
+     * offering it: {@code onNext} reads on when it gets back, whatever the offer said.
+     */
+    LET_IN,
+    /** The newest batch waits in its topic's line: no read until it is admitted or fails. */
+    WAITING,
+    /** {@code MAX_OUTSTANDING_BATCHES} slots are unwritten: the flusher reads on when one is written. */
+    HELD,
+    /** The client half-closed: complete once every slot is answered and written. */
+    HALF_CLOSED,
+    /** The broker ends the stream ({@code end}): the error once the answered slots are written. */
+    ENDING,
+    /** The client cancelled: nothing more is read or written. Terminal. */
+    CANCELLED,
+    /** The flusher ended the call. Terminal. */
+    ENDED
+  }
+
+  /**
+   * One PublishStream: request order in, response order out.
+   *
+   * <p>Its state is {@link #state} and {@link #slots}, both guarded by {@link #lock} and changed
+   * together in one critical section: a decision (read on or not, end or not) and its record are
+   * never split across two lock acquisitions. gRPC is called ({@code request}, {@code onNext},
+   * {@code onError}, {@code onCompleted}) only after the lock is released, except the flusher's
+   * {@code isReady()}. The inbox lock is never taken while this lock is held.
+   */
   private final class StreamCall implements StreamObserver<RawPublish> {
     private final ServerCallStreamObserver<PublishStreamResponse> call;
     private final Drainer flusher;
     private final ReentrantLock lock = new ReentrantLock();
     // @GuardedBy("lock")
     private final ArrayDeque<Slot> slots = new ArrayDeque<>(4);
-    private boolean waitingForRoom;
-    private boolean owedRead;
-    private boolean halfClosed;
-    private boolean cancelled;
+    // @GuardedBy("lock")
+    private StreamState state = StreamState.READING;
+    // @GuardedBy("lock"); set with state ENDING
     private StatusRuntimeException endWith;
-    // flusher-only
-    private boolean ended;
 
     StreamCall(ServerCallStreamObserver<PublishStreamResponse> call) {
       this.call = call;
@@ -220,6 +299,9 @@ public final class PublishService {
       lock.lock();
       try {
         slots.addLast(slot);
+        if (state == StreamState.READING) {
+          state = StreamState.OFFERING;
+        }
       } finally {
         lock.unlock();
       }
@@ -229,67 +311,102 @@ public final class PublishService {
       } catch (StatusRuntimeException e) {
         countRefusal(e);
         slot.failed(e);
-        readNext();
+        offered(slot, false);
         return;
       }
+      // at once for a live topic; for one being auto-created, on the metadata thread (the stream
+      // stays OFFERING meanwhile, so no other request is read)
       topics.resolve(name).whenComplete((topic, err) -> {
         if (err != null) {
           StatusRuntimeException e = unwrap(err);
           countRefusal(e);
           slot.failed(e);
-          readNext();
+          offered(slot, false);
         } else {
-          admit(slot, name, topic, req);
+          offer(slot, name, topic, req);
         }
       });
     }
 
-    private void admit(Slot slot, String name, TopicHandle topic, RawPublish req) {
+    private void offer(Slot slot, String name, TopicHandle topic, RawPublish req) {
+      boolean waiting = false;
       try {
         PublishBatch batch = BatchValidator.validate(name, req.events(), topic.settings(), slot);
+        slot.offered(topic, batch);
         Admission a = topic.offer(batch);
         switch (a) {
-          case ADMITTED -> readNext();
-          case WAITING -> {
-            lock.lock();
-            try {
-              waitingForRoom = true;
-            } finally {
-              lock.unlock();
-            }
-          }
-          case FULL -> {
-            slot.failed(full(topic));
-            readNext();
-          }
+          case ADMITTED -> { }
+          case WAITING -> waiting = true;
+          case FULL -> slot.failed(full(topic));
+          case LINE_FULL -> slot.failed(lineFull(topic));
           case CLOSED -> {
             StatusRuntimeException e = closed(name);
             countRefusal(e);
             slot.failed(e);
-            readNext();
           }
           default -> throw new IllegalStateException("unknown admission " + a);
         }
       } catch (StatusRuntimeException e) {
         countRefusal(e);
         slot.failed(e);
-        readNext();
       }
+      offered(slot, waiting);
     }
 
-    /** Asks for the next request now, or notes that one is owed once responses drain. */
-    private void readNext() {
-      boolean now;
+    /** The handler is done offering {@code slot}'s batch: reads on, or waits for the line. */
+    private void offered(Slot slot, boolean waiting) {
+      boolean read;
+      boolean withdraw = false;
       lock.lock();
       try {
-        now = !waitingForRoom && !cancelled && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES;
-        owedRead = !now;
+        if (waiting && state == StreamState.OFFERING) {
+          state = StreamState.WAITING; // admitted() or failed() reads on
+          read = false;
+        } else {
+          read = readOn(); // in the inbox, refused, or already out of the line (LET_IN)
+          withdraw = waiting && state == StreamState.CANCELLED;
+        }
       } finally {
         lock.unlock();
       }
-      if (now) {
+      if (read) {
         call.request(1);
       }
+      if (withdraw) {
+        slot.withdraw(); // cancelled while offering: the cancel handler may have missed it
+      }
+    }
+
+    /**
+     * Lock held. From a read state, moves to READING (true: the caller requests one more) or, with
+     * too many slots unwritten, to HELD. Any other state stays: the stream reads no more.
+     */
+    private boolean readOn() {
+      switch (state) {
+        case OFFERING, LET_IN, WAITING, HELD -> {
+          if (slots.size() < MAX_OUTSTANDING_BATCHES) {
+            state = StreamState.READING;
+            return true;
+          }
+          state = StreamState.HELD;
+          return false;
+        }
+        default -> {
+          return false;
+        }
+      }
+    }
+
+    /** Lock held. {@code s}'s batch left the wait line (admitted or failed): true if the caller reads on. */
+    private boolean leftLine(Slot s) {
+      if (slots.peekLast() != s) {
+        return false; // an older batch: only the newest one can be waiting or being offered
+      }
+      if (state == StreamState.OFFERING) {
+        state = StreamState.LET_IN;
+        return false;
+      }
+      return state == StreamState.WAITING && readOn();
     }
 
     @Override
@@ -298,20 +415,33 @@ public final class PublishService {
     }
 
     private void cancelled() {
+      Slot newest;
       lock.lock();
       try {
-        cancelled = true;
+        if (state != StreamState.ENDED) {
+          state = StreamState.CANCELLED;
+        }
+        newest = slots.peekLast();
+        if (newest != null && newest.response != null) {
+          newest = null;
+        }
       } finally {
         lock.unlock();
       }
       streams.remove(this);
+      if (newest != null) {
+        newest.withdraw(); // only the newest batch can be waiting; the inbox knows whether it is
+      }
     }
 
     @Override
     public void onCompleted() {
       lock.lock();
       try {
-        halfClosed = true;
+        switch (state) {
+          case READING, OFFERING, LET_IN, WAITING, HELD -> state = StreamState.HALF_CLOSED;
+          default -> { }
+        }
       } finally {
         lock.unlock();
       }
@@ -321,8 +451,12 @@ public final class PublishService {
     void end(StatusRuntimeException status) {
       lock.lock();
       try {
-        if (endWith == null) {
-          endWith = status;
+        switch (state) {
+          case ENDING, CANCELLED, ENDED -> { }
+          default -> {
+            state = StreamState.ENDING;
+            endWith = status;
+          }
         }
       } finally {
         lock.unlock();
@@ -331,9 +465,6 @@ public final class PublishService {
     }
 
     private void flush() {
-      if (ended) {
-        return;
-      }
       while (true) {
         PublishStreamResponse out = null;
         boolean request = false;
@@ -341,8 +472,7 @@ public final class PublishService {
         StatusRuntimeException error = null;
         lock.lock();
         try {
-          if (cancelled) {
-            ended = true;
+          if (state == StreamState.CANCELLED || state == StreamState.ENDED) {
             return;
           }
           Slot head = slots.peekFirst();
@@ -350,18 +480,19 @@ public final class PublishService {
             slots.pollFirst();
             out = head.response;
           }
-          if (owedRead && !waitingForRoom && endWith == null && slots.size() < MAX_OUTSTANDING_BATCHES) {
-            owedRead = false;
-            request = true;
+          if (state == StreamState.HELD) {
+            request = readOn();
           }
           // end once everything answered is written; a batch still unanswered at that point was
           // never sequenced (inboxes are drained first), so the client's retry is safe
           boolean headUnanswered = head != null && head.response == null;
           if (out == null && (slots.isEmpty() || headUnanswered)) {
-            if (endWith != null) {
+            if (state == StreamState.ENDING) {
               error = endWith;
-            } else if (halfClosed && slots.isEmpty()) {
+              state = StreamState.ENDED;
+            } else if (state == StreamState.HALF_CLOSED && slots.isEmpty()) {
               complete = true;
+              state = StreamState.ENDED;
             }
           }
         } finally {
@@ -373,8 +504,7 @@ public final class PublishService {
         if (request) {
           call.request(1);
         }
-        if (out == null && (error != null || complete)) {
-          ended = true;
+        if (error != null || complete) {
           streams.remove(this);
           if (error != null) {
             call.onError(error);
@@ -396,17 +526,16 @@ public final class PublishService {
      */
     private void flushFailed(Throwable t) {
       log.error("publish stream flusher failed; ending the stream with INTERNAL: {}", Drainer.describe(t));
-      if (ended) {
-        return;
-      }
-      ended = true;
-      streams.remove(this);
       lock.lock();
       try {
-        cancelled = true; // read no more requests
+        if (state == StreamState.CANCELLED || state == StreamState.ENDED) {
+          return;
+        }
+        state = StreamState.ENDED; // read and write no more
       } finally {
         lock.unlock();
       }
+      streams.remove(this);
       try {
         call.onError(Status.INTERNAL.withDescription("broker failed to write to the publish stream: " + t).asRuntimeException());
       } catch (RuntimeException e) {
@@ -419,15 +548,46 @@ public final class PublishService {
       private final long batchId;
       // @GuardedBy("lock")
       private PublishStreamResponse response;
+      // set by onNext before the offer, read by the cancel handler
+      private volatile TopicHandle topic;
+      private volatile PublishBatch batch;
 
       Slot(long batchId) {
         this.batchId = batchId;
       }
 
-      private void complete(PublishStreamResponse r) {
+      void offered(TopicHandle t, PublishBatch b) {
+        topic = t;
+        batch = b;
+      }
+
+      /** Takes the batch out of its topic's wait line if it is still there (never sequenced then). */
+      void withdraw() {
+        PublishBatch b = batch;
+        if (b != null) {
+          topic.withdraw(b);
+        }
+      }
+
+      @Override
+      public void admitted() {
+        boolean read;
         lock.lock();
         try {
-          response = r;
+          read = leftLine(this);
+        } finally {
+          lock.unlock();
+        }
+        if (read) {
+          call.request(1);
+        }
+      }
+
+      @Override
+      public void sequenced(List<PublishAck> acks) {
+        lock.lock();
+        try {
+          response = PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build();
         } finally {
           lock.unlock();
         }
@@ -435,40 +595,24 @@ public final class PublishService {
       }
 
       @Override
-      public void admitted() {
+      public void failed(StatusRuntimeException status) {
+        Status st = status.getStatus();
+        PublishStreamResponse r = PublishStreamResponse.newBuilder().setBatchId(batchId)
+            .setError(PublishError.newBuilder().setCode(st.getCode().value())
+                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
+            .build();
+        boolean read;
         lock.lock();
         try {
-          waitingForRoom = false;
+          response = r;
+          read = leftLine(this); // a batch that waited and then failed frees the stream too
         } finally {
           lock.unlock();
         }
-        readNext();
-      }
-
-      @Override
-      public void sequenced(List<PublishAck> acks) {
-        complete(PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build());
-      }
-
-      @Override
-      public void failed(StatusRuntimeException status) {
-        Status st = status.getStatus();
-        complete(PublishStreamResponse.newBuilder().setBatchId(batchId)
-            .setError(PublishError.newBuilder().setCode(st.getCode().value())
-                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
-            .build());
-        if (waitingFor(this)) {
-          admitted(); // a batch that waited and then failed frees the stream too
+        flusher.signal();
+        if (read) {
+          call.request(1);
         }
-      }
-    }
-
-    private boolean waitingFor(Slot s) {
-      lock.lock();
-      try {
-        return waitingForRoom && slots.peekLast() == s;
-      } finally {
-        lock.unlock();
       }
     }
   }

@@ -8,6 +8,8 @@ public enum Admission {
   FULL,
   /** BLOCK topic with a full inbox: in line; the batch listener's {@code admitted()} says when it enters. */
   WAITING,
+  /** BLOCK topic with a full inbox and a full wait line ({@code publish_wait_max_*}): refused, counted. */
+  LINE_FULL,
   /** The topic is closing. */
   CLOSED
 }

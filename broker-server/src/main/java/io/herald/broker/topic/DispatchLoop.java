@@ -95,7 +95,7 @@ final class DispatchLoop {
       return; // already released
     }
     TopicSettings s = topic.settings();
-    List<PublishBatch> admitted = inbox.release(b, s.inboxMaxEvents(), s.inboxMaxBytes());
+    List<PublishBatch> admitted = inbox.release(b, s);
     current = null;
     for (PublishBatch in : admitted) {
       in.listener.admitted();

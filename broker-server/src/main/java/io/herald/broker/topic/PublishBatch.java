@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * A validated batch of events on its way into a topic. Created by a publish handler, queued in the
  * topic's inbox, sequenced by the topic's dispatch loop. Exactly one of {@link Listener#sequenced}
- * and {@link Listener#failed} is called, once.
+ * and {@link Listener#failed} is called, once, unless the batch is withdrawn from the wait line
+ * ({@link Topic#withdraw}, its publisher cancelled): then none is.
  */
 public final class PublishBatch {
 

@@ -186,12 +186,16 @@ public final class Topic implements TopicHandle {
     if (f != null) {
       throw f;
     }
-    TopicSettings s = settings;
-    Admission a = inbox.offer(batch, !s.rejectWhenFull(), s.inboxMaxEvents(), s.inboxMaxBytes());
-    if (a == Admission.FULL) {
+    Admission a = inbox.offer(batch, settings);
+    if (a == Admission.FULL || a == Admission.LINE_FULL) {
       counters.rejected.increment();
     }
     return a;
+  }
+
+  @Override
+  public boolean withdraw(PublishBatch batch) {
+    return inbox.withdraw(batch, settings);
   }
 
   void evict(Subscription sub, TopicSettings s) {
@@ -428,8 +432,24 @@ public final class Topic implements TopicHandle {
     return inbox.depthBytes();
   }
 
+  /** The inbox, for tests in this package (invariant checks). */
+  Inbox inbox() {
+    return inbox;
+  }
+
+  @Override
+  public long waitingEvents() {
+    return inbox.waitingEvents();
+  }
+
+  @Override
+  public long waitingBytes() {
+    return inbox.waitingBytes();
+  }
+
   /** Validation for tests: the ring's and every subscription's invariants. */
   public void checkInvariants() {
+    inbox.checkInvariants(settings);
     ring.checkInvariants();
     for (Subscription s : registry.snapshot()) {
       s.checkInvariants();
@@ -444,6 +464,8 @@ public final class Topic implements TopicHandle {
         .setDropped(dropped())
         .setInboxDepthEvents(inbox.depthEvents())
         .setInboxDepthBytes(inbox.depthBytes())
+        .setWaitingEvents(inbox.waitingEvents())
+        .setWaitingBytes(inbox.waitingBytes())
         .setSubscriberCount(registry.snapshot().length)
         .setNextSequence(nextSequence())
         .setFirstRetainedSequence(ring.retainedEvents() == 0 ? 0 : ring.firstSequence())

@@ -28,12 +28,19 @@ public interface TopicHandle {
 
   /**
    * Admits a batch by the topic's publish-overflow setting. ADMITTED: queued; WAITING (BLOCK topic,
-   * inbox full): queued later, and the batch's listener says when; FULL (REJECT topic): counted and
-   * refused; CLOSED: the topic is closing.
+   * inbox full): queued later, and the batch's listener says when; FULL (REJECT topic) and LINE_FULL
+   * (BLOCK topic whose wait line is full too): counted and refused; CLOSED: the topic is closing.
    *
    * @throws io.grpc.StatusRuntimeException when the topic cannot take publishes at all (e.g. failed)
    */
   Admission offer(PublishBatch batch);
+
+  /**
+   * Takes a waiting batch out of the line because its publisher cancelled: true if it was waiting
+   * (it is then never sequenced, and its listener is not called), false if it was already let in
+   * (it is sequenced as usual) or never waited.
+   */
+  boolean withdraw(PublishBatch batch);
 
   /** A new subscription bound to this topic's history and counters; register it with {@link #register}. */
   Subscription newSubscription(String id, String subscriberName, String peer, Policy policy,
@@ -53,6 +60,12 @@ public interface TopicHandle {
 
   /** The live subscriptions, in registration order. */
   List<Subscription> subscriptions();
+
+  /** Events offered to a full inbox and waiting in line for room (BLOCK topics). */
+  long waitingEvents();
+
+  /** Bytes of the events in {@link #waitingEvents()}. */
+  long waitingBytes();
 
   /** The sequence the next accepted event will get. */
   long nextSequence();

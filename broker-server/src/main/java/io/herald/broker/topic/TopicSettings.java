@@ -28,7 +28,9 @@ public record TopicSettings(
     java.time.Duration retentionMaxAge,
     java.time.Duration dedupWindow,
     int dedupMaxIds,
-    boolean blockPolicyAllowed) {
+    boolean blockPolicyAllowed,
+    int publishWaitMaxEvents,
+    long publishWaitMaxBytes) {
 
   public static final long KIB = 1024;
   public static final long MIB = 1024 * KIB;
@@ -46,7 +48,8 @@ public record TopicSettings(
       java.time.Duration.ofSeconds(30),
       10_000, 64 * MIB, java.time.Duration.ofHours(1),
       java.time.Duration.ofMinutes(2), 100_000,
-      true);
+      true,
+      100_000, 64 * MIB);
 
   /** True when publisher-supplied ids are remembered for dedup. */
   public boolean dedupEnabled() {
@@ -90,8 +93,11 @@ public record TopicSettings(
       throw invalid("config.default_overflow_policy is OVERFLOW_POLICY_BLOCK while config.block_policy_allowed is false;"
           + " choose a DROP default policy or allow BLOCK");
     }
+    int waitEvents = c.hasPublishWaitMaxEvents()
+        ? (int) range("config.publish_wait_max_events", Integer.toUnsignedLong(c.getPublishWaitMaxEvents()), 1, 1_000_000) : publishWaitMaxEvents;
+    long waitBytes = c.hasPublishWaitMaxBytes() ? range("config.publish_wait_max_bytes", c.getPublishWaitMaxBytes(), KIB, GIB) : publishWaitMaxBytes;
     return new TopicSettings(policy, subEvents, subBytes, inEvents, inBytes, reject, maxEvent, block,
-        retEvents, retBytes, retAge, dedup, dedupIds, blockAllowed);
+        retEvents, retBytes, retAge, dedup, dedupIds, blockAllowed, waitEvents, waitBytes);
   }
 
   /** The complete config, every field set. */
@@ -112,6 +118,8 @@ public record TopicSettings(
         .setDedupWindow(toProto(dedupWindow))
         .setDedupMaxIds(dedupMaxIds)
         .setBlockPolicyAllowed(blockPolicyAllowed)
+        .setPublishWaitMaxEvents(publishWaitMaxEvents)
+        .setPublishWaitMaxBytes(publishWaitMaxBytes)
         .build();
   }
 
