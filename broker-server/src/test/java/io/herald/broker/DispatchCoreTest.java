@@ -132,6 +132,29 @@ class DispatchCoreTest {
   }
 
   @Test
+  void aBlockReaderThatJoinsWhileTheTopicWaitsForAnotherLosesNothing() throws Exception {
+    b.createTopic("t", TopicConfig.newBuilder().setMaxBlock(seconds(1))
+        .setRetention(Retention.newBuilder().setMaxEvents(5)).build());
+    b.publish("t", "old", 5, 5);
+    SubscribeInit.Builder earliestBlock = SubscribeInit.newBuilder().setTopic("t")
+        .setOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_BLOCK)
+        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_EARLIEST));
+    TestSubscriber stuck = TestSubscriber.started(b.subscriber(), earliestBlock.build()); // never reads
+    CompletableFuture<List<PublishAck>> pub = CompletableFuture.supplyAsync(() -> b.publish("t", "new", 5, 1));
+    // the topic is now held back by the stuck reader; a second BLOCK reader joins meanwhile
+    await().atMost(Duration.ofSeconds(5)).until(() -> stats("t").getRetainedEvents() > 5 || pub.isDone());
+    TestSubscriber late = TestSubscriber.started(b.subscriber(), earliestBlock
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(3)).build());
+    assertThat(stuck.awaitEnd().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    late.grant(100); // the late reader keeps up from here on
+    pub.get(30, TimeUnit.SECONDS);
+    List<DeliveredEvent> got = late.awaitEvents(10);
+    assertThat(late.gaps()).isEmpty();
+    assertThat(got).extracting(DeliveredEvent::getSequence).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+    topic("t").checkInvariants();
+  }
+
+  @Test
   void dropSubscriberOutrunByRetentionWhileReplayingGetsItsPolicysReasonNotRetention() throws Exception {
     b.createTopic("t", TopicConfig.newBuilder().setRetention(Retention.newBuilder().setMaxEvents(100)).build());
     b.publish("t", "old", 100, 100);

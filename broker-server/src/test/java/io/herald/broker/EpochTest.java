@@ -125,6 +125,7 @@ class EpochTest {
       s.awaitEvents(1);
       GapNotice g = s.gaps().get(0);
       assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_CRASH_RECOVERY);
+      assertThat(g.getEpoch()).isEqualTo(epoch); // the epoch of its first sequence, the old one
       assertThat(g.getCountUnknown()).isTrue();
       assertThat(g.getFirstSequence()).isEqualTo(6);
       assertThat(g.getLastSequence()).isEqualTo(floor - 1);
@@ -155,6 +156,38 @@ class EpochTest {
       assertThat(gaps.get(1).getFirstSequence()).isEqualTo(floor);
       assertThat(gaps.get(1).getCount()).isEqualTo(5);
       assertThat(gaps.get(1).getCountUnknown()).isFalse();
+    }
+  }
+
+  @Test
+  void aLoopRestartAfterACrashDoesNotForgetWhatTheCrashLost(@TempDir Path dir) throws Exception {
+    TestBroker first = new TestBroker(c -> c.withDataDir(dir));
+    first.createTopic("t");
+    long epoch = first.publish("t", "e", 10, 10).get(0).getEpoch();
+    Path copy = crashCopy(dir);
+    first.close();
+    long floor;
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+      floor = describe(b, "t").getEpochStartSequence();
+      java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean(true);
+      b.broker.topics().local("t").orElseThrow().faultHookForTests((phase, batch) -> {
+        if (phase == io.herald.broker.topic.LoopPhase.SEQUENCE && once.getAndSet(false)) {
+          throw new IllegalStateException("injected");
+        }
+      });
+      assertThatThrownBy(() -> b.publish("t", "f", 1, 1)).isInstanceOf(StatusRuntimeException.class);
+      assertThat(describe(b, "t").getEpochCause()).isEqualTo(EpochCause.EPOCH_CAUSE_LOOP_RESTARTED);
+      b.publish("t", "f", 1, 1);
+    } // clean stop
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+      assertThat(describe(b, "t").getCrashLostBelow()).isEqualTo(floor);
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      b.publish("t", "g", 1, 1);
+      s.awaitEvents(1);
+      GapNotice g = s.gaps().get(0);
+      assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_CRASH_RECOVERY);
+      assertThat(g.getCountUnknown()).isTrue();
+      assertThat(g.getLastSequence()).isEqualTo(floor - 1);
     }
   }
 
@@ -199,6 +232,12 @@ class EpochTest {
       assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
       assertThat(refused.getStatus().getDescription()).contains("sequence reservation");
       assertThat(accepted).isLessThanOrEqualTo(100_000); // only what the first durable reservation covered
+      // asking again for the same floor while the disk still refuses is refused again, not taken
+      // for done because the floor is already in memory
+      for (int i = 0; i < 3; i++) {
+        assertThatThrownBy(() -> b.publish("t", "again", 1_000, 1_000))
+            .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+      }
       // the disk is back: the topic goes on, and the file covers every sequence used
       Files.delete(tmp.resolve("blocker"));
       Files.delete(tmp);

@@ -168,6 +168,7 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
         .setEpochCause(live.map(t -> t.epochCause()).orElse(r.epochCause()))
         .setCreateEpoch(r.createEpoch())
         .setOwner(r.owner())
+        .setCrashLostBelow(r.crashLostBelow())
         .build();
   }
 

@@ -151,11 +151,15 @@ public final class SubscribeService {
       switch (req.getFrameCase()) {
         case INIT -> {
           if (writer != null || starting) {
-            if (writer == null) {
-              failStart(Status.INVALID_ARGUMENT.withDescription("a second init frame arrived; send init once, then only credit frames").asRuntimeException());
-              return;
+            String what = "a second init frame arrived; send init once, then only credit frames";
+            synchronized (this) {
+              if (writer == null) {
+                // the topic is being resolved on another thread, which alone may end the call now
+                earlyError = what;
+                return;
+              }
             }
-            writer.protocolError("a second init frame arrived; send init once, then only credit frames");
+            writer.protocolError(what);
             return;
           }
           starting = true;
@@ -180,6 +184,9 @@ public final class SubscribeService {
               start(name, topic, init);
             } catch (StatusRuntimeException e) {
               failStart(e);
+            } catch (RuntimeException e) {
+              log.error("subscribe to topic '{}' failed", name, e);
+              failStart(Status.INTERNAL.withDescription("broker failed to start the subscription: " + e).asRuntimeException());
             }
           });
         }

@@ -68,11 +68,16 @@ public final class LocalMetadataStore implements MetadataStore {
   private final ReentrantLock lock = new ReentrantLock();
   @GuardedBy("lock")
   private final TreeMap<String, TopicRecord> topics = new TreeMap<>();
+  /** True after a failed write: the records hold changes the file does not; the next write must not be skipped. */
   @GuardedBy("lock")
-  private final java.util.Map<String, Long> pendingFloors = new java.util.HashMap<>();
-  @GuardedBy("lock")
+  private boolean diskBehind;
+  /** Guards the floors waiting for a write; never held while writing, so asking for a floor never waits for the disk. */
+  private final ReentrantLock floorLock = new ReentrantLock();
+  @GuardedBy("floorLock")
+  private final java.util.Map<String, long[]> pendingFloors = new java.util.HashMap<>();
+  @GuardedBy("floorLock")
   private final List<CompletableFuture<Void>> pendingFloorFutures = new ArrayList<>();
-  @GuardedBy("lock")
+  @GuardedBy("floorLock")
   private boolean floorWriteQueued;
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final Path dir;
@@ -125,7 +130,7 @@ public final class LocalMetadataStore implements MetadataStore {
         EpochCause cause = t.getEpochCause() == EpochCause.EPOCH_CAUSE_UNSPECIFIED ? EpochCause.EPOCH_CAUSE_CREATED : t.getEpochCause();
         String owner = t.getOwner().isEmpty() ? TopicRecord.LOCAL_OWNER : t.getOwner();
         TopicRecord r = new TopicRecord(t.getName(), s, created, floor, owner, epoch,
-            Math.max(1, t.getEpochStartSequence()), cause, createEpoch);
+            Math.max(1, t.getEpochStartSequence()), cause, createEpoch, t.getCrashLostBelow());
         if (!clean) {
           r = r.withNewEpoch(TopicRecord.nextEpoch(epoch), floor, EpochCause.EPOCH_CAUSE_CRASH_RECOVERY);
         }
@@ -173,13 +178,17 @@ public final class LocalMetadataStore implements MetadataStore {
           .setEpochStartSequence(r.epochStartSequence())
           .setEpochCause(r.epochCause())
           .setCreateEpoch(r.createEpoch())
-          .setOwner(r.owner()));
+          .setOwner(r.owner())
+          .setCrashLostBelow(r.crashLostBelow()));
     }
     try {
       writeDurably(file, JsonFormat.printer().print(b).getBytes(StandardCharsets.UTF_8));
+      diskBehind = false;
     } catch (InvalidProtocolBufferException e) {
+      diskBehind = true;
       throw new IllegalStateException(e);
     } catch (IOException e) {
+      diskBehind = true;
       throw Status.UNAVAILABLE.withDescription("cannot write topic metadata to " + file + ": " + e
           + " (check the data directory's disk space and permissions)").asRuntimeException();
     }
@@ -312,19 +321,24 @@ public final class LocalMetadataStore implements MetadataStore {
    * be written fails its future; a floor that is recorded higher than asked is always safe.
    */
   @Override
-  public CompletableFuture<Void> setSequenceFloor(String name, long floor) {
-    lock.lock();
-    try {
-      if (file == null) {
-        // nothing to make durable: record it at once (a dispatch loop asks for this)
+  public CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long floor) {
+    if (file == null) {
+      // nothing to make durable: record it at once (a dispatch loop asks for this)
+      lock.lock();
+      try {
         TopicRecord old = topics.get(name);
-        if (old != null) {
+        if (old != null && old.createEpoch() == incarnation) {
           topics.put(name, old.withSequenceFloor(floor));
         }
-        return CompletableFuture.completedFuture(null);
+      } finally {
+        lock.unlock();
       }
+      return CompletableFuture.completedFuture(null);
+    }
+    floorLock.lock();
+    try {
       CompletableFuture<Void> f = new CompletableFuture<>();
-      pendingFloors.put(name, floor);
+      pendingFloors.put(name, new long[] {incarnation, floor});
       pendingFloorFutures.add(f);
       if (!floorWriteQueued) {
         try {
@@ -338,32 +352,42 @@ public final class LocalMetadataStore implements MetadataStore {
       }
       return f;
     } finally {
-      lock.unlock();
+      floorLock.unlock();
     }
   }
 
+  /** On the store's thread: every floor asked for since the last write, in one durable write. */
   private void writeFloors() {
     List<CompletableFuture<Void>> done;
-    RuntimeException failure = null;
-    lock.lock();
+    java.util.Map<String, long[]> floors;
+    floorLock.lock();
     try {
       floorWriteQueued = false;
       done = new ArrayList<>(pendingFloorFutures);
       pendingFloorFutures.clear();
-      boolean changed = false;
-      for (var e : pendingFloors.entrySet()) {
+      floors = new java.util.HashMap<>(pendingFloors);
+      pendingFloors.clear();
+    } finally {
+      floorLock.unlock();
+    }
+    RuntimeException failure = null;
+    lock.lock();
+    try {
+      boolean changed = diskBehind; // a floor kept in the records after a failed write is not on disk yet
+      for (var e : floors.entrySet()) {
         TopicRecord old = topics.get(e.getKey());
-        if (old != null && old.sequenceFloor() != e.getValue()) {
-          topics.put(e.getKey(), old.withSequenceFloor(e.getValue()));
+        long incarnation = e.getValue()[0];
+        long floor = e.getValue()[1];
+        if (old != null && old.createEpoch() == incarnation && old.sequenceFloor() != floor) {
+          topics.put(e.getKey(), old.withSequenceFloor(floor));
           changed = true;
         }
       }
-      pendingFloors.clear();
       if (changed) {
         try {
           persist();
         } catch (RuntimeException e) {
-          failure = e; // the records keep the higher floors: a later write records them, which is safe
+          failure = e; // the records keep the new floors (higher is safe); diskBehind forces the next write
         }
       }
     } finally {
@@ -379,12 +403,12 @@ public final class LocalMetadataStore implements MetadataStore {
   }
 
   @Override
-  public CompletableFuture<TopicRecord> newEpoch(String name, long startSequence, EpochCause cause) {
+  public CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long startSequence, EpochCause cause) {
     return submit(() -> {
       lock.lock();
       try {
         TopicRecord old = topics.get(name);
-        if (old == null) {
+        if (old == null || old.createEpoch() != incarnation) {
           throw notFound(name);
         }
         TopicRecord r = old.withNewEpoch(TopicRecord.nextEpoch(old.epoch()), startSequence, cause);

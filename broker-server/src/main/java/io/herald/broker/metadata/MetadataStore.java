@@ -44,15 +44,18 @@ public interface MetadataStore extends AutoCloseable {
    * Records that the topic's next sequence is at least {@code floor}, so that a restarted owner
    * continues above every sequence it may have handed out. Completes when the floor is durable; a
    * topic hands out sequences up to a floor only after that. No listener is told (it is the data
-   * plane's own bookkeeping). Unknown topics are ignored.
+   * plane's own bookkeeping). Ignored (completes at once) when the topic is unknown or is another
+   * incarnation than {@code incarnation} (its create epoch): a deleted topic's loop cannot move
+   * the floor of the topic re-created under its name.
    */
-  CompletableFuture<Void> setSequenceFloor(String name, long floor);
+  CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long floor);
 
   /**
-   * Starts a new epoch of the topic at {@code startSequence} (a restarted dispatch loop; later an
-   * ownership change) and answers the updated record. No listener is told.
+   * Starts a new epoch of the topic incarnation at {@code startSequence} (a restarted dispatch
+   * loop; later an ownership change) and answers the updated record once it is durable. No
+   * listener is told. Fails with NOT_FOUND for an unknown topic or another incarnation.
    */
-  CompletableFuture<TopicRecord> newEpoch(String name, long startSequence, EpochCause cause);
+  CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long startSequence, EpochCause cause);
 
   /**
    * Records that every topic's sequence floor is now exact (a graceful stop, after the last

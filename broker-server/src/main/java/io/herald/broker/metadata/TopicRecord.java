@@ -18,24 +18,27 @@ import java.time.Instant;
  * @param epochCause why the current epoch began
  * @param createEpoch the epoch the topic got when it was created; positions with an older epoch
  *     belong to an earlier incarnation of the name
+ * @param crashLostBelow sequences below this were lost in the last crash of the topic's owner (how
+ *     many of them existed is not known); 0 when the incarnation never crashed. Carried across
+ *     later epochs, so a later loop restart or clean restart does not forget it
  */
 public record TopicRecord(String name, TopicSettings settings, Instant createTime, long sequenceFloor,
-    String owner, long epoch, long epochStartSequence, EpochCause epochCause, long createEpoch) {
+    String owner, long epoch, long epochStartSequence, EpochCause epochCause, long createEpoch, long crashLostBelow) {
 
   /** The owner of every topic on a standalone broker. */
   public static final String LOCAL_OWNER = "local";
 
   /** A new incarnation of {@code name}: sequences from 1, in epoch {@code epoch}. */
   public static TopicRecord created(String name, TopicSettings settings, Instant createTime, long epoch) {
-    return new TopicRecord(name, settings, createTime, 1, LOCAL_OWNER, epoch, 1, EpochCause.EPOCH_CAUSE_CREATED, epoch);
+    return new TopicRecord(name, settings, createTime, 1, LOCAL_OWNER, epoch, 1, EpochCause.EPOCH_CAUSE_CREATED, epoch, 0);
   }
 
   public TopicRecord withSettings(TopicSettings s) {
-    return new TopicRecord(name, s, createTime, sequenceFloor, owner, epoch, epochStartSequence, epochCause, createEpoch);
+    return new TopicRecord(name, s, createTime, sequenceFloor, owner, epoch, epochStartSequence, epochCause, createEpoch, crashLostBelow);
   }
 
   public TopicRecord withSequenceFloor(long floor) {
-    return new TopicRecord(name, settings, createTime, floor, owner, epoch, epochStartSequence, epochCause, createEpoch);
+    return new TopicRecord(name, settings, createTime, floor, owner, epoch, epochStartSequence, epochCause, createEpoch, crashLostBelow);
   }
 
   /** The same incarnation in a new epoch that starts at {@code startSequence}. */
@@ -43,8 +46,9 @@ public record TopicRecord(String name, TopicSettings settings, Instant createTim
     if (newEpoch <= epoch) {
       throw new IllegalArgumentException("epochs only grow: " + newEpoch + " after " + epoch);
     }
-    return new TopicRecord(name, settings, createTime, Math.max(sequenceFloor, startSequence), owner, newEpoch, startSequence,
-        cause, createEpoch);
+    long start = Math.max(sequenceFloor, startSequence);
+    return new TopicRecord(name, settings, createTime, start, owner, newEpoch, startSequence,
+        cause, createEpoch, cause == EpochCause.EPOCH_CAUSE_CRASH_RECOVERY ? startSequence : crashLostBelow);
   }
 
   /**

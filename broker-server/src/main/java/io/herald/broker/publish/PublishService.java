@@ -108,7 +108,12 @@ public final class PublishService {
         countRefusal(e);
         call.onError(e);
       } else {
-        publishTo(call, waiting, name, topic, req);
+        try {
+          publishTo(call, waiting, name, topic, req);
+        } catch (RuntimeException e) {
+          log.error("publish to topic '{}' failed", name, e);
+          call.onError(Status.INTERNAL.withDescription("broker failed to take the publish: " + e).asRuntimeException());
+        }
       }
     });
   }
@@ -323,7 +328,13 @@ public final class PublishService {
           slot.failed(e);
           offered(slot, false);
         } else {
-          offer(slot, name, topic, req);
+          try {
+            offer(slot, name, topic, req);
+          } catch (RuntimeException e) {
+            log.error("publish to topic '{}' failed", name, e);
+            slot.failed(Status.INTERNAL.withDescription("broker failed to take the batch: " + e).asRuntimeException());
+            offered(slot, false);
+          }
         }
       });
     }

@@ -26,6 +26,20 @@ public interface RetainedLog {
   Gap skipAt(long sequence);
 
   /**
+   * Pins the log at {@code from} (or at its first retained sequence, if that is later) and returns
+   * where the pin is: nothing from there on is trimmed until the pin moves or goes. A BLOCK
+   * subscription catching up from history pins its cursor, so that history is never trimmed under
+   * it (the topic waits for it, within max_block, and evicts it, which removes the pin).
+   */
+  long pin(long from);
+
+  /** Moves a pin from {@code from} forward to {@code to}. */
+  void movePin(long from, long to);
+
+  /** Removes a pin at {@code at}. */
+  void unpin(long at);
+
+  /**
    * Appends retained events with sequence {@code >= from} to {@code out}, in order, at most
    * {@code maxEvents} of them and stopping before {@code maxBytes} would be exceeded (at least one
    * event is read if any is available). Returns how many were added.

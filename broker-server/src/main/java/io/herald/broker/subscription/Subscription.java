@@ -95,6 +95,9 @@ public final class Subscription {
   private boolean catchingUp;
   @GuardedBy("lock")
   private long cursor;
+  /** BLOCK, catching up: where this subscription pins the log (0: no pin). */
+  @GuardedBy("lock")
+  private long pinned;
   /** Catching up: sequences from here on were retained when the subscription started. */
   @GuardedBy("lock")
   private long retainedAtStart;
@@ -155,15 +158,18 @@ public final class Subscription {
    * publish this subscription to the loop's snapshot and return the last sequence the loop has
    * assigned; it runs under this subscription's lock, so the loop's first offers wait until the
    * position is set, and no event is both skipped and missing. {@code firstGap}, when not null, is
-   * sent before anything else (a position from an earlier incarnation of the topic). Returns the
+   * sent before anything else (a position from an earlier incarnation of the topic); {@code
+   * positionEpoch} is the epoch of a SEQUENCE start (the topic's for the others). Returns the
    * first sequence the subscription can be sent: for a start older than what is retained, the first
    * retained sequence (the lost range comes first as a gap notice).
    */
-  public long start(StartKind kind, long sequence, long topicEpoch, Gap firstGap, LongSupplier register) {
+  public long start(StartKind kind, long sequence, long topicEpoch, long positionEpoch, Gap firstGap, LongSupplier register) {
     lock.lock();
     try {
       long lastAssigned = register.getAsLong();
-      epoch = topicEpoch;
+      // until it reads an event, a catching-up subscription is in the epoch of its position: gaps
+      // in the history before it carry that epoch
+      epoch = kind == StartKind.SEQUENCE ? positionEpoch : topicEpoch;
       if (firstGap != null) {
         entries.addLast(new GapMarker(firstGap.first(), firstGap.last(), firstGap.reason(), firstGap.epoch(), firstGap.countUnknown()));
         dirty = true;
@@ -197,7 +203,13 @@ public final class Subscription {
     }
     catchingUp = true;
     cursor = from;
-    retainedAtStart = Math.max(from, log.firstSequence());
+    if (policy == Policy.BLOCK) {
+      // lossless from history too: the log is not trimmed under this reader's cursor
+      pinned = log.pin(from);
+      retainedAtStart = pinned;
+    } else {
+      retainedAtStart = Math.max(from, log.firstSequence());
+    }
     liveFrom = Long.MAX_VALUE;
     nextSequence = from;
   }
@@ -536,11 +548,16 @@ public final class Subscription {
       }
     }
     nextSequence = cursor;
+    if (pinned != 0 && cursor > pinned) {
+      log.movePin(pinned, cursor);
+      pinned = cursor;
+    }
     if (cursor >= log.nextSequence()) {
       // caught up: from here on the loop offers events to the buffer
       catchingUp = false;
       liveFrom = cursor;
       lastOffered = cursor - 1;
+      releasePin();
     }
     if (cursor != before && policy == Policy.BLOCK) {
       notFull.signalAll(); // a loop waiting to trim history behind this reader may go on
@@ -580,6 +597,14 @@ public final class Subscription {
       out.add(new Gap(cursor, upTo, reason, epoch));
       countDropped(upTo - cursor + 1, policy == Policy.DROP_NEWEST ? DropReason.DROPPED_NEWEST : DropReason.EVICTED_OLDEST);
       cursor = upTo + 1;
+    }
+  }
+
+  @GuardedBy("lock")
+  private void releasePin() {
+    if (pinned != 0) {
+      log.unpin(pinned);
+      pinned = 0;
     }
   }
 
@@ -667,6 +692,7 @@ public final class Subscription {
         closeReason = reason;
       }
       state = State.CLOSED;
+      releasePin();
       if (bufferedEvents > 0) {
         countDropped(bufferedEvents, DropReason.SUBSCRIPTION_CLOSED);
       }

@@ -78,27 +78,42 @@ final class DispatchLoop {
       try {
         acks = handle(b);
       } catch (io.grpc.StatusRuntimeException e) {
+        if (committed) {
+          throw e; // not an expected refusal: the supervisor acks what was committed
+        }
         // an expected refusal (sequence floor not durable): nothing of the batch was committed
         forgetKeys();
-        finish(b);
-        b.listener.failed(e);
+        answer(b, null, e);
         continue;
       }
-      finish(b);
-      b.listener.sequenced(acks);
+      answer(b, acks, null);
     }
   }
 
-  /** Frees the batch's inbox room (once) and lets waiting batches in. */
-  void finish(PublishBatch b) {
+  /**
+   * Answers the batch in progress, once: frees its inbox room, tells its publisher (acks, or the
+   * refusal), then lets waiting batches in. Whatever a listener throws, the others are still told.
+   */
+  void answer(PublishBatch b, List<PublishAck> acks, io.grpc.StatusRuntimeException refusal) {
     if (current != b) {
-      return; // already released
+      return; // already answered
     }
-    TopicSettings s = topic.settings();
-    List<PublishBatch> admitted = inbox.release(b, s);
+    List<PublishBatch> admitted = inbox.release(b, topic.settings());
     current = null;
-    for (PublishBatch in : admitted) {
-      in.listener.admitted();
+    try {
+      if (refusal == null) {
+        b.listener.sequenced(acks);
+      } else {
+        b.listener.failed(refusal);
+      }
+    } finally {
+      for (PublishBatch in : admitted) {
+        try {
+          in.listener.admitted();
+        } catch (RuntimeException e) {
+          log.error("topic '{}': a waiting publisher's listener failed", topic.name(), e);
+        }
+      }
     }
   }
 

@@ -36,6 +36,9 @@ final class RetentionRing implements RetainedLog {
   private long next = 1;
   @GuardedBy("lock")
   private long unknownBelow;
+  /** Pinned sequence -> how many pins (BLOCK readers catching up): trimming stops below the lowest. */
+  @GuardedBy("lock")
+  private final java.util.TreeMap<Long, Integer> pins = new java.util.TreeMap<>();
   /** Recorded skips, oldest first; dropped as trimming passes them. */
   @GuardedBy("lock")
   private final ArrayDeque<Gap> skips = new ArrayDeque<>(0);
@@ -44,14 +47,24 @@ final class RetentionRing implements RetainedLog {
   void appendAll(List<Sequenced> run) {
     lock.lock();
     try {
+      // check and make room first, so that nothing can fail halfway through the run
+      long expect = next;
+      for (int i = 0, n = run.size(); i < n; i++) {
+        long seq = run.get(i).sequence();
+        if (seq < expect) {
+          throw new IllegalStateException("ring expects a sequence from " + expect + " on, got " + seq);
+        }
+        expect = seq + 1;
+      }
+      int capacity = ring.length == 0 ? INITIAL_CAPACITY : ring.length;
+      while (capacity < size + run.size()) {
+        capacity *= 2;
+      }
+      if (capacity != ring.length) {
+        resize(capacity);
+      }
       for (int i = 0, n = run.size(); i < n; i++) {
         Sequenced e = run.get(i);
-        if (e.sequence() < next) {
-          throw new IllegalStateException("ring expects a sequence from " + next + " on, got " + e.sequence());
-        }
-        if (size == ring.length) {
-          grow();
-        }
         ring[(head + size) & (ring.length - 1)] = e;
         if (size == 0) {
           first = e.sequence();
@@ -109,11 +122,15 @@ final class RetentionRing implements RetainedLog {
     }
   }
 
-  /** Drops every event with a sequence below {@code sequence}. Dispatch loop only. */
+  /**
+   * Drops every event with a sequence below {@code sequence}, but none at or above a pin. Dispatch
+   * loop only.
+   */
   void trimBefore(long sequence) {
     lock.lock();
     try {
-      while (size > 0 && ring[head].sequence() < sequence) {
+      long limit = pins.isEmpty() ? sequence : Math.min(sequence, pins.firstKey());
+      while (size > 0 && ring[head].sequence() < limit) {
         Sequenced oldest = ring[head];
         ring[head] = null;
         head = (head + 1) & (ring.length - 1);
@@ -218,6 +235,66 @@ final class RetentionRing implements RetainedLog {
     lock.lock();
     try {
       return unknownBelow;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long pin(long from) {
+    lock.lock();
+    try {
+      long at = Math.max(from, first);
+      pins.merge(at, 1, Integer::sum);
+      return at;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void movePin(long from, long to) {
+    lock.lock();
+    try {
+      removePin(from);
+      pins.merge(to, 1, Integer::sum);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void unpin(long at) {
+    lock.lock();
+    try {
+      removePin(at);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @GuardedBy("lock")
+  private void removePin(long at) {
+    Integer n = pins.get(at);
+    if (n == null) {
+      throw new IllegalStateException("no pin at " + at);
+    }
+    if (n == 1) {
+      pins.remove(at);
+    } else {
+      pins.put(at, n - 1);
+    }
+  }
+
+  /** Pins held now (for tests). */
+  int pins() {
+    lock.lock();
+    try {
+      int n = 0;
+      for (int c : pins.values()) {
+        n += c;
+      }
+      return n;
     } finally {
       lock.unlock();
     }

@@ -119,9 +119,9 @@ public final class Topic implements TopicHandle {
     this.registry = new SubscriberRegistry(name);
     long next = record.sequenceFloor();
     this.firstSequence = next;
-    // the epoch began with a crash recovery: the numbers below its first sequence are history the
-    // broker lost, and it cannot tell how many of them were assigned
-    ring.resetTo(next, record.epochCause() == EpochCause.EPOCH_CAUSE_CRASH_RECOVERY ? record.epochStartSequence() : 0);
+    // after a crash, the numbers below the floor it resumed at are history the broker lost, and it
+    // cannot tell how many of them were assigned (kept in the record across later epochs)
+    ring.resetTo(next, record.crashLostBelow());
     SequenceReservation r = new SequenceReservation(name, next, reservation, bookkeeping::recordFloor);
     this.loop = new DispatchLoop(this, inbox, ring, counters, r, next);
     this.thread = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::supervise);
@@ -230,7 +230,15 @@ public final class Topic implements TopicHandle {
         } catch (InterruptedException e) {
           return;
         } catch (Throwable t) {
-          if (!restart(t)) {
+          boolean again;
+          try {
+            again = restart(t);
+          } catch (Throwable t2) {
+            t2.addSuppressed(t);
+            giveUp(t2, "its supervisor failed while restarting it");
+            again = false;
+          }
+          if (!again) {
             return;
           }
         }
@@ -246,13 +254,11 @@ public final class Topic implements TopicHandle {
     PublishBatch b = loop.current;
     if (b != null) {
       if (loop.committed && loop.currentAcks != null) {
-        List<PublishAck> acks = loop.currentAcks;
-        loop.finish(b);
-        b.listener.sequenced(acks);
+        loop.answer(b, loop.currentAcks, null);
       } else {
         loop.forgetKeys();
-        loop.finish(b);
-        b.listener.failed(Status.UNAVAILABLE.withDescription("topic '" + name + "' failed before sequencing this batch (its dispatch loop restarts); nothing of it was accepted; retry").asRuntimeException());
+        loop.answer(b, null, Status.UNAVAILABLE.withDescription("topic '" + name
+            + "' failed before sequencing this batch (its dispatch loop restarts); nothing of it was accepted; retry").asRuntimeException());
       }
     }
     long now = System.nanoTime();
@@ -261,31 +267,41 @@ public final class Topic implements TopicHandle {
     }
     restartTimes.addLast(now);
     if (restartTimes.size() > MAX_RESTARTS) {
-      log.error("dispatch loop of topic '{}' failed {} times within {} s; closing the topic", name, restartTimes.size(), RESTART_WINDOW_SECONDS, t);
-      StatusRuntimeException st = Status.INTERNAL.withDescription("topic '" + name + "' is out of service: its dispatch loop failed "
-          + restartTimes.size() + " times within " + RESTART_WINDOW_SECONDS + " s (see the broker log); delete and re-create it, or restart the broker").asRuntimeException();
-      failed = st;
-      close(st, CloseReason.TOPIC_FAILED);
+      giveUp(t, "its dispatch loop failed " + restartTimes.size() + " times within " + RESTART_WINDOW_SECONDS + " s");
       return false;
     }
     long oldEpoch = epoch;
     long last = loop.assigned;
-    long newEpoch;
+    long newEpoch = oldEpoch;
     try {
+      // an epoch is used only once it is durable: one a restart would not remember would make
+      // resuming subscribers' positions look newer than the topic
       TopicRecord r = bookkeeping.newEpoch(last + 1, EpochCause.EPOCH_CAUSE_LOOP_RESTARTED).get(10, TimeUnit.SECONDS);
       newEpoch = r.epoch();
+      epochStartSequence = last + 1;
+      epochCause = EpochCause.EPOCH_CAUSE_LOOP_RESTARTED;
+      epoch = newEpoch;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while recording a new epoch", e);
     } catch (Exception e) {
-      newEpoch = TopicRecord.nextEpoch(oldEpoch);
-      log.warn("topic '{}': new epoch {} not recorded in the metadata store ({})", name, newEpoch, e.toString());
+      // sequences go on without a hole either way: staying in the epoch is safe
+      log.warn("topic '{}': new epoch not recorded in the metadata store ({}); it stays in epoch {}", name, e.toString(), oldEpoch);
     }
-    epochStartSequence = last + 1;
-    epochCause = EpochCause.EPOCH_CAUSE_LOOP_RESTARTED;
-    epoch = newEpoch;
     for (Subscription sub : registry.snapshot()) {
       sub.loopRestarted(last, oldEpoch, newEpoch);
     }
     DispatchLoop.logRestart(name, oldEpoch, newEpoch, t);
     return true;
+  }
+
+  /** Closes the topic for good with INTERNAL: publishes and subscriptions are refused from now on. */
+  private void giveUp(Throwable t, String why) {
+    log.error("topic '{}' is out of service: {}; closing it", name, why, t);
+    StatusRuntimeException st = Status.INTERNAL.withDescription("topic '" + name + "' is out of service: " + why
+        + " (see the broker log); delete and re-create it, or restart the broker").asRuntimeException();
+    failed = st;
+    close(st, CloseReason.TOPIC_FAILED);
   }
 
   // ------------------------------------------------------------------ subscribe side
@@ -326,7 +342,7 @@ public final class Topic implements TopicHandle {
         from = 1;
       }
     }
-    long startSequence = sub.start(k, from, current, firstGap, () -> {
+    long startSequence = sub.start(k, from, current, positionEpoch == 0 || firstGap != null ? current : positionEpoch, firstGap, () -> {
       registry.add(sub);
       return loop.assigned;
     });

@@ -30,6 +30,8 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
   private volatile Lifecycle lifecycle = new Lifecycle() { };
   private volatile boolean closing;
+  /** Set by {@link #closeAll}: topics committed after it are not started. Guarded by this. */
+  private boolean closed;
 
   /** Told when topics start and stop (the metrics). Called on the metadata thread; must not block. */
   public interface Lifecycle {
@@ -56,18 +58,31 @@ public final class TopicRegistry implements MetadataStore.Listener {
   @Override
   public void created(TopicRecord r) {
     String name = r.name();
+    if (closing) {
+      // committed while the broker shuts down (an auto-create in flight): not started here; the
+      // next start loads it
+      log.info("topic '{}' created while shutting down; it starts with the next broker", name);
+      return;
+    }
+    long incarnation = r.createEpoch();
     Topic t = new Topic(r, new Topic.Bookkeeping() {
       @Override
       public CompletableFuture<Void> recordFloor(long floor) {
-        return metadata.setSequenceFloor(name, floor);
+        return metadata.setSequenceFloor(name, incarnation, floor);
       }
 
       @Override
       public CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
-        return metadata.newEpoch(name, startSequence, cause);
+        return metadata.newEpoch(name, incarnation, startSequence, cause);
       }
     });
-    Topic prev = topics.putIfAbsent(name, t);
+    Topic prev;
+    synchronized (this) { // against closeAll taking its list: a topic is either in it or not started
+      if (closed) {
+        return;
+      }
+      prev = topics.putIfAbsent(name, t);
+    }
     if (prev == null) {
       lifecycle.started(t);
       t.start();
@@ -188,7 +203,11 @@ public final class TopicRegistry implements MetadataStore.Listener {
    */
   public void closeAll(StatusRuntimeException status) {
     boolean clean = true;
-    List<Topic> all = new ArrayList<>(topics.values());
+    List<Topic> all;
+    synchronized (this) {
+      closed = true;
+      all = new ArrayList<>(topics.values());
+    }
     for (Topic t : all) {
       t.close(status, CloseReason.SHUTDOWN);
     }
@@ -197,7 +216,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
     for (Topic t : all) {
       try {
         t.terminated().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        floors.add(metadata.setSequenceFloor(t.name(), t.nextSequence())); // coalesced into few writes
+        floors.add(metadata.setSequenceFloor(t.name(), t.createEpoch(), t.nextSequence())); // coalesced into few writes
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         clean = false;

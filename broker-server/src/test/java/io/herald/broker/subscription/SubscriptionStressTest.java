@@ -48,6 +48,17 @@ class SubscriptionStressTest {
     }
 
     @Override
+    public long pin(long from) {
+      return from;
+    }
+
+    @Override
+    public void movePin(long from, long to) { }
+
+    @Override
+    public void unpin(long at) { }
+
+    @Override
     public int read(long from, int maxEvents, long maxBytes, List<Sequenced> out) {
       return 0;
     }
@@ -83,7 +94,7 @@ class SubscriptionStressTest {
     for (int it = 0; it < ITERATIONS; it++) {
       Counts counts = new Counts();
       Subscription sub = new Subscription("s", "stress", "test", policy, 16, 4_096, 8, 0, EMPTY, counts, Instant.now());
-      sub.start(StartKind.LATEST, 0, 1, null, () -> 0L);
+      sub.start(StartKind.LATEST, 0, 1, 1, null, () -> 0L);
       AtomicBoolean offerDone = new AtomicBoolean();
       List<Long> seen = new ArrayList<>();
       AtomicLong gapped = new AtomicLong();
