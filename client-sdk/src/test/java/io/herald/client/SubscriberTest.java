@@ -89,6 +89,20 @@ class SubscriberTest {
   }
 
   @Test
+  void aByteLimitAloneKeepsTheSubscriptionFlowing() throws Exception {
+    // 64 KiB of credit holds 32 events of 2 KiB: only byte grants can keep it going
+    AtomicLong handled = new AtomicLong();
+    Subscription sub = client.subscriber("t").maxOutstanding(1_000, 64 << 10).handler(d -> handled.incrementAndGet()).subscribe();
+    for (int i = 0; i < 500; i++) {
+      pub.publish(Event.of("test", new byte[2 << 10]));
+    }
+    pub.flush().get(30, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(handled.get()).isEqualTo(500));
+    assertThat(sub.lastSequence()).isEqualTo(500);
+    assertThat(sub.outstanding()).isZero();
+  }
+
+  @Test
   void gapsAreReportedInOrderAndAddUpWithWhatWasHandled() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     List<Object> seen = Collections.synchronizedList(new ArrayList<>());
