@@ -27,6 +27,7 @@ public final class SubscriptionBuilder {
   private String name = "";
   private DeliveryHandler handler;
   private GapListener gapListener;
+  private HandlerErrorListener handlerErrorListener;
   private Consumer<HeraldException> errorListener;
 
   SubscriptionBuilder(ClientCore core, String topic) {
@@ -77,15 +78,33 @@ public final class SubscriptionBuilder {
     return this;
   }
 
-  /** Required for {@link #subscribe()}: called in order, one at a time, on the callback executor. */
+  /**
+   * Required for {@link #subscribe()}: called in order, one at a time, on the callback executor. A
+   * handler that throws (an Exception or an Error) skips that event: the throwable is logged and
+   * given to {@link #onHandlerError}, and delivery goes on (see {@link DeliveryHandler}).
+   */
   public SubscriptionBuilder handler(DeliveryHandler handler) {
     this.handler = Objects.requireNonNull(handler, "handler");
     return this;
   }
 
-  /** Told of lost events, in order with deliveries. Default: a warning in the log. */
+  /**
+   * Told of lost events, in order with deliveries. Default: a warning in the log. What the
+   * listener throws is logged and ignored.
+   */
   public SubscriptionBuilder onGap(GapListener listener) {
     this.gapListener = Objects.requireNonNull(listener, "listener");
+    return this;
+  }
+
+  /**
+   * Told each time the handler throws, with the delivery and the throwable, on the handler's
+   * thread before the next event. The event is skipped either way; this is where a service counts
+   * failures or decides to stop (close the subscription; resubscribe later at
+   * {@code lastSequence() + 1}). Default: none (the failure is logged at WARN in any case).
+   */
+  public SubscriptionBuilder onHandlerError(HandlerErrorListener listener) {
+    this.handlerErrorListener = Objects.requireNonNull(listener, "listener");
     return this;
   }
 
@@ -101,7 +120,7 @@ public final class SubscriptionBuilder {
 
   private SubscriptionSpec spec(DeliveryHandler h, boolean manualCredit) {
     return new SubscriptionSpec(topic, maxOutstandingEvents, maxOutstandingBytes, policy, bufferEvents, bufferBytes,
-        start, name, h, gapListener, errorListener, manualCredit);
+        start, name, h, gapListener, handlerErrorListener, errorListener, manualCredit);
   }
 
   /** Opens the subscription; it is live once this returns (the broker confirmed it) or throws. */

@@ -103,6 +103,33 @@ class SubscriberTest {
   }
 
   @Test
+  void aHandlerThatThrowsAnErrorSkipsTheEventIsReportedAndDeliveryGoesOn() throws Exception {
+    List<Long> calls = Collections.synchronizedList(new ArrayList<>());
+    List<String> reported = Collections.synchronizedList(new ArrayList<>());
+    Subscription sub = client.subscriber("t").maxOutstanding(10, 0).handler(d -> {
+      calls.add(d.sequence());
+      if (d.sequence() % 20 == 5) {
+        throw new AssertionError("handler bug on " + d.sequence());
+      }
+      if (d.sequence() == 50) {
+        throw new IllegalStateException("plain exception on 50");
+      }
+    }).onHandlerError((d, t) -> {
+      reported.add(d.sequence() + " " + t.getClass().getSimpleName());
+      if (d.sequence() == 45) {
+        throw new OutOfMemoryError("the listener fails too"); // logged; delivery still goes on
+      }
+    }).subscribe();
+    publish(100);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(calls).hasSize(100));
+    assertThat(calls).isSorted().doesNotHaveDuplicates();
+    await().atMost(Duration.ofSeconds(5)).until(() -> sub.lastSequence() == 100 && sub.outstanding() == 0);
+    assertThat(sub.isActive()).isTrue();
+    assertThat(reported).containsExactly("5 AssertionError", "25 AssertionError", "45 AssertionError", "50 IllegalStateException",
+        "65 AssertionError", "85 AssertionError");
+  }
+
+  @Test
   void gapsAreReportedInOrderAndAddUpWithWhatWasHandled() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     List<Object> seen = Collections.synchronizedList(new ArrayList<>());

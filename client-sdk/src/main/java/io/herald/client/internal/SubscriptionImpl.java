@@ -243,9 +243,8 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         if (next instanceof Item item) {
           try (io.opentelemetry.context.Scope trace = core.tracing().open(item.delivery())) {
             spec.handler().handle(item.delivery());
-          } catch (Exception e) {
-            log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
-                item.delivery().sequence(), e);
+          } catch (Throwable t) { // an Error too: the event is skipped, never a silent stop
+            handlerFailed(item.delivery(), t);
           }
           lastHandled = item.delivery().sequence();
           events++;
@@ -255,8 +254,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
           if (spec.gapListener() != null) {
             try {
               spec.gapListener().onGap(g);
-            } catch (RuntimeException e) {
-              log.warn("gap listener threw", e);
+            } catch (Throwable t) {
+              log.warn("gap listener of subscription to '{}' threw on gap {}..{}; ignored", spec.topic(), g.firstSequence(),
+                  g.lastSequence(), t);
             }
           } else {
             log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
@@ -272,6 +272,18 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         grant(false);
       } finally {
         lock.unlock();
+      }
+    }
+  }
+
+  /** The handler threw: log it, tell the listener (its own failure is only logged). */
+  private void handlerFailed(Delivery delivery, Throwable t) {
+    log.warn("handler of subscription to '{}' threw on sequence {}; the event is skipped", spec.topic(), delivery.sequence(), t);
+    if (spec.handlerErrorListener() != null) {
+      try {
+        spec.handlerErrorListener().onHandlerError(delivery, t);
+      } catch (Throwable e) {
+        log.warn("handler error listener of subscription to '{}' threw; ignored", spec.topic(), e);
       }
     }
   }
