@@ -21,7 +21,9 @@ public interface Publisher extends AutoCloseable {
   /**
    * Queues an event for publishing. The future completes when the broker has sequenced it, or
    * fails with a {@link HeraldException} (e.g. {@link HeraldException.PublishBufferFullException}).
-   * May block for up to the {@link WhenFull} duration when the pending buffer is full.
+   * May block for up to the {@link WhenFull} duration when the pending buffer is full. Once this
+   * returns, the future completes within the retry settings' {@link RetrySettings#totalTimeout()
+   * total timeout} whatever the broker does (past it: retryable {@link ErrorCode#DEADLINE_EXCEEDED}).
    */
   CompletableFuture<PublishReceipt> publish(Event event);
 

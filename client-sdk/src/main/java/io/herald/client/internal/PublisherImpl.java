@@ -40,9 +40,17 @@ import org.slf4j.LoggerFactory;
  * a retry queue sent ahead of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
  * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable code
  * (e.g. a REJECT topic shedding load) is resent after a backoff; one refused for good fails its
- * receipts. A batch that has not been acknowledged within the retry settings' total timeout fails
- * with a retryable error. Receipts are completed exactly once, by the one place that removes a
- * batch from {@code inFlight}.
+ * receipts. Receipts are completed exactly once, by the one place that removes a batch from the
+ * queue that holds it.
+ *
+ * <h2>Deadline</h2>
+ * Every batch has a deadline: the retry settings' total timeout after its first event was
+ * published. One timer ({@code expiryTimer}) fires at the earliest deadline of all pending batches
+ * and fails what is due with a retryable DEADLINE_EXCEEDED, wherever it is: open, queued, waiting
+ * for a retry, or on the wire. A batch on the wire that is due means the stream has not answered
+ * for that long: the stream is dropped (its other batches go back to the retry queue) and a new
+ * one opens after a backoff. So every receipt completes within the total timeout, whatever the
+ * broker does.
  *
  * <h2>Bounds</h2>
  * {@code pendingEvents}/{@code pendingBytes} count every event accepted by {@link #publish} and not
@@ -68,6 +76,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   private long pendingBytes;
   private Batch open;
   private ScheduledFuture<?> lingerTimer;
+  private ScheduledFuture<?> expiryTimer;
   private final ArrayDeque<Batch> toSend = new ArrayDeque<>();
   /** Batches to send again, in their original order, ahead of {@code toSend}. */
   private final ArrayDeque<Batch> retryQueue = new ArrayDeque<>();
@@ -116,13 +125,18 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
   }
 
-  /** Events sent together; keeps its id across retries on one stream. */
+  /** Events sent together; gets a new id each time it is sent. */
   private static final class Batch {
     final List<Pending> events = new ArrayList<>();
+    /** When its receipts fail if not acknowledged: total timeout after its first event. */
+    final long deadlineNanos;
     long bytes;
     long id;
-    long firstAttemptNanos;
     Stream sentOn;
+
+    Batch(long deadlineNanos) {
+      this.deadlineNanos = deadlineNanos;
+    }
 
     PublishStreamRequest request(String topic) {
       PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(id).setTopic(topic);
@@ -157,7 +171,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       pendingEvents++;
       pendingBytes += p.size;
       if (open == null) {
-        open = new Batch();
+        open = new Batch(System.nanoTime() + retry.totalTimeout().toNanos());
+        if (expiryTimer == null) {
+          armExpiry();
+        }
         if (!batching.linger().isZero()) {
           lingerTimer = core.schedule(this::lingerExpired, Math.max(1, batching.linger().toMillis()));
         }
@@ -228,9 +245,6 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
     while ((!retryQueue.isEmpty() || !toSend.isEmpty()) && inFlight.size() < maxInFlight && s.out.isReady()) {
       Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
-      if (b.firstAttemptNanos == 0) {
-        b.firstAttemptNanos = System.nanoTime();
-      }
       b.id = nextBatchId++;
       b.sentOn = s;
       inFlight.addLast(b);
@@ -291,8 +305,109 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
   }
 
-  private boolean expired(Batch b) {
-    return System.nanoTime() - b.firstAttemptNanos > retry.totalTimeout().toNanos();
+  private static boolean expired(Batch b, long now) {
+    return now - b.deadlineNanos >= 0;
+  }
+
+  private static boolean expired(Batch b) {
+    return expired(b, System.nanoTime());
+  }
+
+  /** Schedules {@link #expireDue} at the earliest deadline of the pending batches, if any. */
+  // @GuardedBy("lock")
+  private void armExpiry() {
+    long earliest = Long.MAX_VALUE;
+    boolean any = false;
+    for (Batch b : pendingBatches()) {
+      if (!any || b.deadlineNanos - earliest < 0) {
+        earliest = b.deadlineNanos;
+        any = true;
+      }
+    }
+    if (any) {
+      long delayMillis = Math.max(0, TimeUnit.NANOSECONDS.toMillis(earliest - System.nanoTime()) + 1);
+      expiryTimer = core.schedule(this::expireDue, delayMillis);
+    }
+  }
+
+  /** Every batch not yet completed. {@code toSend} is in creation order, so its first is its oldest. */
+  // @GuardedBy("lock")
+  private List<Batch> pendingBatches() {
+    List<Batch> all = new ArrayList<>(inFlight.size() + retryQueue.size() + 2);
+    all.addAll(inFlight);
+    all.addAll(retryQueue);
+    if (!toSend.isEmpty()) {
+      all.add(toSend.peekFirst());
+    }
+    if (open != null) {
+      all.add(open);
+    }
+    return all;
+  }
+
+  /** The expiry timer: fails every batch past its deadline; drops a stream that left one unanswered. */
+  private void expireDue() {
+    Stream dropped = null;
+    lock.lock();
+    try {
+      expiryTimer = null;
+      long now = System.nanoTime();
+      if (open != null && expired(open, now)) {
+        if (lingerTimer != null) {
+          lingerTimer.cancel(false);
+          lingerTimer = null;
+        }
+        fail(open, deadlineExceeded("never sent: it was still being batched"));
+        open = null;
+      }
+      failExpired(toSend, now, "never sent: no stream to the broker had room for it");
+      failExpired(retryQueue, now, "not sent again in time after a failure");
+      boolean unanswered = false;
+      for (Batch b : inFlight) {
+        unanswered |= expired(b, now);
+      }
+      if (unanswered) {
+        // the stream has not answered for the whole total timeout: drop it, keep what still has time
+        dropped = stream;
+        stream = null;
+        failExpired(inFlight, now, "sent, and the broker did not answer");
+        while (!inFlight.isEmpty()) {
+          retryQueue.addLast(inFlight.pollFirst());
+        }
+        log.warn("publisher for '{}': the broker left a batch unanswered for {}; reopening the stream", topic, retry.totalTimeout());
+        scheduleReconnect();
+      }
+      armExpiry();
+    } finally {
+      lock.unlock();
+    }
+    if (dropped != null && dropped.out != null) {
+      dropped.out.cancel("no answer within the total timeout", null);
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void failExpired(ArrayDeque<Batch> queue, long now, String why) {
+    for (java.util.Iterator<Batch> it = queue.iterator(); it.hasNext(); ) {
+      Batch b = it.next();
+      if (expired(b, now)) {
+        it.remove();
+        fail(b, deadlineExceeded(why));
+      }
+    }
+  }
+
+  private HeraldException deadlineExceeded(String why) {
+    return new HeraldException(ErrorCode.DEADLINE_EXCEEDED, "not acknowledged within the total timeout of " + retry.totalTimeout()
+        + " (" + why + "); it may still have been sequenced: publishing it again is safe, the broker dedups its id", true, null);
+  }
+
+  // @GuardedBy("lock")
+  private void scheduleReconnect() {
+    if (!reconnectScheduled) {
+      reconnectScheduled = true;
+      core.schedule(this::reconnect, Backoff.delayMillis(retry, attempt++));
+    }
   }
 
   // @GuardedBy("lock")
@@ -350,26 +465,24 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       Status st = error == null ? Status.UNAVAILABLE.withDescription("stream ended") : Status.fromThrowable(error);
       ErrorCode code = ErrorCode.of(st.getCode().value());
       boolean retryable = code.retryable() || code == ErrorCode.CANCELLED && !closed;
-      List<Batch> waiting = new ArrayList<>(retryQueue);
-      waiting.addAll(toSend);
-      for (Batch b : waiting) {
-        if (!retryable || (b.firstAttemptNanos != 0 && expired(b)) || closed) {
-          retryQueue.remove(b);
-          toSend.remove(b);
-          fail(b, retryable && !closed
-              ? new HeraldException(code, "gave up after " + retry.totalTimeout() + " of retries: " + st.getDescription(), true, error)
-              : Errors.from(code, String.valueOf(st.getDescription()), error));
+      if (!retryable || closed) {
+        // what waits would go nowhere: fail it now (batches with time left wait for the next
+        // stream; the expiry timer bounds how long)
+        HeraldException e = Errors.from(code, String.valueOf(st.getDescription()), error);
+        for (Batch b : new ArrayList<>(retryQueue)) {
+          fail(b, e);
         }
+        retryQueue.clear();
+        for (Batch b : new ArrayList<>(toSend)) {
+          fail(b, e);
+        }
+        toSend.clear();
       }
       if (closed && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
         return;
       }
-      if (!reconnectScheduled) {
-        reconnectScheduled = true;
-        long delay = Backoff.delayMillis(retry, attempt++);
-        log.debug("publisher for '{}': stream ended ({}); reconnecting in {} ms", topic, st, delay);
-        core.schedule(this::reconnect, delay);
-      }
+      log.debug("publisher for '{}': stream ended ({}); reconnecting", topic, st);
+      scheduleReconnect();
     } finally {
       lock.unlock();
     }
