@@ -76,8 +76,15 @@ public final class PublisherBuilder {
     return this;
   }
 
-  /** Creates the publisher; its stream opens at once and reconnects by itself. */
+  /**
+   * Creates the publisher; its stream opens at once and reconnects by itself. Throws
+   * {@link HeraldException.ClosedException} if the client is closed or closing; a publisher this
+   * returns is closed by {@link HeraldClient#close()}.
+   */
   public Publisher create() {
-    return core.register(new PublisherImpl(core, topic, batching, maxPendingEvents, maxPendingBytes, whenFull, retry, maxInFlightBatches));
+    PublisherImpl p = core.register(new PublisherImpl(core, topic, batching, maxPendingEvents, maxPendingBytes, whenFull, retry,
+        maxInFlightBatches));
+    p.start();
+    return p;
   }
 }

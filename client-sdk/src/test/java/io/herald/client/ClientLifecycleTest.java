@@ -60,6 +60,62 @@ class ClientLifecycleTest {
     assertThatThrownBy(() -> client.publisher("t")).isInstanceOf(HeraldException.ClosedException.class);
   }
 
+  /**
+   * Stress: publishers are created from two threads, as fast as they can, while the client closes.
+   * Each one the client handed out must be closed by the time close() returns: a publish on it
+   * fails at once instead of waiting for a receipt that cannot come.
+   */
+  @Test
+  void aPublisherCreatedWhileTheClientClosesIsClosedWithIt() throws Exception {
+    io.grpc.ManagedChannel shared = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", broker.port())
+        .usePlaintext().build();
+    try (HeraldClient warm = Brokers.client(broker)) { // so that class loading does not eat the time budget
+      warm.admin().createTopic("t", TopicSettings.defaults());
+      warm.publisher("t").create().publish(Event.of("x", new byte[1])).get(10, TimeUnit.SECONDS);
+    }
+    long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+    int iterations = 0;
+    try {
+      while (iterations < 5_000 && System.nanoTime() < until) {
+        iterations++;
+        HeraldClient client = HeraldClient.builder().channel(shared).build(); // a shared channel: cheap to close
+        List<Publisher> created = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 200; i++) {
+          created.add(client.publisher("t").create()); // so that close() has many to go through
+        }
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(2);
+        List<Thread> creators = new java.util.ArrayList<>();
+        for (int c = 0; c < 2; c++) {
+          creators.add(Thread.ofPlatform().name("test-creator-" + c).start(() -> {
+            try {
+              while (true) {
+                created.add(client.publisher("t").create());
+                started.countDown();
+              }
+            } catch (HeraldException.ClosedException expected) {
+              // the client is closed: no more publishers
+            } finally {
+              started.countDown();
+            }
+          }));
+        }
+        started.await(5, TimeUnit.SECONDS);
+        client.close();
+        for (Thread t : creators) {
+          t.join(10_000);
+        }
+        for (Publisher p : created) {
+          CompletableFuture<PublishReceipt> after = p.publish(Event.of("x", new byte[1]));
+          assertThat(after).as("iteration %d: a publisher of the closed client still takes publishes", iterations)
+              .isCompletedExceptionally();
+        }
+      }
+    } finally {
+      shared.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    assertThat(iterations).isGreaterThan(5);
+  }
+
   @Test
   void adminClientManagesTopicsWithTypedErrors() {
     try (HeraldClient client = Brokers.client(broker)) {

@@ -100,9 +100,18 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     this.retry = retry;
     this.maxInFlight = maxInFlight;
     this.receipts = new SerialExecutor(core.callbacks());
+  }
+
+  /**
+   * Opens the stream. Called once, after the client registered this publisher, so that a client
+   * closing meanwhile either closes it or refused it; if it was closed already, nothing opens.
+   */
+  public void start() {
     lock.lock();
     try {
-      openStream();
+      if (!closed && stream == null) {
+        openStream();
+      }
     } finally {
       lock.unlock();
     }

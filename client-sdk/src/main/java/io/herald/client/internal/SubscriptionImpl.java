@@ -79,7 +79,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   public void start() {
     lock.lock();
     try {
-      open(spec.start());
+      if (!closed) { // the client may have closed it since it was registered
+        open(spec.start());
+      }
     } finally {
       lock.unlock();
     }
@@ -104,7 +106,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     lock.lock();
     try {
       asyncStart = true;
-      open(spec.start());
+      if (!closed) {
+        open(spec.start());
+      }
     } finally {
       lock.unlock();
     }
