@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>State</h2>
  * Everything below is guarded by {@link #lock}. Events go into the {@code open} batch; a batch is
- * sealed when full or when its linger passes, and queued in {@code toSend}. The pump sends queued
+ * sealed when full or when its linger passes, and queued in {@code toSend}. The sender sends queued
  * batches while the stream is ready and fewer than {@code maxInFlight} await responses. A response
  * completes the batch's receipts (in order, on a per-publisher serial view of the callback
  * executor) and frees its pending room. When the stream breaks, the batches in flight go back to
@@ -51,6 +51,18 @@ import org.slf4j.LoggerFactory;
  * for that long: the stream is dropped (its other batches go back to the retry queue) and a new
  * one opens after a backoff. So every receipt completes within the total timeout, whatever the
  * broker does.
+ *
+ * <h2>Sending</h2>
+ * Nothing calls into gRPC under {@link #lock}. Decisions are taken under it (which batch goes
+ * next, with which id, on which stream; open, half-close or cancel a stream) and the work is done
+ * outside it by one thread at a time, the <em>sender</em>: whichever thread finds work and no sender
+ * ({@link #claimSender}) runs {@link #send}, which takes one item under the lock and does it
+ * (building and serialising the message, {@code onNext}) without the lock, until none is left.
+ * Stream operations ({@code streamOps}) go before batches, in order. So the network thread, which
+ * needs the lock for acks and {@code onReady}, never waits for a serialisation on another thread;
+ * when the network thread is the sender itself (after an ack or {@code onReady}), it serialises the
+ * batches the stream is ready for, as gRPC's flow-control pattern does. A batch is checked against
+ * {@code isReady()} just before it is taken, so no more is written than the stream accepts.
  *
  * <h2>Bounds</h2>
  * {@code pendingEvents}/{@code pendingBytes} count every event accepted by {@link #publish} and not
@@ -81,6 +93,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   /** Batches to send again, in their original order, ahead of {@code toSend}. */
   private final ArrayDeque<Batch> retryQueue = new ArrayDeque<>();
   private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+  /** Stream operations (open, half-close, cancel) for the sender, ahead of any batch. */
+  private final ArrayDeque<Runnable> streamOps = new ArrayDeque<>();
+  /** A thread is the sender: the only one calling into a stream. */
+  private boolean sending;
   private Stream stream;
   private boolean reconnectScheduled;
   private long pausedUntilNanos;
@@ -107,13 +123,18 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
    * closing meanwhile either closes it or refused it; if it was closed already, nothing opens.
    */
   public void start() {
+    boolean send = false;
     lock.lock();
     try {
       if (!closed && stream == null) {
         openStream();
+        send = claimSender();
       }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
@@ -141,18 +162,9 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     final long deadlineNanos;
     long bytes;
     long id;
-    Stream sentOn;
 
     Batch(long deadlineNanos) {
       this.deadlineNanos = deadlineNanos;
-    }
-
-    PublishStreamRequest request(String topic) {
-      PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(id).setTopic(topic);
-      for (Pending p : events) {
-        b.addEvents(p.proto);
-      }
-      return b.build();
     }
   }
 
@@ -164,6 +176,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
           "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
     }
+    boolean send = false;
     lock.lock();
     try {
       if (closed) {
@@ -192,16 +205,19 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       open.bytes += p.size;
       if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
-        pump();
+        send = claimSender();
       } else if (batching.linger().isZero()) {
         // no linger: send now if the stream has room; otherwise the batch grows until it does
-        pump();
+        send = claimSender();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.CANCELLED, "interrupted while waiting for room", false, e));
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
     return p.receipt;
   }
@@ -219,15 +235,19 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   }
 
   private void lingerExpired() {
+    boolean send = false;
     lock.lock();
     try {
       lingerTimer = null;
       if (open != null) {
         seal();
-        pump();
+        send = claimSender();
       }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
@@ -241,26 +261,75 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     open = null;
   }
 
-  /** Sends queued batches while the stream takes them. */
+  /**
+   * Makes the caller the sender if there is none; the caller must then call {@link #send} after
+   * releasing the lock. Returns false if another thread is the sender (it will find the new work).
+   */
   // @GuardedBy("lock")
-  private void pump() {
-    Stream s = stream;
-    if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos) {
-      return;
+  private boolean claimSender() {
+    if (sending) {
+      return false;
     }
-    if (open != null && batching.linger().isZero() && retryQueue.isEmpty() && toSend.isEmpty()
-        && inFlight.size() < maxInFlight && s.out.isReady()) {
-      seal();
-    }
-    while ((!retryQueue.isEmpty() || !toSend.isEmpty()) && inFlight.size() < maxInFlight && s.out.isReady()) {
-      Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
-      b.id = nextBatchId++;
-      b.sentOn = s;
-      inFlight.addLast(b);
-      s.out.onNext(b.request(topic));
+    sending = true;
+    return true;
+  }
+
+  /** The sender's loop: one item at a time, taken under the lock, done outside it. */
+  private void send() {
+    while (true) {
+      Runnable work;
+      lock.lock();
+      try {
+        work = nextWork();
+        if (work == null) {
+          sending = false;
+          return;
+        }
+      } finally {
+        lock.unlock();
+      }
+      try {
+        work.run();
+      } catch (RuntimeException e) {
+        // a stream that ended meanwhile may refuse; its end is handled by onStreamEnd
+        log.debug("publisher for '{}': stream operation failed", topic, e);
+      }
     }
   }
 
+  /** The next stream operation, or the next batch if the stream takes one now; null if none. */
+  // @GuardedBy("lock")
+  private Runnable nextWork() {
+    if (!streamOps.isEmpty()) {
+      return streamOps.pollFirst();
+    }
+    Stream s = stream;
+    if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos || inFlight.size() >= maxInFlight || !s.out.isReady()) {
+      return null;
+    }
+    if (open != null && batching.linger().isZero() && retryQueue.isEmpty() && toSend.isEmpty()) {
+      seal();
+    }
+    if (retryQueue.isEmpty() && toSend.isEmpty()) {
+      return null;
+    }
+    Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
+    b.id = nextBatchId++;
+    inFlight.addLast(b);
+    long id = b.id;
+    List<Pending> events = b.events; // not changed once sealed
+    return () -> s.out.onNext(request(id, events));
+  }
+
+  private PublishStreamRequest request(long batchId, List<Pending> events) {
+    PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(batchId).setTopic(topic);
+    for (Pending p : events) {
+      b.addEvents(p.proto);
+    }
+    return b.build();
+  }
+
+  /** Queues the opening of a new stream for the sender; the caller claims the sender. */
   // @GuardedBy("lock")
   private void openStream() {
     if (closed && inFlight.isEmpty() && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
@@ -268,11 +337,12 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
     Stream s = new Stream();
     stream = s;
-    PublishServiceGrpc.newStub(core.channel()).publishStream(s);
+    streamOps.addLast(() -> PublishServiceGrpc.newStub(core.channel()).publishStream(s));
   }
 
   private void onResponse(Stream s, PublishStreamResponse r) {
     Batch b;
+    boolean send = false;
     lock.lock();
     try {
       if (s != stream || inFlight.isEmpty() || inFlight.peekFirst().id != r.getBatchId()) {
@@ -299,18 +369,25 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       } else {
         complete(b, r.getAcksList());
       }
-      pump();
+      send = claimSender();
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
   private void resume() {
+    boolean send;
     lock.lock();
     try {
-      pump();
+      send = claimSender();
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
@@ -356,7 +433,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
 
   /** The expiry timer: fails every batch past its deadline; drops a stream that left one unanswered. */
   private void expireDue() {
-    Stream dropped = null;
+    boolean send = false;
     lock.lock();
     try {
       expiryTimer = null;
@@ -377,8 +454,12 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       }
       if (unanswered) {
         // the stream has not answered for the whole total timeout: drop it, keep what still has time
-        dropped = stream;
+        Stream dropped = stream;
         stream = null;
+        if (dropped != null) {
+          streamOps.addLast(() -> dropped.out.cancel("no answer within the total timeout", null));
+          send = claimSender();
+        }
         failExpired(inFlight, now, "sent, and the broker did not answer");
         while (!inFlight.isEmpty()) {
           retryQueue.addLast(inFlight.pollFirst());
@@ -390,8 +471,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     } finally {
       lock.unlock();
     }
-    if (dropped != null && dropped.out != null) {
-      dropped.out.cancel("no answer within the total timeout", null);
+    if (send) {
+      send();
     }
   }
 
@@ -498,34 +579,45 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   }
 
   private void reconnect() {
+    boolean send = false;
     lock.lock();
     try {
       reconnectScheduled = false;
       if (stream == null && !core.isClosed()) {
         openStream();
+        send = claimSender();
       }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
   @Override
   public CompletableFuture<Void> flush() {
+    CompletableFuture<Void> f;
+    boolean send;
     lock.lock();
     try {
       if (open != null) {
         seal();
       }
-      pump();
+      send = claimSender();
       if (pendingEvents == 0) {
-        return CompletableFuture.completedFuture(null);
+        f = CompletableFuture.completedFuture(null);
+      } else {
+        f = new CompletableFuture<>();
+        flushes.add(f);
       }
-      CompletableFuture<Void> f = new CompletableFuture<>();
-      flushes.add(f);
-      return f;
     } finally {
       lock.unlock();
     }
+    if (send) {
+      send();
+    }
+    return f;
   }
 
   @Override
@@ -569,6 +661,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     } catch (Exception e) {
       log.debug("flush on close failed", e);
     }
+    boolean send = false;
     lock.lock();
     try {
       HeraldException gone = new HeraldException.ClosedException("publisher for '" + topic + "' closed before the broker acknowledged the event");
@@ -587,34 +680,38 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       Stream s = stream;
       stream = null;
       if (s != null) {
-        try {
-          s.out.onCompleted();
-        } catch (RuntimeException e) {
-          log.debug("half-close failed", e);
-        }
+        streamOps.addLast(() -> s.out.onCompleted());
+        send = claimSender();
       }
     } finally {
       lock.unlock();
     }
+    if (send) {
+      send();
+    }
     core.unregister(this);
   }
 
-  /** One stream attempt. Callbacks arrive on the network thread; all real work is under the lock. */
+  /** One stream attempt. Callbacks arrive on the network thread; decisions are taken under the lock. */
   private final class Stream implements ClientResponseObserver<PublishStreamRequest, PublishStreamResponse> {
-    // set in beforeStart, which runs inside publishStream(), under the publisher's lock
-    ClientCallStreamObserver<PublishStreamRequest> out;
+    // set in beforeStart, which runs inside publishStream(), on the sender; read under the lock
+    volatile ClientCallStreamObserver<PublishStreamRequest> out;
 
     @Override
     public void beforeStart(ClientCallStreamObserver<PublishStreamRequest> requestStream) {
       out = requestStream;
       requestStream.setOnReadyHandler(() -> {
+        boolean send = false;
         lock.lock();
         try {
           if (stream == this) {
-            pump();
+            send = claimSender();
           }
         } finally {
           lock.unlock();
+        }
+        if (send) {
+          send();
         }
       });
     }
