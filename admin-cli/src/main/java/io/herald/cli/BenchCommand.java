@@ -266,7 +266,7 @@ final class BenchCommand {
         for (String name : topicNames) {
           for (int p = 0; p < o.publishers(); p++) {
             HeraldClient c = client(group, callbacks, channels, clients);
-            Publisher pub = c.publisher(name).batching(Batching.maxEvents(o.batch).linger(o.linger))
+            Publisher pub = c.publisher(name).batching(Batching.defaults().maxEvents(o.batch).linger(o.linger))
                 .maxPending(Math.max(20_000, o.batch * 8L), 256L << 20).whenFull(WhenFull.blockUpTo(Duration.ofSeconds(30))).create();
             Thread t = new Thread(() -> publishLoop(pub, start), "bench-publisher-" + pubThreads.size());
             t.setDaemon(true);
@@ -388,7 +388,7 @@ final class BenchCommand {
         throw new IllegalArgumentException("--messages must be at most 10000000");
       }
       for (String name : names) {
-        Publisher p = admin.publisher(name).batching(Batching.maxEvents(o.batch)).maxPending(100_000, 256L << 20).create();
+        Publisher p = admin.publisher(name).batching(Batching.defaults().maxEvents(o.batch)).maxPending(100_000, 256L << 20).create();
         byte[] payload = new byte[o.size];
         for (long i = 0; i < o.preload() && !stop.get(); i++) {
           p.publish(Event.of("bench", payload)).whenComplete((r, e) -> {

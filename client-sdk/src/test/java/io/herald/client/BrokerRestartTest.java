@@ -63,7 +63,7 @@ class BrokerRestartTest {
         }
       }).subscribe();
 
-      Publisher pub = client.publisher("r").batching(Batching.maxEvents(100)).maxPending(5_000, 64 << 20).create();
+      Publisher pub = client.publisher("r").batching(Batching.defaults().maxEvents(100)).maxPending(5_000, 64 << 20).create();
       int total = 20_000;
       List<CompletableFuture<PublishReceipt>> receipts = new ArrayList<>(total);
       Thread publisher = Thread.ofPlatform().name("test-publisher").start(() -> {

@@ -47,7 +47,7 @@ class ClientLifecycleTest {
     HeraldClient client = HeraldClient.builder().endpoints("127.0.0.1:" + broker.port())
         .connectionListener((k, d) -> events.add(k)).build();
     client.admin().createTopic("t", TopicSettings.defaults());
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(1000).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(1000).linger(Duration.ofSeconds(10))).create();
     CompletableFuture<PublishReceipt> r = pub.publish(Event.of("x", new byte[3]));
     client.subscriber("t").handler(d -> { }).subscribe();
     assertThat(clientThreads()).isNotEmpty();
@@ -201,6 +201,6 @@ class ClientLifecycleTest {
     assertThatThrownBy(() -> HeraldClient.builder().keepAlive(Duration.ofSeconds(1)))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("10s");
     assertThatThrownBy(() -> HeraldClient.builder().build()).isInstanceOf(IllegalStateException.class).hasMessageContaining("endpoints");
-    assertThatThrownBy(() -> Batching.maxEvents(0)).hasMessageContaining("maxEvents");
+    assertThatThrownBy(() -> Batching.defaults().maxEvents(0)).hasMessageContaining("maxEvents");
   }
 }

@@ -109,7 +109,7 @@ class PublishDeadlineTest {
           .retry(new RetrySettings(Duration.ofMillis(50), Duration.ofMillis(200), 2.0, TOTAL_TIMEOUT)).build();
       try {
         // 2 batches may be in flight; the other 8 wait and are never sent
-        Publisher pub = client.publisher("t").batching(Batching.immediate().withMaxEvents(5)).maxInFlightBatches(2).create();
+        Publisher pub = client.publisher("t").batching(Batching.immediate().maxEvents(5)).maxInFlightBatches(2).create();
         List<CompletableFuture<PublishReceipt>> receipts = new ArrayList<>();
         List<Long> publishedAt = new ArrayList<>();
         for (int i = 0; i < 50; i++) {

@@ -44,7 +44,7 @@ class PublisherTest {
 
   @Test
   void batchesBySizeAndHoldsTheRestUntilLingerOrFlush() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(10).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(10).linger(Duration.ofSeconds(10))).create();
     List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
     for (int i = 0; i < 25; i++) {
       rs.add(pub.publish(ev(i)));
@@ -66,14 +66,14 @@ class PublisherTest {
 
   @Test
   void lingerSendsAPartialBatch() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofMillis(50))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(100).linger(Duration.ofMillis(50))).create();
     PublishReceipt r = pub.publish(ev(1)).get(10, TimeUnit.SECONDS);
     assertThat(r.sequence()).isEqualTo(1);
   }
 
   @Test
   void receiptsCompleteInPublishOrderWithConsecutiveSequences() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(64)).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(64)).create();
     List<Long> completionOrder = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
     for (int i = 0; i < 2_000; i++) {
@@ -117,7 +117,7 @@ class PublisherTest {
   @Test
   void fullPendingBufferFailsFastWhenAskedTo() throws Exception {
     stallTopic();
-    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+    Publisher pub = client.publisher("stalled").batching(Batching.defaults().maxEvents(5).linger(Duration.ZERO))
         .maxPending(50, 1 << 20).whenFull(WhenFull.fail()).create();
     CompletableFuture<PublishReceipt> refused = null;
     for (int i = 0; i < 10_000 && refused == null; i++) {
@@ -140,7 +140,7 @@ class PublisherTest {
   @Test
   void fullPendingBufferBlocksUpToTheLimitThenFails() throws Exception {
     stallTopic();
-    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+    Publisher pub = client.publisher("stalled").batching(Batching.defaults().maxEvents(5).linger(Duration.ZERO))
         .maxPending(50, 1 << 20).whenFull(WhenFull.blockUpTo(Duration.ofMillis(300))).create();
     // fill it: the broker takes what its buffers hold, then stops acknowledging
     // (topped up while acks for what the broker took still come in; bounded by the await)
@@ -171,7 +171,7 @@ class PublisherTest {
 
   @Test
   void closeFlushesAndLaterPublishesFail() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(100).linger(Duration.ofSeconds(10))).create();
     CompletableFuture<PublishReceipt> r = pub.publish(ev(1));
     pub.close();
     assertThat(r.get(1, TimeUnit.SECONDS).sequence()).isEqualTo(1);

@@ -104,7 +104,7 @@ class BrokerContainerIT {
         gaps.add(g);
       }
     }).subscribe();
-    Publisher pub = client.publisher("r").batching(Batching.maxEvents(100)).maxPending(2_000, 32 << 20).create();
+    Publisher pub = client.publisher("r").batching(Batching.defaults().maxEvents(100)).maxPending(2_000, 32 << 20).create();
     List<CompletableFuture<PublishReceipt>> receipts = new java.util.concurrent.CopyOnWriteArrayList<>();
     Thread publisher = Thread.ofPlatform().start(() -> {
       for (int i = 0; i < 10_000; i++) {
