@@ -241,7 +241,7 @@ final class BenchCommand {
             boolean slow = i >= o.subscribers();
             HeraldClient c = client(group, callbacks, channels, clients);
             long slowNanos = o.slowDelay().toNanos();
-            subs.add(c.subscriber(name).name(slow ? "bench-slow" : "bench").maxOutstanding(slow ? 1000 : o.maxOutstanding, 0)
+            subs.add(c.subscriber(name).name(slow ? "bench-slow" : "bench").maxOutstanding(slow ? 1000 : o.maxOutstanding)
                 .startAt(o.preload() > 0 ? StartPosition.earliest() : StartPosition.latest())
                 .handler(d -> {
                   if (slow) {

@@ -78,7 +78,7 @@ final class SubscribeCommand implements Callable<Integer> {
     }, "herald-cli-interrupt");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      Subscription sub = client.subscriber(topic).overflow(policy).startAt(start).maxOutstanding(maxOutstanding, 0).name("herald-cli")
+      Subscription sub = client.subscriber(topic).overflow(policy).startAt(start).maxOutstanding(maxOutstanding).name("herald-cli")
           .handler(d -> {
             if (done.isDone()) {
               return;

@@ -49,7 +49,7 @@ class BrokerRestartTest {
       List<Gap> gaps = new ArrayList<>();
       List<String> duplicateIds = new ArrayList<>();
       Object lock = new Object();
-      Subscription sub = client.subscriber("r").maxOutstanding(200, 0).overflow(OverflowPolicy.BLOCK).handler(d -> {
+      Subscription sub = client.subscriber("r").maxOutstanding(200).overflow(OverflowPolicy.BLOCK).handler(d -> {
         LockSupport.parkNanos(20_000); // a slowish handler
         synchronized (lock) {
           handled.add(d.sequence());

@@ -117,6 +117,31 @@ class ClientLifecycleTest {
   }
 
   @Test
+  void closeWithATimeoutFailsWhatIsNotAcknowledgedByThen() throws Exception {
+    HeraldClient client = Brokers.client(broker);
+    // a BLOCK topic held back by a subscriber that never returns: publishes beyond its buffers wait
+    client.admin().createTopic("stalled", TopicSettings.builder().defaultPolicy(OverflowPolicy.BLOCK)
+        .subscriberBufferMaxEvents(10).inboxMaxEvents(10).maxBlock(Duration.ofMinutes(10)).build());
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    client.subscriber("stalled").maxOutstanding(1).handler(d -> never.await()).subscribe();
+    Publisher pub = client.publisher("stalled").batching(Batching.none()).create();
+    List<CompletableFuture<PublishReceipt>> receipts = new java.util.ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      receipts.add(pub.publish(Event.of("x", new byte[1])));
+    }
+    Duration timeout = Duration.ofMillis(300);
+    long t0 = System.nanoTime();
+    client.close(timeout);
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+    never.countDown();
+    assertThat(took).isGreaterThanOrEqualTo(timeout).isLessThanOrEqualTo(timeout.plusSeconds(HeraldClient.MAX_STOP_SECONDS));
+    assertThat(receipts).allMatch(CompletableFuture::isDone);
+    assertThat(receipts.get(99)).isCompletedExceptionally();
+    assertThatThrownBy(() -> receipts.get(99).join()).cause().isInstanceOf(HeraldException.ClosedException.class);
+    assertThat(clientThreads()).isEmpty();
+  }
+
+  @Test
   void adminClientManagesTopicsWithTypedErrors() {
     try (HeraldClient client = Brokers.client(broker)) {
       AdminClient admin = client.admin();

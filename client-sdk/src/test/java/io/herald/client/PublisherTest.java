@@ -111,7 +111,7 @@ class PublisherTest {
     client.admin().createTopic("stalled", TopicSettings.builder()
         .defaultPolicy(OverflowPolicy.BLOCK).subscriberBufferMaxEvents(10).inboxMaxEvents(10).maxBlock(Duration.ofMinutes(10)).build());
     CountDownLatch never = new CountDownLatch(1);
-    client.subscriber("stalled").maxOutstanding(1, 0).handler(d -> never.await()).subscribe();
+    client.subscriber("stalled").maxOutstanding(1).handler(d -> never.await()).subscribe();
   }
 
   @Test

@@ -55,7 +55,7 @@ class SubscriberTest {
     AtomicInteger concurrent = new AtomicInteger();
     AtomicInteger maxConcurrent = new AtomicInteger();
     AtomicReference<String> thread = new AtomicReference<>();
-    client.subscriber("t").maxOutstanding(50, 0).handler(d -> {
+    client.subscriber("t").maxOutstanding(50).handler(d -> {
       int now = concurrent.incrementAndGet();
       maxConcurrent.accumulateAndGet(now, Math::max);
       thread.set(Thread.currentThread().getName());
@@ -73,7 +73,7 @@ class SubscriberTest {
   void creditBoundsWhatTheClientHoldsWhileTheHandlerIsBlocked() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     AtomicLong handled = new AtomicLong();
-    Subscription sub = client.subscriber("t").maxOutstanding(100, 0).overflow(OverflowPolicy.DROP_NEWEST).handler(d -> {
+    Subscription sub = client.subscriber("t").maxOutstanding(100).overflow(OverflowPolicy.DROP_NEWEST).handler(d -> {
       release.await();
       handled.incrementAndGet();
     }).subscribe();
@@ -81,7 +81,7 @@ class SubscriberTest {
     // the broker sends at most the credit: 100 events wait in the client, the rest on the broker
     await().atMost(Duration.ofSeconds(10)).until(() -> sub.outstanding() == 100);
     await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> sub.outstanding() == 100);
-    SubscriptionInfo info = client.admin().listSubscriptions("t", 0, "").items().get(0);
+    SubscriptionInfo info = client.admin().listSubscriptions("t", "").items().get(0);
     assertThat(info.creditEvents()).isZero();
     assertThat(info.delivered()).isEqualTo(100);
     release.countDown();
@@ -106,7 +106,7 @@ class SubscriberTest {
   void aHandlerThatThrowsAnErrorSkipsTheEventIsReportedAndDeliveryGoesOn() throws Exception {
     List<Long> calls = Collections.synchronizedList(new ArrayList<>());
     List<String> reported = Collections.synchronizedList(new ArrayList<>());
-    Subscription sub = client.subscriber("t").maxOutstanding(10, 0).handler(d -> {
+    Subscription sub = client.subscriber("t").maxOutstanding(10).handler(d -> {
       calls.add(d.sequence());
       if (d.sequence() % 20 == 5) {
         throw new AssertionError("handler bug on " + d.sequence());
@@ -133,7 +133,7 @@ class SubscriberTest {
   void gapsAreReportedInOrderAndAddUpWithWhatWasHandled() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     List<Object> seen = Collections.synchronizedList(new ArrayList<>());
-    client.subscriber("t").maxOutstanding(5, 0).overflow(OverflowPolicy.DROP_NEWEST).brokerBuffer(10, 0)
+    client.subscriber("t").maxOutstanding(5).overflow(OverflowPolicy.DROP_NEWEST).brokerBuffer(10)
         .handler(d -> {
           release.await();
           seen.add(d.sequence());
@@ -219,7 +219,7 @@ class SubscriberTest {
         .subscriberBufferMaxEvents(5).maxBlock(Duration.ofMillis(200)).build());
     CountDownLatch never = new CountDownLatch(1);
     CompletableFuture<HeraldException> error = new CompletableFuture<>();
-    client.subscriber("b").maxOutstanding(1, 0).handler(d -> never.await()).onError(error::complete).subscribe();
+    client.subscriber("b").maxOutstanding(1).handler(d -> never.await()).onError(error::complete).subscribe();
     Publisher p = client.publisher("b").create();
     for (int i = 0; i < 20; i++) {
       p.publish(Event.of("x", new byte[1]));

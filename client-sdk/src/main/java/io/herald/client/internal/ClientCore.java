@@ -312,7 +312,7 @@ public final class ClientCore {
     return closedFuture;
   }
 
-  /** Closes publishers (flushing up to {@code timeout}) and subscriptions, then the channel and threads. */
+  /** Closes publishers (flushing up to {@code timeout} in all), then subscriptions, then the channel and threads. */
   public void close(Duration timeout) {
     List<Resource> toClose;
     synchronized (registration) {
@@ -322,6 +322,8 @@ public final class ClientCore {
       closedFuture.join();
       return;
     }
+    // publishers flush first, while subscriptions still run (one may be what the flush waits for)
+    toClose.sort(java.util.Comparator.comparingInt(r -> r instanceof PublisherImpl ? 0 : 1));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
       for (Resource r : toClose) {
