@@ -34,7 +34,6 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -60,7 +59,9 @@ final class BenchCommand {
   /** Options every mode has. */
   abstract static class Base implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
 
     @Option(names = "--size", defaultValue = "128", description = "Payload bytes per event, at least 16 (default ${DEFAULT-VALUE}).") int size;
     @Option(names = "--duration", defaultValue = "10s", converter = Durations.class, description = "Measured time (default ${DEFAULT-VALUE}).") Duration duration;
@@ -341,7 +342,7 @@ final class BenchCommand {
           err.print("\r" + " ".repeat(100) + "\r");
           err.flush();
         }
-        if (o.conn.json()) {
+        if (o.conn().json()) {
           out.println(sum.json());
         } else {
           sum.print(out);
@@ -374,11 +375,11 @@ final class BenchCommand {
     }
 
     private HeraldClient client(EventLoopGroup group, ExecutorService callbacks, List<ManagedChannel> channels, List<HeraldClient> clients) {
-      int colon = o.conn.server.lastIndexOf(':');
-      ManagedChannel ch = NettyChannelBuilder.forAddress(o.conn.server.substring(0, colon), Integer.parseInt(o.conn.server.substring(colon + 1)))
+      int colon = o.conn().server.lastIndexOf(':');
+      ManagedChannel ch = NettyChannelBuilder.forAddress(o.conn().server.substring(0, colon), Integer.parseInt(o.conn().server.substring(colon + 1)))
           .eventLoopGroup(group).channelType(NioSocketChannel.class).directExecutor().usePlaintext().build();
       channels.add(ch);
-      HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn.timeout).name("herald-bench").build();
+      HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn().timeout).name("herald-bench").build();
       clients.add(c);
       return c;
     }

@@ -26,7 +26,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -39,7 +38,9 @@ import picocli.CommandLine.Spec;
         "  herald subscribe orders --from 1200 --policy BLOCK"})
 final class SubscribeCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
-  @Mixin Connection conn;
+  Connection conn() {
+    return Connection.of(spec);
+  }
   @Parameters(paramLabel = "TOPIC") String topic;
   @Option(names = "--from", defaultValue = "latest", paramLabel = "latest|earliest|SEQ",
       description = "Where to start (default ${DEFAULT-VALUE}).") String from;
@@ -71,7 +72,7 @@ final class SubscribeCommand implements Callable<Integer> {
     CompletableFuture<Void> externalStop = new CompletableFuture<>();
     stop = externalStop;
     AtomicLong seen = new AtomicLong();
-    HeraldClient client = conn.client();
+    HeraldClient client = conn().client();
     Thread hook = new Thread(() -> {
       done.complete(Main.OK);
       client.close();
@@ -84,7 +85,7 @@ final class SubscribeCommand implements Callable<Integer> {
               return;
             }
             synchronized (out) {
-              out.println(conn.json() ? Json.line(SubscribeResponse.newBuilder().setBatch(
+              out.println(conn().json() ? Json.line(SubscribeResponse.newBuilder().setBatch(
                   io.herald.proto.v1.EventBatch.newBuilder().addEvents(toProto(d))).build()) : text(d));
               out.flush();
             }
@@ -94,7 +95,7 @@ final class SubscribeCommand implements Callable<Integer> {
           })
           .onGap(g -> {
             synchronized (out) {
-              out.println(conn.json() ? Json.line(SubscribeResponse.newBuilder().setGap(toProto(g)).build())
+              out.println(conn().json() ? Json.line(SubscribeResponse.newBuilder().setGap(toProto(g)).build())
                   : String.format("gap: lost %d events (sequences %d..%d, %s)", g.count(), g.firstSequence(), g.lastSequence(), g.reason()));
               out.flush();
             }
