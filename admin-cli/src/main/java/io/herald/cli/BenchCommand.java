@@ -45,7 +45,7 @@ import picocli.CommandLine.Spec;
  * at most {@value #MAX_SECONDS} s of warm-up plus measurement, and loopback or named hosts only as
  * the user gives them.
  */
-@Command(name = "bench", description = "Load-test a broker: pub, sub, fanout and latency workloads.",
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Load-test a broker: pub, sub, fanout and latency workloads.",
     subcommands = {BenchCommand.Pub.class, BenchCommand.Sub.class, BenchCommand.Fanout.class, BenchCommand.Latency.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Examples:",

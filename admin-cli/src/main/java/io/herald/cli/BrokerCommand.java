@@ -14,7 +14,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
 
-@Command(name = "broker", description = "Ask a broker how it is.",
+@Command(name = "broker", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Ask a broker how it is.",
     subcommands = {BrokerCommand.Info.class, BrokerCommand.Health.class, CommandLine.HelpCommand.class})
 final class BrokerCommand {
 

@@ -25,7 +25,7 @@ import picocli.CommandLine.Mixin;
         "  herald bench fanout --subscribers 8 --size 128 --duration 10s",
         "  herald --server broker-2:7070 -o json topic list",
         "",
-        "The options above (--server, --timeout, -o) go before or after the command.",
+        "The options above (--server, --timeout, -o) go before or after the command; every command has --help.",
         "",
         "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists / precondition, 5 unavailable (retry may help)."})
 public final class Main {

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "subscription", description = "Inspect subscriptions.",
+@Command(name = "subscription", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Inspect subscriptions.",
     subcommands = {SubscriptionCommand.ListSubscriptions.class, CommandLine.HelpCommand.class})
 final class SubscriptionCommand {
 

@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "topic", description = "Create, list, describe, update and delete topics.",
+@Command(name = "topic", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Create, list, describe, update and delete topics.",
     subcommands = {TopicCommand.Create.class, TopicCommand.ListTopics.class, TopicCommand.Describe.class,
         TopicCommand.Update.class, TopicCommand.Delete.class, CommandLine.HelpCommand.class})
 final class TopicCommand {

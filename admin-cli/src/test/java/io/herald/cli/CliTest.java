@@ -263,4 +263,30 @@ class CliTest {
     assertThat(run("--server", server, "publish", "orders", "x").out()).contains("at sequence 1");
     assertThat(run("--server", server, "subscribe", "orders", "--from", "1", "--count", "1").out()).startsWith("1 ");
   }
+
+  @Test
+  void everyCommandAndGroupHasHelp() {
+    List<String> paths = new ArrayList<>();
+    collect(Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter())), new ArrayList<>(), paths);
+    assertThat(paths).contains("bench", "bench fanout", "topic", "topic create", "broker", "subscription list", "version");
+    for (String path : paths) {
+      List<String> args = new ArrayList<>(path.isEmpty() ? List.of() : List.of(path.split(" ")));
+      args.add("--help");
+      Result help = run(args.toArray(String[]::new));
+      assertThat(help.code()).as("herald %s --help: %s", path, help.err()).isZero();
+      assertThat(help.out()).as("herald %s --help", path).contains("Usage: herald").contains("--help");
+      assertThat(help.err()).as("herald %s --help", path).isEmpty();
+    }
+  }
+
+  private static void collect(picocli.CommandLine cl, List<String> prefix, List<String> out) {
+    out.add(String.join(" ", prefix));
+    for (java.util.Map.Entry<String, picocli.CommandLine> sub : cl.getSubcommands().entrySet()) {
+      if (sub.getValue().getCommandName().equals(sub.getKey()) && !sub.getKey().equals("help")) {
+        List<String> p = new ArrayList<>(prefix);
+        p.add(sub.getKey());
+        collect(sub.getValue(), p, out);
+      }
+    }
+  }
 }
