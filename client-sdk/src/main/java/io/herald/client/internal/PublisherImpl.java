@@ -119,8 +119,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   }
 
   /**
-   * Opens the stream. Called once, after the client registered this publisher, so that a client
-   * closing meanwhile either closes it or refused it; if it was closed already, nothing opens.
+   * Opens the stream. Called once, after the client registered this publisher: a client that
+   * closes meanwhile closes this publisher too, and if it has done so already, nothing opens.
    */
   public void start() {
     boolean send = false;
@@ -293,6 +293,14 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       } catch (RuntimeException e) {
         // a stream that ended meanwhile may refuse; its end is handled by onStreamEnd
         log.debug("publisher for '{}': stream operation failed", topic, e);
+      } catch (Error e) {
+        lock.lock();
+        try {
+          sending = false; // so that the next thread with work can send
+        } finally {
+          lock.unlock();
+        }
+        throw e;
       }
     }
   }
