@@ -34,7 +34,6 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -46,7 +45,7 @@ import picocli.CommandLine.Spec;
  * at most {@value #MAX_SECONDS} s of warm-up plus measurement, and loopback or named hosts only as
  * the user gives them.
  */
-@Command(name = "bench", description = "Load-test a broker: pub, sub, fanout and latency workloads.",
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Load-test a broker: pub, sub, fanout and latency workloads.",
     subcommands = {BenchCommand.Pub.class, BenchCommand.Sub.class, BenchCommand.Fanout.class, BenchCommand.Latency.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Examples:",
@@ -60,7 +59,9 @@ final class BenchCommand {
   /** Options every mode has. */
   abstract static class Base implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
 
     @Option(names = "--size", defaultValue = "128", description = "Payload bytes per event, at least 16 (default ${DEFAULT-VALUE}).") int size;
     @Option(names = "--duration", defaultValue = "10s", converter = Durations.class, description = "Measured time (default ${DEFAULT-VALUE}).") Duration duration;
@@ -241,7 +242,7 @@ final class BenchCommand {
             boolean slow = i >= o.subscribers();
             HeraldClient c = client(group, callbacks, channels, clients);
             long slowNanos = o.slowDelay().toNanos();
-            subs.add(c.subscriber(name).name(slow ? "bench-slow" : "bench").maxOutstanding(slow ? 1000 : o.maxOutstanding, 0)
+            subs.add(c.subscriber(name).name(slow ? "bench-slow" : "bench").maxOutstanding(slow ? 1000 : o.maxOutstanding)
                 .startAt(o.preload() > 0 ? StartPosition.earliest() : StartPosition.latest())
                 .handler(d -> {
                   if (slow) {
@@ -266,7 +267,7 @@ final class BenchCommand {
         for (String name : topicNames) {
           for (int p = 0; p < o.publishers(); p++) {
             HeraldClient c = client(group, callbacks, channels, clients);
-            Publisher pub = c.publisher(name).batching(Batching.maxEvents(o.batch).linger(o.linger))
+            Publisher pub = c.publisher(name).batching(Batching.defaults().maxEvents(o.batch).linger(o.linger))
                 .maxPending(Math.max(20_000, o.batch * 8L), 256L << 20).whenFull(WhenFull.blockUpTo(Duration.ofSeconds(30))).create();
             Thread t = new Thread(() -> publishLoop(pub, start), "bench-publisher-" + pubThreads.size());
             t.setDaemon(true);
@@ -341,7 +342,7 @@ final class BenchCommand {
           err.print("\r" + " ".repeat(100) + "\r");
           err.flush();
         }
-        if (o.conn.json()) {
+        if (o.conn().json()) {
           out.println(sum.json());
         } else {
           sum.print(out);
@@ -374,11 +375,11 @@ final class BenchCommand {
     }
 
     private HeraldClient client(EventLoopGroup group, ExecutorService callbacks, List<ManagedChannel> channels, List<HeraldClient> clients) {
-      int colon = o.conn.server.lastIndexOf(':');
-      ManagedChannel ch = NettyChannelBuilder.forAddress(o.conn.server.substring(0, colon), Integer.parseInt(o.conn.server.substring(colon + 1)))
+      int colon = o.conn().server.lastIndexOf(':');
+      ManagedChannel ch = NettyChannelBuilder.forAddress(o.conn().server.substring(0, colon), Integer.parseInt(o.conn().server.substring(colon + 1)))
           .eventLoopGroup(group).channelType(NioSocketChannel.class).directExecutor().usePlaintext().build();
       channels.add(ch);
-      HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn.timeout).name("herald-bench").build();
+      HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn().timeout).name("herald-bench").build();
       clients.add(c);
       return c;
     }
@@ -388,7 +389,7 @@ final class BenchCommand {
         throw new IllegalArgumentException("--messages must be at most 10000000");
       }
       for (String name : names) {
-        Publisher p = admin.publisher(name).batching(Batching.maxEvents(o.batch)).maxPending(100_000, 256L << 20).create();
+        Publisher p = admin.publisher(name).batching(Batching.defaults().maxEvents(o.batch)).maxPending(100_000, 256L << 20).create();
         byte[] payload = new byte[o.size];
         for (long i = 0; i < o.preload() && !stop.get(); i++) {
           p.publish(Event.of("bench", payload)).whenComplete((r, e) -> {

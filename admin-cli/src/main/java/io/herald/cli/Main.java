@@ -5,9 +5,11 @@ import io.herald.client.HeraldException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 
 /**
- * {@code herald}: the command line for a Herald broker. Data goes to stdout, diagnostics to
+ * {@code herald}: the command line for a Herald broker. The global options ({@link Connection})
+ * are declared here and inherited by every subcommand. Data goes to stdout, diagnostics to
  * stderr. Exit codes: 0 ok, 1 error, 2 usage (including a value the broker refused as invalid),
  * 3 not found, 4 already exists / failed precondition, 5 unavailable or deadline exceeded (a retry
  * may help), 130 interrupted.
@@ -21,9 +23,15 @@ import picocli.CommandLine.Command;
         "  herald subscribe orders --from earliest",
         "  echo '{\"id\":1}' | herald publish orders --type order.created",
         "  herald bench fanout --subscribers 8 --size 128 --duration 10s",
+        "  herald --server broker-2:7070 -o json topic list",
+        "",
+        "The options above (--server, --timeout, -o) go before or after the command; every command has --help.",
         "",
         "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists / precondition, 5 unavailable (retry may help)."})
 public final class Main {
+  /** The global options, inherited by every subcommand (see {@link Connection}). */
+  @Mixin Connection connection;
+
   public static final int OK = 0;
   public static final int ERROR = 1;
   public static final int USAGE = 2;

@@ -27,7 +27,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -44,7 +43,9 @@ final class PublishCommand implements Callable<Integer> {
   static InputStream stdin = System.in;
 
   @Spec CommandLine.Model.CommandSpec spec;
-  @Mixin Connection conn;
+  Connection conn() {
+    return Connection.of(spec);
+  }
   @Parameters(index = "0", paramLabel = "TOPIC") String topic;
   @Parameters(index = "1", arity = "0..1", paramLabel = "DATA", description = "The payload; @FILE reads a file; absent or '-' reads stdin lines.") String data;
   @Option(names = "--type", defaultValue = "", description = "CloudEvents type, e.g. order.created.") String type;
@@ -68,7 +69,7 @@ final class PublishCommand implements Callable<Integer> {
     }
     PrintWriter out = spec.commandLine().getOut();
     List<CompletableFuture<PublishReceipt>> receipts = new ArrayList<>();
-    try (HeraldClient client = conn.client()) {
+    try (HeraldClient client = conn().client()) {
       Publisher pub = client.publisher(topic).batching(perSecond > 0 ? Batching.none() : Batching.defaults()).create();
       long start = System.nanoTime();
       long n = 0;
@@ -111,7 +112,7 @@ final class PublishCommand implements Callable<Integer> {
       if (receipts.isEmpty()) {
         throw new IllegalArgumentException("no DATA given and stdin was empty");
       }
-      pub.flush().get(conn.timeout.toMillis() + 60_000, TimeUnit.MILLISECONDS);
+      pub.flush().get(conn().timeout.toMillis() + 60_000, TimeUnit.MILLISECONDS);
       long first = Long.MAX_VALUE;
       long last = 0;
       for (CompletableFuture<PublishReceipt> f : receipts) {
@@ -123,13 +124,13 @@ final class PublishCommand implements Callable<Integer> {
         }
         first = Math.min(first, r.sequence());
         last = Math.max(last, r.sequence());
-        if (conn.json()) {
+        if (conn().json()) {
           out.println(Json.line(PublishAck.newBuilder().setId(r.id()).setSequence(r.sequence()).setEpoch(r.epoch())
               .setPublishTime(Timestamp.newBuilder().setSeconds(r.publishTime().getEpochSecond()).setNanos(r.publishTime().getNano()))
               .setDuplicate(r.duplicate()).build()));
         }
       }
-      if (!conn.json()) {
+      if (!conn().json()) {
         out.println(receipts.size() == 1 ? "published to " + topic + " at sequence " + first
             : "published " + receipts.size() + " events to " + topic + " (sequences " + first + ".." + last + ")");
       }

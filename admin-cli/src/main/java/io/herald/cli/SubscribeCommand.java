@@ -26,7 +26,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -39,7 +38,9 @@ import picocli.CommandLine.Spec;
         "  herald subscribe orders --from 1200 --policy BLOCK"})
 final class SubscribeCommand implements Callable<Integer> {
   @Spec CommandLine.Model.CommandSpec spec;
-  @Mixin Connection conn;
+  Connection conn() {
+    return Connection.of(spec);
+  }
   @Parameters(paramLabel = "TOPIC") String topic;
   @Option(names = "--from", defaultValue = "latest", paramLabel = "latest|earliest|SEQ|EPOCH:SEQ",
       description = "Where to start (default ${DEFAULT-VALUE}): a sequence in the current epoch, or EPOCH:SEQ to resume right after that event.") String from;
@@ -75,20 +76,20 @@ final class SubscribeCommand implements Callable<Integer> {
     CompletableFuture<Void> externalStop = new CompletableFuture<>();
     stop = externalStop;
     AtomicLong seen = new AtomicLong();
-    HeraldClient client = conn.client();
+    HeraldClient client = conn().client();
     Thread hook = new Thread(() -> {
       done.complete(Main.OK);
       client.close();
     }, "herald-cli-interrupt");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      Subscription sub = client.subscriber(topic).overflow(policy).startAt(start).maxOutstanding(maxOutstanding, 0).name("herald-cli")
+      Subscription sub = client.subscriber(topic).overflow(policy).startAt(start).maxOutstanding(maxOutstanding).name("herald-cli")
           .handler(d -> {
             if (done.isDone()) {
               return;
             }
             synchronized (out) {
-              out.println(conn.json() ? Json.line(SubscribeResponse.newBuilder().setBatch(
+              out.println(conn().json() ? Json.line(SubscribeResponse.newBuilder().setBatch(
                   io.herald.proto.v1.EventBatch.newBuilder().addEvents(toProto(d))).build()) : text(d));
               out.flush();
             }
@@ -98,7 +99,7 @@ final class SubscribeCommand implements Callable<Integer> {
           })
           .onGap(g -> {
             synchronized (out) {
-              out.println(conn.json() ? Json.line(SubscribeResponse.newBuilder().setGap(toProto(g)).build())
+              out.println(conn().json() ? Json.line(SubscribeResponse.newBuilder().setGap(toProto(g)).build())
                   : gapText(g));
               out.flush();
             }

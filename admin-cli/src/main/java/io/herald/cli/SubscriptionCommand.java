@@ -9,11 +9,10 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "subscription", description = "Inspect subscriptions.",
+@Command(name = "subscription", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Inspect subscriptions.",
     subcommands = {SubscriptionCommand.ListSubscriptions.class, CommandLine.HelpCommand.class})
 final class SubscriptionCommand {
 
@@ -21,13 +20,15 @@ final class SubscriptionCommand {
       description = "The live subscriptions of a topic: policy, broker buffer, credit, delivered, dropped, lag.")
   static final class ListSubscriptions implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Parameters(paramLabel = "TOPIC") String topic;
 
     @Override
     public Integer call() {
       ListSubscriptionsResponse.Builder all = ListSubscriptionsResponse.newBuilder();
-      try (HeraldClient client = conn.client()) {
+      try (HeraldClient client = conn().client()) {
         String token = "";
         do {
           ListSubscriptionsResponse page = Connection.admin(client).listSubscriptions(ListSubscriptionsRequest.newBuilder()
@@ -39,7 +40,7 @@ final class SubscriptionCommand {
         throw Errors.from(e);
       }
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println(Json.of(all));
         out.flush();
         return Main.OK;

@@ -23,13 +23,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "topic", description = "Create, list, describe, update and delete topics.",
+@Command(name = "topic", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Create, list, describe, update and delete topics.",
     subcommands = {TopicCommand.Create.class, TopicCommand.ListTopics.class, TopicCommand.Describe.class,
         TopicCommand.Update.class, TopicCommand.Delete.class, CommandLine.HelpCommand.class})
 final class TopicCommand {
 
-  static Topic withClient(Connection conn, java.util.function.Function<HeraldClient, Topic> f) {
-    try (HeraldClient client = conn.client()) {
+  static Topic withClient(Connection connection, java.util.function.Function<HeraldClient, Topic> f) {
+    try (HeraldClient client = connection.client()) {
       return f.apply(client);
     } catch (RuntimeException e) {
       throw Errors.from(e);
@@ -84,7 +84,9 @@ final class TopicCommand {
           "  herald topic create orders --if-not-exists -o json"})
   static final class Create implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Mixin TopicFlags flags;
     @Parameters(paramLabel = "TOPIC", description = "1-249 characters of [A-Za-z0-9._-].") String name;
     @Option(names = "--if-not-exists", description = "Succeed (exit 0) if the topic exists already.") boolean ifNotExists;
@@ -93,16 +95,16 @@ final class TopicCommand {
     public Integer call() {
       Topic t;
       try {
-        t = withClient(conn, c -> Connection.admin(c).createTopic(CreateTopicRequest.newBuilder().setName(name).setConfig(flags.toConfig()).build()).getTopic());
+        t = withClient(conn(), c -> Connection.admin(c).createTopic(CreateTopicRequest.newBuilder().setName(name).setConfig(flags.toConfig()).build()).getTopic());
       } catch (HeraldException.TopicExistsException e) {
         if (!ifNotExists) {
           throw e;
         }
-        t = withClient(conn, c -> Connection.admin(c).getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic());
+        t = withClient(conn(), c -> Connection.admin(c).getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic());
         spec.commandLine().getErr().println("herald: topic '" + name + "' exists already");
       }
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println(Json.of(t));
       } else {
         out.println("created topic " + t.getName());
@@ -115,17 +117,19 @@ final class TopicCommand {
   @Command(name = "list", mixinStandardHelpOptions = true, description = "List topics with their live counters.")
   static final class ListTopics implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Option(names = "--page-size", defaultValue = "1000", description = "Topics per request (default ${DEFAULT-VALUE}); all pages are listed.") int pageSize;
 
     @Override
     public Integer call() {
       ListTopicsResponse all;
-      try (HeraldClient client = conn.client()) {
+      try (HeraldClient client = conn().client()) {
         all = Pages.allTopics(client, pageSize);
       }
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println(Json.of(all));
         out.flush();
         return Main.OK;
@@ -144,14 +148,16 @@ final class TopicCommand {
   @Command(name = "describe", mixinStandardHelpOptions = true, description = "Show a topic's settings and live stats.")
   static final class Describe implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Parameters(paramLabel = "TOPIC") String name;
 
     @Override
     public Integer call() {
-      Topic t = withClient(conn, c -> Connection.admin(c).getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic());
+      Topic t = withClient(conn(), c -> Connection.admin(c).getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic());
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println(Json.of(t));
         out.flush();
       } else {
@@ -165,7 +171,9 @@ final class TopicCommand {
       footer = {"", "Example:", "  herald topic update orders --max-event-bytes 64KiB --retention-age 2h"})
   static final class Update implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Mixin TopicFlags flags;
     @Parameters(paramLabel = "TOPIC") String name;
 
@@ -174,9 +182,9 @@ final class TopicCommand {
       if (!flags.any()) {
         throw new IllegalArgumentException("nothing to update: give at least one setting flag (see --help)");
       }
-      Topic t = withClient(conn, c -> Connection.admin(c).updateTopic(UpdateTopicRequest.newBuilder().setName(name).setConfig(flags.toConfig()).build()).getTopic());
+      Topic t = withClient(conn(), c -> Connection.admin(c).updateTopic(UpdateTopicRequest.newBuilder().setName(name).setConfig(flags.toConfig()).build()).getTopic());
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println(Json.of(t));
       } else {
         out.println("updated topic " + t.getName());
@@ -192,7 +200,9 @@ final class TopicCommand {
     static Terminal terminal = Terminal.SYSTEM;
 
     @Spec CommandLine.Model.CommandSpec spec;
-    @Mixin Connection conn;
+    Connection conn() {
+      return Connection.of(spec);
+    }
     @Parameters(paramLabel = "TOPIC") String name;
     @Option(names = {"-f", "--force"}, description = "Do not ask.") boolean force;
     @Option(names = "--if-exists", description = "Succeed (exit 0) if the topic does not exist.") boolean ifExists;
@@ -212,7 +222,7 @@ final class TopicCommand {
           return Main.ERROR;
         }
       }
-      try (HeraldClient client = conn.client()) {
+      try (HeraldClient client = conn().client()) {
         Connection.admin(client).deleteTopic(DeleteTopicRequest.newBuilder().setName(name).build());
       } catch (RuntimeException e) {
         HeraldException h = Errors.from(e);
@@ -223,7 +233,7 @@ final class TopicCommand {
         err.flush();
       }
       PrintWriter out = spec.commandLine().getOut();
-      if (conn.json()) {
+      if (conn().json()) {
         out.println("{}");
       } else {
         out.println("deleted topic " + name);

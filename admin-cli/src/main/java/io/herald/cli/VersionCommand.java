@@ -5,7 +5,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
 
-@Command(name = "version", description = "Print the CLI's version.")
+@Command(name = "version", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Print the CLI's version.")
 final class VersionCommand implements Callable<Integer> {
   static final String VERSION = "0.1.0";
 

@@ -48,7 +48,7 @@ class CliTest {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     List<String> all = new ArrayList<>(List.of(args));
-    // --server goes to the leaf command
+    // --server at the end (global options work anywhere)
     int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(withServer(all));
     return new Result(code, out.toString(), err.toString());
   }
@@ -244,5 +244,54 @@ class CliTest {
     Result help = run("topic", "create", "--help");
     assertThat(help.code()).isZero();
     assertThat(help.out()).contains("Examples:").contains("--if-not-exists");
+  }
+
+  @Test
+  void globalOptionsWorkBeforeTheSubcommandAsWellAsAfterIt() throws Exception {
+    assertThat(run("topic", "create", "orders").code()).isZero();
+    Result before = run("--server", server, "topic", "list");
+    assertThat(before.code()).as(before.err()).isZero();
+    assertThat(before.out()).contains("orders");
+
+    Result json = run("-o", "json", "--server=" + server, "topic", "list");
+    assertThat(json.code()).as(json.err()).isZero();
+    ListTopicsResponse.Builder l = ListTopicsResponse.newBuilder();
+    JsonFormat.parser().merge(json.out(), l);
+    assertThat(l.getTopicsList()).extracting(Topic::getName).containsExactly("orders");
+
+    Result between = run("topic", "--server", server, "describe", "orders", "-o", "json");
+    assertThat(between.code()).as(between.err()).isZero();
+    assertThat(between.out()).contains("\"name\": \"orders\"");
+
+    Result down = run("--timeout", "2s", "--server=127.0.0.1:1", "topic", "list");
+    assertThat(down.code()).isEqualTo(Main.UNAVAILABLE);
+    assertThat(run("--server", server, "publish", "orders", "x").out()).contains("at sequence 1");
+    assertThat(run("--server", server, "subscribe", "orders", "--from", "1", "--count", "1").out()).startsWith("1 ");
+  }
+
+  @Test
+  void everyCommandAndGroupHasHelp() {
+    List<String> paths = new ArrayList<>();
+    collect(Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter())), new ArrayList<>(), paths);
+    assertThat(paths).contains("bench", "bench fanout", "topic", "topic create", "broker", "subscription list", "version");
+    for (String path : paths) {
+      List<String> args = new ArrayList<>(path.isEmpty() ? List.of() : List.of(path.split(" ")));
+      args.add("--help");
+      Result help = run(args.toArray(String[]::new));
+      assertThat(help.code()).as("herald %s --help: %s", path, help.err()).isZero();
+      assertThat(help.out()).as("herald %s --help", path).contains("Usage: herald").contains("--help");
+      assertThat(help.err()).as("herald %s --help", path).isEmpty();
+    }
+  }
+
+  private static void collect(picocli.CommandLine cl, List<String> prefix, List<String> out) {
+    out.add(String.join(" ", prefix));
+    for (java.util.Map.Entry<String, picocli.CommandLine> sub : cl.getSubcommands().entrySet()) {
+      if (sub.getValue().getCommandName().equals(sub.getKey()) && !sub.getKey().equals("help")) {
+        List<String> p = new ArrayList<>(prefix);
+        p.add(sub.getKey());
+        collect(sub.getValue(), p, out);
+      }
+    }
   }
 }

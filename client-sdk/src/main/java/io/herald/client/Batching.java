@@ -1,26 +1,45 @@
 package io.herald.client;
 
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * How a publisher groups events into one message to the broker: a batch is sent when it holds
  * {@code maxEvents} events or {@code maxBytes} bytes, or {@code linger} after its first event,
  * whichever comes first. With a zero linger an event goes out at once if the stream has room, and
- * what piles up while it has none goes out together. Immutable; "with" methods return a copy.
+ * what piles up while it has none goes out together.
+ *
+ * <p>Start from one of the three starting points and change what you need; each setter returns a
+ * copy with that one value changed, so {@code Batching.immediate().maxEvents(100)} keeps the zero
+ * linger. There is no static setter to call by mistake through an instance.
+ *
+ * <pre>{@code
+ * Batching.defaults().maxEvents(100).linger(Duration.ofMillis(5))
+ * }</pre>
+ *
+ * <p>Memory: a batch holds its events until the broker acknowledges it, within the publisher's
+ * pending bound ({@link PublisherBuilder#maxPending}). Immutable and thread-safe.
  */
 public final class Batching {
   /** Default events per batch: {@value}. */
   public static final int DEFAULT_MAX_EVENTS = 500;
-  /** Default bytes per batch: {@value} (1 MiB; the broker accepts messages up to 4 MiB). */
+  /** Default bytes per batch: {@value} (1 MiB). */
   public static final long DEFAULT_MAX_BYTES = 1L << 20;
   /** Default linger in milliseconds: {@value}. */
   public static final long DEFAULT_LINGER_MILLIS = 2;
   /** Largest allowed batch: {@value} events (the broker's limit per publish). */
   public static final int MAX_EVENTS_LIMIT = 10_000;
-  /** Largest allowed batch bytes: {@value} (below gRPC's 4 MiB message limit). */
+  /**
+   * Largest allowed batch bytes, and largest event the SDK sends: {@value} (3 MiB; a message must
+   * stay under gRPC's 4 MiB limit with its framing).
+   */
   public static final long MAX_BYTES_LIMIT = 3L << 20;
+  /** Longest allowed linger in seconds: {@value}. */
+  public static final long MAX_LINGER_SECONDS = 10;
 
   private static final Batching DEFAULTS = new Batching(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BYTES, Duration.ofMillis(DEFAULT_LINGER_MILLIS));
+  private static final Batching IMMEDIATE = new Batching(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BYTES, Duration.ZERO);
+  private static final Batching NONE = new Batching(1, MAX_BYTES_LIMIT, Duration.ZERO);
 
   private final int maxEvents;
   private final long maxBytes;
@@ -33,58 +52,82 @@ public final class Batching {
     if (maxBytes < 1 || maxBytes > MAX_BYTES_LIMIT) {
       throw new IllegalArgumentException("batch maxBytes must be 1.." + MAX_BYTES_LIMIT + "; got " + maxBytes);
     }
-    if (linger.isNegative() || linger.compareTo(Duration.ofSeconds(10)) > 0) {
-      throw new IllegalArgumentException("batch linger must be 0..10s; got " + linger);
+    Objects.requireNonNull(linger, "linger");
+    if (linger.isNegative() || linger.compareTo(Duration.ofSeconds(MAX_LINGER_SECONDS)) > 0) {
+      throw new IllegalArgumentException("batch linger must be 0.." + MAX_LINGER_SECONDS + "s; got " + linger);
     }
     this.maxEvents = maxEvents;
     this.maxBytes = maxBytes;
     this.linger = linger;
   }
 
-  /** 500 events, 1 MiB, 2 ms. */
+  /**
+   * {@value #DEFAULT_MAX_EVENTS} events, {@value #DEFAULT_MAX_BYTES} bytes, {@value #DEFAULT_LINGER_MILLIS} ms
+   * linger: throughput for a small latency.
+   */
   public static Batching defaults() {
     return DEFAULTS;
   }
 
-  /** No batching: every event is sent on its own, at once. */
+  /**
+   * No added latency: an event is sent at once when the stream has room, and events published
+   * while it has none are sent together as soon as it does (up to {@value #DEFAULT_MAX_EVENTS}
+   * events / {@value #DEFAULT_MAX_BYTES} bytes). Zero linger.
+   */
+  public static Batching immediate() {
+    return IMMEDIATE;
+  }
+
+  /** No batching: every event is a message of its own, sent at once (1 event, zero linger). */
   public static Batching none() {
-    return new Batching(1, MAX_BYTES_LIMIT, Duration.ZERO);
+    return NONE;
+  }
+
+  /** A copy with at most {@code maxEvents} events per batch: 1..{@value #MAX_EVENTS_LIMIT}. */
+  public Batching maxEvents(int maxEvents) {
+    return new Batching(maxEvents, maxBytes, linger);
   }
 
   /**
-   * No added latency: an event is sent at once when the stream has room, and events published
-   * while it has none are sent together as soon as it does (up to {@code maxEvents}/{@code maxBytes}).
+   * A copy that sends a batch as soon as it holds {@code maxBytes} bytes of serialised events
+   * (the event that reaches the bound is in it): 1..{@value #MAX_BYTES_LIMIT}.
    */
-  public static Batching immediate() {
-    return new Batching(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BYTES, Duration.ZERO);
+  public Batching maxBytes(long maxBytes) {
+    return new Batching(maxEvents, maxBytes, linger);
   }
 
-  public static Batching maxEvents(int maxEvents) {
-    return DEFAULTS.withMaxEvents(maxEvents);
+  /**
+   * A copy whose batches wait at most {@code linger} after their first event:
+   * 0..{@value #MAX_LINGER_SECONDS} s. Keep it well below the publisher's total timeout
+   * ({@link RetrySettings#totalTimeout()}), which counts from a batch's first event.
+   */
+  public Batching linger(Duration linger) {
+    return new Batching(maxEvents, maxBytes, linger);
   }
 
-  public Batching withMaxEvents(int n) {
-    return new Batching(n, maxBytes, linger);
-  }
-
-  public Batching maxBytes(long n) {
-    return new Batching(maxEvents, n, linger);
-  }
-
-  public Batching linger(Duration d) {
-    return new Batching(maxEvents, maxBytes, d);
-  }
-
+  /** Events per batch at most. */
   public int maxEvents() {
     return maxEvents;
   }
 
+  /** Bytes at which a batch is sent. */
   public long maxBytes() {
     return maxBytes;
   }
 
+  /** The longest a batch waits for more events. */
   public Duration linger() {
     return linger;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Batching b && b.maxEvents == maxEvents && b.maxBytes == maxBytes && b.linger.equals(linger);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(maxEvents, maxBytes, linger);
   }
 
   @Override

@@ -129,7 +129,14 @@ public final class Event {
     return "Event{id=" + id() + ", type=" + type() + ", source=" + source() + ", " + dataSize() + " bytes}";
   }
 
-  /** Builds an {@link Event}. Not thread-safe. Null strings become "". */
+  /**
+   * Builds an {@link Event}. Not thread-safe. Null strings become ""; every field not set is empty,
+   * except the id (a random UUID). The serialised event (data, attributes and the rest) must fit
+   * the topic's {@link TopicSettings.Builder#maxEventBytes max event size} (default
+   * {@value TopicSettings#DEFAULT_MAX_EVENT_BYTES} bytes; a larger one fails its publish with
+   * {@link ErrorCode#INVALID_ARGUMENT}) and at most {@value Batching#MAX_BYTES_LIMIT} bytes, which
+   * {@code publish} refuses at once.
+   */
   public static final class Builder {
     private final io.herald.proto.v1.Event.Builder b;
 
@@ -137,6 +144,7 @@ public final class Event {
       this.b = b;
     }
 
+    /** Identifies the event for dedup (see {@link Event}); default a random UUID, set by {@link #build()}. */
     public Builder id(String id) {
       b.setId(id == null ? "" : id);
       return this;
@@ -157,6 +165,7 @@ public final class Event {
       return this;
     }
 
+    /** When the occurrence happened, as the publisher says; default none. */
     public Builder time(Instant time) {
       if (time == null) {
         b.clearTime();

@@ -44,6 +44,12 @@ public final class HeraldClient implements AutoCloseable {
   public static final long DEFAULT_CALL_TIMEOUT_SECONDS = 10;
   /** Time {@link #close()} gives publishers to flush, in seconds: {@value}. */
   public static final long DEFAULT_CLOSE_TIMEOUT_SECONDS = 10;
+  /** Shortest keepalive interval brokers permit, in seconds: {@value}. */
+  public static final long MIN_KEEPALIVE_SECONDS = 10;
+  /** Default client name: {@value}. */
+  public static final String DEFAULT_NAME = "herald-client";
+  /** Longest the connection and the client's threads get to stop after the flush, in seconds: {@value}. */
+  public static final long MAX_STOP_SECONDS = 12;
 
   private final ClientCore core;
   private final AdminClient admin;
@@ -79,13 +85,27 @@ public final class HeraldClient implements AutoCloseable {
     return core.name();
   }
 
-  /**
-   * Flushes publishers (up to {@value #DEFAULT_CLOSE_TIMEOUT_SECONDS} s), closes subscriptions and
-   * the connection, stops the client's threads. Idempotent; bounded.
-   */
+  /** {@link #close(Duration)} with {@value #DEFAULT_CLOSE_TIMEOUT_SECONDS} s. */
   @Override
   public void close() {
-    core.close(Duration.ofSeconds(DEFAULT_CLOSE_TIMEOUT_SECONDS));
+    close(Duration.ofSeconds(DEFAULT_CLOSE_TIMEOUT_SECONDS));
+  }
+
+  /**
+   * Closes the client: publishers flush for up to {@code timeout} in all (what is still not
+   * acknowledged then fails with {@link HeraldException.ClosedException}), subscriptions close, then
+   * the connection and the client's threads stop. New publishers and subscriptions are refused from
+   * the moment this starts; one created concurrently is either refused or closed by it. Returns
+   * within {@code timeout} plus at most {@value #MAX_STOP_SECONDS} s for the connection and threads.
+   * Idempotent: a later or concurrent call waits for the first to finish.
+   *
+   * @param timeout how long publishers may flush, &gt;= 0 ({@link Duration#ZERO}: fail what is pending at once)
+   */
+  public void close(Duration timeout) {
+    if (timeout == null || timeout.isNegative()) {
+      throw new IllegalArgumentException("close timeout must be >= 0; got " + timeout);
+    }
+    core.close(timeout);
   }
 
   /** {@link #close()} on a separate thread; the future completes when the client is closed. */
@@ -98,7 +118,7 @@ public final class HeraldClient implements AutoCloseable {
     private final List<String> endpoints = new ArrayList<>();
     private String target;
     private ManagedChannel channel;
-    private String name = "herald-client";
+    private String name = DEFAULT_NAME;
     private Tls tls = Tls.plaintext();
     private Duration keepAlive = Duration.ofSeconds(DEFAULT_KEEPALIVE_SECONDS);
     private Duration callTimeout = Duration.ofSeconds(DEFAULT_CALL_TIMEOUT_SECONDS);
@@ -120,7 +140,10 @@ public final class HeraldClient implements AutoCloseable {
       return this;
     }
 
-    /** Brokers as {@code host:port}; the client uses any that answers and fails over to the others. */
+    /**
+     * Brokers as {@code host:port} ({@code [::1]:7070} for IPv6); the client uses any that answers and
+     * fails over to the others. Set exactly one of endpoints, {@link #target} and {@link #channel}.
+     */
     public Builder endpoints(String... hostPorts) {
       endpoints.addAll(Arrays.asList(hostPorts));
       return this;
@@ -141,7 +164,7 @@ public final class HeraldClient implements AutoCloseable {
       return this;
     }
 
-    /** Identifies this client to brokers (user agent, logs). */
+    /** Identifies this client to brokers (user agent, logs); default {@value HeraldClient#DEFAULT_NAME}. */
     public Builder name(String name) {
       this.name = Objects.requireNonNull(name, "name");
       return this;
@@ -154,18 +177,22 @@ public final class HeraldClient implements AutoCloseable {
     }
 
     /**
-     * Keepalive ping interval on an idle connection, at least 10 s (brokers refuse more frequent
-     * pings and close the connection); default {@value #DEFAULT_KEEPALIVE_SECONDS} s.
+     * Keepalive ping interval while calls are open, at least {@value HeraldClient#MIN_KEEPALIVE_SECONDS} s
+     * (brokers refuse more frequent pings and close the connection); default
+     * {@value HeraldClient#DEFAULT_KEEPALIVE_SECONDS} s.
      */
     public Builder keepAlive(Duration interval) {
-      if (interval.compareTo(Duration.ofSeconds(10)) < 0) {
+      if (interval.compareTo(Duration.ofSeconds(MIN_KEEPALIVE_SECONDS)) < 0) {
         throw new IllegalArgumentException("keepAlive must be at least 10s (the broker's permitted minimum); got " + interval);
       }
       this.keepAlive = interval;
       return this;
     }
 
-    /** Timeout of admin calls; default {@value #DEFAULT_CALL_TIMEOUT_SECONDS} s. */
+    /**
+     * Timeout of admin calls and of {@code subscribe()} waiting for the broker's confirmation, &gt; 0;
+     * default {@value HeraldClient#DEFAULT_CALL_TIMEOUT_SECONDS} s.
+     */
     public Builder callTimeout(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
         throw new IllegalArgumentException("callTimeout must be positive; got " + timeout);
@@ -176,20 +203,24 @@ public final class HeraldClient implements AutoCloseable {
 
     /**
      * Where handlers, listeners and receipt continuations run. Not shut down by the client.
-     * Default: a pool of {@value #DEFAULT_CALLBACK_THREADS} daemon threads the client owns.
+     * Default: a pool of {@value HeraldClient#DEFAULT_CALLBACK_THREADS} daemon threads the client owns.
      */
     public Builder callbackExecutor(Executor executor) {
       this.callbackExecutor = Objects.requireNonNull(executor, "executor");
       return this;
     }
 
-    /** Told of connects, losses, reconnects, resubscriptions and close. */
+    /** Told of connects, losses, reconnects, resubscriptions and close; default none. */
     public Builder connectionListener(ConnectionListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
       return this;
     }
 
-    /** Backoff for reconnects and publish retries; default {@link RetrySettings#DEFAULT}. */
+    /**
+     * Backoff for reconnects and publish retries, and the total timeout of a publish; default
+     * {@link RetrySettings#DEFAULT} (100 ms doubling up to 5 s; a publish given up after 2 minutes).
+     * A publisher may set its own ({@link PublisherBuilder#retry}).
+     */
     public Builder retry(RetrySettings retry) {
       this.retry = Objects.requireNonNull(retry, "retry");
       return this;

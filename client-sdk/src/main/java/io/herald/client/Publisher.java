@@ -13,6 +13,11 @@ import java.util.concurrent.CompletableFuture;
  * topic shedding load) are retried with backoff; since every event carries an id the broker
  * dedups, a retry never delivers an event twice. A receipt that fails says, through
  * {@link HeraldException#isRetryable()}, whether trying again could help.
+ *
+ * <p>Sending is done by one thread at a time, without the publisher's lock: whichever thread
+ * finds work first (a {@code publish} or {@code flush} caller, the timer after a linger, or the
+ * network thread after an acknowledgement) serialises and writes the batches the stream is ready
+ * for. So a {@code publish} call may take the time to write a few batches, its own and others'.
  */
 public interface Publisher extends AutoCloseable {
   /** The topic this publisher writes to. */
@@ -21,7 +26,9 @@ public interface Publisher extends AutoCloseable {
   /**
    * Queues an event for publishing. The future completes when the broker has sequenced it, or
    * fails with a {@link HeraldException} (e.g. {@link HeraldException.PublishBufferFullException}).
-   * May block for up to the {@link WhenFull} duration when the pending buffer is full.
+   * May block for up to the {@link WhenFull} duration when the pending buffer is full. Once this
+   * returns, the future completes within the retry settings' {@link RetrySettings#totalTimeout()
+   * total timeout} whatever the broker does (past it: retryable {@link ErrorCode#DEADLINE_EXCEEDED}).
    */
   CompletableFuture<PublishReceipt> publish(Event event);
 

@@ -7,9 +7,54 @@ import java.util.Optional;
  * A topic's configuration. In {@link AdminClient#createTopic} unset values take the broker's
  * defaults; in {@link AdminClient#updateTopic} only set values change; the broker's answers have
  * every value set. Immutable; build with {@link #builder()}. The broker checks ranges and says what
- * is wrong ({@link ErrorCode#INVALID_ARGUMENT}).
+ * is wrong ({@link ErrorCode#INVALID_ARGUMENT}); each setter states its default and range, and the
+ * constants below name them (the same values as {@code herald/v1/topic.proto}).
  */
 public final class TopicSettings {
+  /** Default subscriber buffer, events: {@value}. */
+  public static final int DEFAULT_SUBSCRIBER_BUFFER_MAX_EVENTS = 10_000;
+  /** Default subscriber buffer, bytes: {@value} (16 MiB). */
+  public static final long DEFAULT_SUBSCRIBER_BUFFER_MAX_BYTES = 16L << 20;
+  /** Default inbox bound, events: {@value}. */
+  public static final int DEFAULT_INBOX_MAX_EVENTS = 10_000;
+  /** Default inbox bound, bytes: {@value} (16 MiB). */
+  public static final long DEFAULT_INBOX_MAX_BYTES = 16L << 20;
+  /** Default largest event, bytes: {@value} (1 MiB). */
+  public static final int DEFAULT_MAX_EVENT_BYTES = 1 << 20;
+  /** Default max block, seconds: {@value}. */
+  public static final long DEFAULT_MAX_BLOCK_SECONDS = 30;
+  /** Default retention, events: {@value}. */
+  public static final int DEFAULT_RETENTION_MAX_EVENTS = 10_000;
+  /** Default retention, bytes: {@value} (64 MiB). */
+  public static final long DEFAULT_RETENTION_MAX_BYTES = 64L << 20;
+  /** Default retention, age in seconds: {@value} (1 h). */
+  public static final long DEFAULT_RETENTION_MAX_AGE_SECONDS = 3_600;
+  /** Default dedup window, seconds: {@value} (2 min). */
+  public static final long DEFAULT_DEDUP_WINDOW_SECONDS = 120;
+  /** Default dedup ids remembered: {@value}. */
+  public static final int DEFAULT_DEDUP_MAX_IDS = 100_000;
+
+  /** Largest subscriber buffer or inbox, events: {@value} (the least is 1). */
+  public static final int MAX_BUFFER_EVENTS = 1_000_000;
+  /** Smallest subscriber buffer or inbox, bytes: {@value} (1 KiB). */
+  public static final long MIN_BUFFER_BYTES = 1L << 10;
+  /** Largest subscriber buffer or inbox, bytes: {@value} (1 GiB). */
+  public static final long MAX_BUFFER_BYTES = 1L << 30;
+  /** Largest max event size, bytes: {@value} (3 MiB; the least is 1). */
+  public static final int MAX_EVENT_BYTES_LIMIT = 3 << 20;
+  /** Longest max block, seconds: {@value} (1 h; the least is 0). */
+  public static final long MAX_BLOCK_LIMIT_SECONDS = 3_600;
+  /** Largest retention, events: {@value} (the least is 0). */
+  public static final int MAX_RETENTION_EVENTS = 10_000_000;
+  /** Largest retention, bytes: {@value} (16 GiB; the least is 0). */
+  public static final long MAX_RETENTION_BYTES = 16L << 30;
+  /** Longest retention age, seconds: {@value} (7 days; the least is 0). */
+  public static final long MAX_RETENTION_AGE_SECONDS = 7 * 24 * 3_600;
+  /** Longest dedup window, seconds: {@value} (24 h; 0 turns dedup off). */
+  public static final long MAX_DEDUP_WINDOW_SECONDS = 24 * 3_600;
+  /** Most dedup ids: {@value} (0 turns dedup off). */
+  public static final int MAX_DEDUP_MAX_IDS = 10_000_000;
+
   /** What a publish does when the topic's inbox is full. */
   public enum PublishOverflow {
     /** Backpressure: the publisher is slowed (default). */
@@ -97,7 +142,10 @@ public final class TopicSettings {
 
     private Builder() { }
 
-    /** Policy of subscriptions that choose none (TOPIC_DEFAULT is not allowed here). */
+    /**
+     * Policy of subscriptions that choose none ({@link OverflowPolicy#TOPIC_DEFAULT}): DROP_OLDEST,
+     * DROP_NEWEST or BLOCK; default DROP_OLDEST.
+     */
     public Builder defaultPolicy(OverflowPolicy p) {
       if (p == OverflowPolicy.TOPIC_DEFAULT) {
         throw new IllegalArgumentException("a topic's default policy must be DROP_OLDEST, DROP_NEWEST or BLOCK");
@@ -106,32 +154,68 @@ public final class TopicSettings {
       return this;
     }
 
-    /** Default and maximum subscriber buffer (broker side). */
+    /**
+     * Default and largest subscriber buffer on the broker (a subscription may ask for less):
+     * see {@link #subscriberBufferMaxEvents} and {@link #subscriberBufferMaxBytes}.
+     */
     public Builder subscriberBuffer(int maxEvents, long maxBytes) {
       subscriberBufferMaxEvents = maxEvents;
       subscriberBufferMaxBytes = maxBytes;
       return this;
     }
 
+    /**
+     * Default and largest subscriber buffer in events: 1..{@value TopicSettings#MAX_BUFFER_EVENTS};
+     * default {@value TopicSettings#DEFAULT_SUBSCRIBER_BUFFER_MAX_EVENTS}. Memory: per subscriber.
+     */
     public Builder subscriberBufferMaxEvents(int n) { subscriberBufferMaxEvents = n; return this; }
+
+    /**
+     * Default and largest subscriber buffer in bytes:
+     * {@value TopicSettings#MIN_BUFFER_BYTES}..{@value TopicSettings#MAX_BUFFER_BYTES}; default
+     * {@value TopicSettings#DEFAULT_SUBSCRIBER_BUFFER_MAX_BYTES} (16 MiB). Memory: per subscriber.
+     */
     public Builder subscriberBufferMaxBytes(long n) { subscriberBufferMaxBytes = n; return this; }
 
-    /** Bound of accepted, not yet sequenced events. */
+    /** Bound of accepted, not yet sequenced events: see {@link #inboxMaxEvents} and {@link #inboxMaxBytes}. */
     public Builder inbox(int maxEvents, long maxBytes) {
       inboxMaxEvents = maxEvents;
       inboxMaxBytes = maxBytes;
       return this;
     }
 
+    /**
+     * Inbox bound in events: 1..{@value TopicSettings#MAX_BUFFER_EVENTS}; default
+     * {@value TopicSettings#DEFAULT_INBOX_MAX_EVENTS}.
+     */
     public Builder inboxMaxEvents(int n) { inboxMaxEvents = n; return this; }
+
+    /**
+     * Inbox bound in bytes: {@value TopicSettings#MIN_BUFFER_BYTES}..{@value TopicSettings#MAX_BUFFER_BYTES};
+     * default {@value TopicSettings#DEFAULT_INBOX_MAX_BYTES} (16 MiB).
+     */
     public Builder inboxMaxBytes(long n) { inboxMaxBytes = n; return this; }
+
+    /** What a publish does when the inbox is full; default {@link PublishOverflow#BLOCK}. */
     public Builder publishOverflow(PublishOverflow p) { publishOverflow = p; return this; }
+
+    /**
+     * Largest serialised event accepted: 1..{@value TopicSettings#MAX_EVENT_BYTES_LIMIT} (3 MiB);
+     * default {@value TopicSettings#DEFAULT_MAX_EVENT_BYTES} (1 MiB).
+     */
     public Builder maxEventBytes(int n) { maxEventBytes = n; return this; }
 
-    /** How long a BLOCK subscriber may hold the topic back before it is evicted. */
+    /**
+     * How long a BLOCK subscriber may hold the topic back before it is evicted as a slow consumer:
+     * 0..{@value TopicSettings#MAX_BLOCK_LIMIT_SECONDS} s; default
+     * {@value TopicSettings#DEFAULT_MAX_BLOCK_SECONDS} s.
+     */
     public Builder maxBlock(Duration d) { maxBlock = d; return this; }
 
-    /** History kept for EARLIEST / SEQUENCE starts and resumes; each may be 0. */
+    /**
+     * History kept for EARLIEST / SEQUENCE starts and resumes, trimmed by whichever limit is reached
+     * first: see {@link #retentionMaxEvents}, {@link #retentionMaxBytes}, {@link #retentionMaxAge}.
+     */
     public Builder retention(int maxEvents, long maxBytes, Duration maxAge) {
       retentionMaxEvents = maxEvents;
       retentionMaxBytes = maxBytes;
@@ -139,18 +223,42 @@ public final class TopicSettings {
       return this;
     }
 
+    /**
+     * Retained events: 0..{@value TopicSettings#MAX_RETENTION_EVENTS} (0 keeps none); default
+     * {@value TopicSettings#DEFAULT_RETENTION_MAX_EVENTS}.
+     */
     public Builder retentionMaxEvents(int n) { retentionMaxEvents = n; return this; }
+
+    /**
+     * Retained bytes: 0..{@value TopicSettings#MAX_RETENTION_BYTES} (16 GiB; 0 keeps none); default
+     * {@value TopicSettings#DEFAULT_RETENTION_MAX_BYTES} (64 MiB).
+     */
     public Builder retentionMaxBytes(long n) { retentionMaxBytes = n; return this; }
+
+    /**
+     * Oldest retained event's age: 0..{@value TopicSettings#MAX_RETENTION_AGE_SECONDS} s (7 days; 0 keeps
+     * none); default {@value TopicSettings#DEFAULT_RETENTION_MAX_AGE_SECONDS} s (1 h).
+     */
     public Builder retentionMaxAge(Duration d) { retentionMaxAge = d; return this; }
 
-    /** Dedup of publisher ids: for how long, and how many ids at most (0 turns it off). */
+    /** Dedup of publisher ids: see {@link #dedupWindow} and {@link #dedupMaxIds}; either 0 turns it off. */
     public Builder dedup(Duration window, int maxIds) {
       dedupWindow = window;
       dedupMaxIds = maxIds;
       return this;
     }
 
+    /**
+     * How long an event id is remembered, so that a retried publish is acknowledged and not
+     * delivered twice: 0..{@value TopicSettings#MAX_DEDUP_WINDOW_SECONDS} s (0 turns dedup off);
+     * default {@value TopicSettings#DEFAULT_DEDUP_WINDOW_SECONDS} s.
+     */
     public Builder dedupWindow(Duration d) { dedupWindow = d; return this; }
+
+    /**
+     * How many ids the dedup window remembers at most: 0..{@value TopicSettings#MAX_DEDUP_MAX_IDS}
+     * (0 turns dedup off); default {@value TopicSettings#DEFAULT_DEDUP_MAX_IDS}.
+     */
     public Builder dedupMaxIds(int n) { dedupMaxIds = n; return this; }
 
     public TopicSettings build() {

@@ -14,8 +14,9 @@ public final class WhenFull {
   }
 
   /**
-   * Block the calling thread until there is room, for at most {@code maxBlock}; then fail the
-   * publish with {@link HeraldException.PublishBufferFullException}.
+   * Block the calling thread until there is room, for at most {@code maxBlock} (&gt;= 0; zero is
+   * {@link #fail()}); then fail the publish with {@link HeraldException.PublishBufferFullException}.
+   * The publisher's default is {@value PublisherBuilder#DEFAULT_MAX_BLOCK_SECONDS} s.
    */
   public static WhenFull blockUpTo(Duration maxBlock) {
     if (maxBlock == null || maxBlock.isNegative()) {

@@ -49,7 +49,7 @@ class BrokerRestartTest {
       List<Gap> gaps = new ArrayList<>();
       List<String> duplicateIds = new ArrayList<>();
       Object lock = new Object();
-      Subscription sub = client.subscriber("r").maxOutstanding(200, 0).overflow(OverflowPolicy.BLOCK).handler(d -> {
+      Subscription sub = client.subscriber("r").maxOutstanding(200).overflow(OverflowPolicy.BLOCK).handler(d -> {
         LockSupport.parkNanos(20_000); // a slowish handler
         synchronized (lock) {
           handled.add(d.sequence());
@@ -63,7 +63,7 @@ class BrokerRestartTest {
         }
       }).subscribe();
 
-      Publisher pub = client.publisher("r").batching(Batching.maxEvents(100)).maxPending(5_000, 64 << 20).create();
+      Publisher pub = client.publisher("r").batching(Batching.defaults().maxEvents(100)).maxPending(5_000, 64 << 20).create();
       int total = 20_000;
       List<CompletableFuture<PublishReceipt>> receipts = new ArrayList<>(total);
       Thread publisher = Thread.ofPlatform().name("test-publisher").start(() -> {

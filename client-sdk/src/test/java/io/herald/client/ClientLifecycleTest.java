@@ -47,7 +47,7 @@ class ClientLifecycleTest {
     HeraldClient client = HeraldClient.builder().endpoints("127.0.0.1:" + broker.port())
         .connectionListener((k, d) -> events.add(k)).build();
     client.admin().createTopic("t", TopicSettings.defaults());
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(1000).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(1000).linger(Duration.ofSeconds(10))).create();
     CompletableFuture<PublishReceipt> r = pub.publish(Event.of("x", new byte[3]));
     client.subscriber("t").handler(d -> { }).subscribe();
     assertThat(clientThreads()).isNotEmpty();
@@ -58,6 +58,87 @@ class ClientLifecycleTest {
     assertThat(clientThreads()).isEmpty();
     assertThat(events).contains(ConnectionListener.Kind.CONNECTED, ConnectionListener.Kind.CLOSED);
     assertThatThrownBy(() -> client.publisher("t")).isInstanceOf(HeraldException.ClosedException.class);
+  }
+
+  /**
+   * Stress: publishers are created from two threads, as fast as they can, while the client closes.
+   * Each one the client handed out must be closed by the time close() returns: a publish on it
+   * fails at once instead of waiting for a receipt that cannot come.
+   */
+  @Test
+  void aPublisherCreatedWhileTheClientClosesIsClosedWithIt() throws Exception {
+    io.grpc.ManagedChannel shared = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", broker.port())
+        .usePlaintext().build();
+    try (HeraldClient warm = Brokers.client(broker)) { // so that class loading does not eat the time budget
+      warm.admin().createTopic("t", TopicSettings.defaults());
+      warm.publisher("t").create().publish(Event.of("x", new byte[1])).get(10, TimeUnit.SECONDS);
+    }
+    long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+    int iterations = 0;
+    try {
+      while (iterations < 5_000 && System.nanoTime() < until) {
+        iterations++;
+        HeraldClient client = HeraldClient.builder().channel(shared).build(); // a shared channel: cheap to close
+        List<Publisher> created = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 200; i++) {
+          created.add(client.publisher("t").create()); // so that close() has many to go through
+        }
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(2);
+        List<Thread> creators = new java.util.ArrayList<>();
+        for (int c = 0; c < 2; c++) {
+          creators.add(Thread.ofPlatform().name("test-creator-" + c).start(() -> {
+            try {
+              while (true) {
+                created.add(client.publisher("t").create());
+                started.countDown();
+              }
+            } catch (HeraldException.ClosedException expected) {
+              // the client is closed: no more publishers
+            } finally {
+              started.countDown();
+            }
+          }));
+        }
+        started.await(5, TimeUnit.SECONDS);
+        client.close();
+        for (Thread t : creators) {
+          t.join(10_000);
+        }
+        for (Publisher p : created) {
+          CompletableFuture<PublishReceipt> after = p.publish(Event.of("x", new byte[1]));
+          assertThat(after).as("iteration %d: a publisher of the closed client still takes publishes", iterations)
+              .isCompletedExceptionally();
+        }
+      }
+    } finally {
+      shared.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    assertThat(iterations).isGreaterThan(5);
+  }
+
+  @Test
+  void closeWithATimeoutFailsWhatIsNotAcknowledgedByThen() throws Exception {
+    HeraldClient client = Brokers.client(broker);
+    // a BLOCK topic held back by a subscriber that never returns: publishes beyond its buffers wait
+    client.admin().createTopic("stalled", TopicSettings.builder().defaultPolicy(OverflowPolicy.BLOCK)
+        .subscriberBufferMaxEvents(10).inboxMaxEvents(10).maxBlock(Duration.ofMinutes(10)).build());
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    client.subscriber("stalled").maxOutstanding(1).handler(d -> never.await()).subscribe();
+    Publisher pub = client.publisher("stalled").batching(Batching.none()).create();
+    List<CompletableFuture<PublishReceipt>> receipts = new java.util.ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      receipts.add(pub.publish(Event.of("x", new byte[1])));
+    }
+    Duration timeout = Duration.ofMillis(300);
+    long t0 = System.nanoTime();
+    client.close(timeout);
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+    never.countDown();
+    assertThat(took).isGreaterThanOrEqualTo(timeout).isLessThanOrEqualTo(timeout.plusSeconds(HeraldClient.MAX_STOP_SECONDS));
+    assertThat(receipts).allMatch(CompletableFuture::isDone);
+    assertThat(receipts.get(99)).isCompletedExceptionally();
+    assertThatThrownBy(() -> receipts.get(99).join()).cause().isInstanceOf(HeraldException.ClosedException.class);
+    assertThat(clientThreads()).isEmpty();
   }
 
   @Test
@@ -145,6 +226,6 @@ class ClientLifecycleTest {
     assertThatThrownBy(() -> HeraldClient.builder().keepAlive(Duration.ofSeconds(1)))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("10s");
     assertThatThrownBy(() -> HeraldClient.builder().build()).isInstanceOf(IllegalStateException.class).hasMessageContaining("endpoints");
-    assertThatThrownBy(() -> Batching.maxEvents(0)).hasMessageContaining("maxEvents");
+    assertThatThrownBy(() -> Batching.defaults().maxEvents(0)).hasMessageContaining("maxEvents");
   }
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -43,7 +44,7 @@ class PublisherTest {
 
   @Test
   void batchesBySizeAndHoldsTheRestUntilLingerOrFlush() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(10).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(10).linger(Duration.ofSeconds(10))).create();
     List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
     for (int i = 0; i < 25; i++) {
       rs.add(pub.publish(ev(i)));
@@ -65,14 +66,14 @@ class PublisherTest {
 
   @Test
   void lingerSendsAPartialBatch() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofMillis(50))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(100).linger(Duration.ofMillis(50))).create();
     PublishReceipt r = pub.publish(ev(1)).get(10, TimeUnit.SECONDS);
     assertThat(r.sequence()).isEqualTo(1);
   }
 
   @Test
   void receiptsCompleteInPublishOrderWithConsecutiveSequences() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(64)).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(64)).create();
     List<Long> completionOrder = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
     for (int i = 0; i < 2_000; i++) {
@@ -110,13 +111,13 @@ class PublisherTest {
     client.admin().createTopic("stalled", TopicSettings.builder()
         .defaultPolicy(OverflowPolicy.BLOCK).subscriberBufferMaxEvents(10).inboxMaxEvents(10).maxBlock(Duration.ofMinutes(10)).build());
     CountDownLatch never = new CountDownLatch(1);
-    client.subscriber("stalled").maxOutstanding(1, 0).handler(d -> never.await()).subscribe();
+    client.subscriber("stalled").maxOutstanding(1).handler(d -> never.await()).subscribe();
   }
 
   @Test
   void fullPendingBufferFailsFastWhenAskedTo() throws Exception {
     stallTopic();
-    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+    Publisher pub = client.publisher("stalled").batching(Batching.defaults().maxEvents(5).linger(Duration.ZERO))
         .maxPending(50, 1 << 20).whenFull(WhenFull.fail()).create();
     CompletableFuture<PublishReceipt> refused = null;
     for (int i = 0; i < 10_000 && refused == null; i++) {
@@ -139,7 +140,7 @@ class PublisherTest {
   @Test
   void fullPendingBufferBlocksUpToTheLimitThenFails() throws Exception {
     stallTopic();
-    Publisher pub = client.publisher("stalled").batching(Batching.maxEvents(5).linger(Duration.ZERO))
+    Publisher pub = client.publisher("stalled").batching(Batching.defaults().maxEvents(5).linger(Duration.ZERO))
         .maxPending(50, 1 << 20).whenFull(WhenFull.blockUpTo(Duration.ofMillis(300))).create();
     // fill it: the broker takes what its buffers hold, then stops acknowledging
     // (topped up while acks for what the broker took still come in; bounded by the await)
@@ -170,11 +171,115 @@ class PublisherTest {
 
   @Test
   void closeFlushesAndLaterPublishesFail() throws Exception {
-    Publisher pub = client.publisher("t").batching(Batching.maxEvents(100).linger(Duration.ofSeconds(10))).create();
+    Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(100).linger(Duration.ofSeconds(10))).create();
     CompletableFuture<PublishReceipt> r = pub.publish(ev(1));
     pub.close();
     assertThat(r.get(1, TimeUnit.SECONDS).sequence()).isEqualTo(1);
     assertThatThrownBy(() -> pub.publish(ev(2)).get()).cause().isInstanceOf(HeraldException.ClosedException.class);
     pub.close(); // idempotent
+  }
+
+  /**
+   * A channel whose publish streams hold their {@code holdSend}-th outgoing message in
+   * {@code sendMessage} (where gRPC serialises it) until {@code gate} opens, and hold the response
+   * before it until that send has begun.
+   */
+  static final class GatedChannel extends io.grpc.ManagedChannel {
+    final io.grpc.ManagedChannel delegate;
+    final int holdSend;
+    final CountDownLatch sending = new CountDownLatch(1);
+    final CountDownLatch gate = new CountDownLatch(1);
+    private final AtomicInteger sends = new AtomicInteger();
+
+    GatedChannel(io.grpc.ManagedChannel delegate, int holdSend) {
+      this.delegate = delegate;
+      this.holdSend = holdSend;
+    }
+
+    @Override
+    public <Q, A> io.grpc.ClientCall<Q, A> newCall(io.grpc.MethodDescriptor<Q, A> method, io.grpc.CallOptions options) {
+      io.grpc.ClientCall<Q, A> call = delegate.newCall(method, options);
+      if (!method.getFullMethodName().endsWith("/PublishStream")) {
+        return call;
+      }
+      return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+        @Override
+        public void start(Listener<A> listener, io.grpc.Metadata headers) {
+          super.start(new io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+            private int received;
+
+            @Override
+            public void onMessage(A message) {
+              if (++received == holdSend - 1) {
+                await(sending); // the network thread brings this ack in while the next send is held
+              }
+              super.onMessage(message);
+            }
+          }, headers);
+        }
+
+        @Override
+        public void sendMessage(Q message) {
+          if (sends.incrementAndGet() == holdSend) {
+            sending.countDown();
+            await(gate);
+          }
+          super.sendMessage(message);
+        }
+      };
+    }
+
+    private static void await(CountDownLatch latch) {
+      try {
+        latch.await(20, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override public String authority() { return delegate.authority(); }
+    @Override public io.grpc.ManagedChannel shutdown() { return delegate.shutdown(); }
+    @Override public boolean isShutdown() { return delegate.isShutdown(); }
+    @Override public boolean isTerminated() { return delegate.isTerminated(); }
+    @Override public io.grpc.ManagedChannel shutdownNow() { return delegate.shutdownNow(); }
+    @Override public io.grpc.ConnectivityState getState(boolean connect) { return delegate.getState(connect); }
+
+    @Override
+    public void notifyWhenStateChanged(io.grpc.ConnectivityState source, Runnable callback) {
+      delegate.notifyWhenStateChanged(source, callback);
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+      return delegate.awaitTermination(timeout, unit);
+    }
+  }
+
+  private static <T> CompletableFuture<T> onNewThread(java.util.function.Supplier<T> task) {
+    return CompletableFuture.supplyAsync(task, r -> Thread.ofPlatform().name("test-caller").start(r));
+  }
+
+  @Test
+  void anAckIsHandledWhileAnotherThreadIsSendingABatch() throws Exception {
+    GatedChannel channel = new GatedChannel(io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forAddress("127.0.0.1", broker.port()).usePlaintext().build(), 3);
+    try (HeraldClient gated = HeraldClient.builder().channel(channel).build()) {
+      Publisher pub = gated.publisher("t").batching(Batching.none()).create();
+      pub.publish(ev(0)).get(10, TimeUnit.SECONDS); // the stream is up and idle
+      CompletableFuture<PublishReceipt> first = pub.publish(ev(1)); // sent by this thread; its ack waits for the next send
+      CompletableFuture<CompletableFuture<PublishReceipt>> second = onNewThread(() -> pub.publish(ev(2)));
+      assertThat(channel.sending.await(10, TimeUnit.SECONDS)).isTrue();
+      try {
+        // send 3 is held in gRPC's sendMessage on another thread: the ack of batch 2 (network
+        // thread) and callers that need the publisher's lock must not wait for it
+        assertThat(first.get(5, TimeUnit.SECONDS).sequence()).isEqualTo(2);
+        assertThat(onNewThread(pub::pendingEvents).get(5, TimeUnit.SECONDS)).isEqualTo(1);
+      } finally {
+        channel.gate.countDown();
+      }
+      assertThat(second.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS).sequence()).isEqualTo(3);
+    } finally {
+      channel.delegate.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 }

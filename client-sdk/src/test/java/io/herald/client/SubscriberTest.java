@@ -55,7 +55,7 @@ class SubscriberTest {
     AtomicInteger concurrent = new AtomicInteger();
     AtomicInteger maxConcurrent = new AtomicInteger();
     AtomicReference<String> thread = new AtomicReference<>();
-    client.subscriber("t").maxOutstanding(50, 0).handler(d -> {
+    client.subscriber("t").maxOutstanding(50).handler(d -> {
       int now = concurrent.incrementAndGet();
       maxConcurrent.accumulateAndGet(now, Math::max);
       thread.set(Thread.currentThread().getName());
@@ -73,7 +73,7 @@ class SubscriberTest {
   void creditBoundsWhatTheClientHoldsWhileTheHandlerIsBlocked() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     AtomicLong handled = new AtomicLong();
-    Subscription sub = client.subscriber("t").maxOutstanding(100, 0).overflow(OverflowPolicy.DROP_NEWEST).handler(d -> {
+    Subscription sub = client.subscriber("t").maxOutstanding(100).overflow(OverflowPolicy.DROP_NEWEST).handler(d -> {
       release.await();
       handled.incrementAndGet();
     }).subscribe();
@@ -81,7 +81,7 @@ class SubscriberTest {
     // the broker sends at most the credit: 100 events wait in the client, the rest on the broker
     await().atMost(Duration.ofSeconds(10)).until(() -> sub.outstanding() == 100);
     await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> sub.outstanding() == 100);
-    SubscriptionInfo info = client.admin().listSubscriptions("t", 0, "").items().get(0);
+    SubscriptionInfo info = client.admin().listSubscriptions("t", "").items().get(0);
     assertThat(info.creditEvents()).isZero();
     assertThat(info.delivered()).isEqualTo(100);
     release.countDown();
@@ -89,10 +89,51 @@ class SubscriberTest {
   }
 
   @Test
+  void aByteLimitAloneKeepsTheSubscriptionFlowing() throws Exception {
+    // 64 KiB of credit holds 32 events of 2 KiB: only byte grants can keep it going
+    AtomicLong handled = new AtomicLong();
+    Subscription sub = client.subscriber("t").maxOutstanding(1_000, 64 << 10).handler(d -> handled.incrementAndGet()).subscribe();
+    for (int i = 0; i < 500; i++) {
+      pub.publish(Event.of("test", new byte[2 << 10]));
+    }
+    pub.flush().get(30, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(handled.get()).isEqualTo(500));
+    assertThat(sub.lastSequence()).isEqualTo(500);
+    assertThat(sub.outstanding()).isZero();
+  }
+
+  @Test
+  void aHandlerThatThrowsAnErrorSkipsTheEventIsReportedAndDeliveryGoesOn() throws Exception {
+    List<Long> calls = Collections.synchronizedList(new ArrayList<>());
+    List<String> reported = Collections.synchronizedList(new ArrayList<>());
+    Subscription sub = client.subscriber("t").maxOutstanding(10).handler(d -> {
+      calls.add(d.sequence());
+      if (d.sequence() % 20 == 5) {
+        throw new AssertionError("handler bug on " + d.sequence());
+      }
+      if (d.sequence() == 50) {
+        throw new IllegalStateException("plain exception on 50");
+      }
+    }).onHandlerError((d, t) -> {
+      reported.add(d.sequence() + " " + t.getClass().getSimpleName());
+      if (d.sequence() == 45) {
+        throw new OutOfMemoryError("the listener fails too"); // logged; delivery still goes on
+      }
+    }).subscribe();
+    publish(100);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(calls).hasSize(100));
+    assertThat(calls).isSorted().doesNotHaveDuplicates();
+    await().atMost(Duration.ofSeconds(5)).until(() -> sub.lastSequence() == 100 && sub.outstanding() == 0);
+    assertThat(sub.isActive()).isTrue();
+    assertThat(reported).containsExactly("5 AssertionError", "25 AssertionError", "45 AssertionError", "50 IllegalStateException",
+        "65 AssertionError", "85 AssertionError");
+  }
+
+  @Test
   void gapsAreReportedInOrderAndAddUpWithWhatWasHandled() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     List<Object> seen = Collections.synchronizedList(new ArrayList<>());
-    client.subscriber("t").maxOutstanding(5, 0).overflow(OverflowPolicy.DROP_NEWEST).brokerBuffer(10, 0)
+    client.subscriber("t").maxOutstanding(5).overflow(OverflowPolicy.DROP_NEWEST).brokerBuffer(10)
         .handler(d -> {
           release.await();
           seen.add(d.sequence());
@@ -178,7 +219,7 @@ class SubscriberTest {
         .subscriberBufferMaxEvents(5).maxBlock(Duration.ofMillis(200)).build());
     CountDownLatch never = new CountDownLatch(1);
     CompletableFuture<HeraldException> error = new CompletableFuture<>();
-    client.subscriber("b").maxOutstanding(1, 0).handler(d -> never.await()).onError(error::complete).subscribe();
+    client.subscriber("b").maxOutstanding(1).handler(d -> never.await()).onError(error::complete).subscribe();
     Publisher p = client.publisher("b").create();
     for (int i = 0; i < 20; i++) {
       p.publish(Event.of("x", new byte[1]));

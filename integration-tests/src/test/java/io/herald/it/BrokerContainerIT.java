@@ -91,7 +91,7 @@ class BrokerContainerIT {
     Set<String> ids = new HashSet<>();
     List<String> dups = new ArrayList<>();
     Object lock = new Object();
-    client.subscriber("r").overflow(OverflowPolicy.BLOCK).maxOutstanding(100, 0).handler(d -> {
+    client.subscriber("r").overflow(OverflowPolicy.BLOCK).maxOutstanding(100).handler(d -> {
       LockSupport.parkNanos(50_000);
       synchronized (lock) {
         handled.add(d.sequence());
@@ -104,7 +104,7 @@ class BrokerContainerIT {
         gaps.add(g);
       }
     }).subscribe();
-    Publisher pub = client.publisher("r").batching(Batching.maxEvents(100)).maxPending(2_000, 32 << 20).create();
+    Publisher pub = client.publisher("r").batching(Batching.defaults().maxEvents(100)).maxPending(2_000, 32 << 20).create();
     List<CompletableFuture<PublishReceipt>> receipts = new java.util.concurrent.CopyOnWriteArrayList<>();
     Thread publisher = Thread.ofPlatform().start(() -> {
       for (int i = 0; i < 10_000; i++) {
@@ -142,7 +142,7 @@ class BrokerContainerIT {
         .inboxMaxEvents(100).maxBlock(Duration.ofMinutes(5)).build());
     Set<String> ids = java.util.concurrent.ConcurrentHashMap.newKeySet();
     List<Long> seqs = new java.util.concurrent.CopyOnWriteArrayList<>();
-    client.subscriber("p").maxOutstanding(50, 0).handler((Delivery d) -> {
+    client.subscriber("p").maxOutstanding(50).handler((Delivery d) -> {
       LockSupport.parkNanos(200_000); // slow: the topic, then the publisher, is paced by it
       ids.add(d.event().id());
       seqs.add(d.sequence());

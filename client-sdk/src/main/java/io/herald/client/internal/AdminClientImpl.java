@@ -56,8 +56,16 @@ public final class AdminClientImpl implements AdminClient {
     return call(() -> Convert.topic(stub().getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic()));
   }
 
+  private static int checkPageSize(int pageSize) {
+    if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new IllegalArgumentException("pageSize must be 1.." + MAX_PAGE_SIZE + "; got " + pageSize);
+    }
+    return pageSize;
+  }
+
   @Override
   public Page<TopicInfo> listTopics(int pageSize, String pageToken) {
+    checkPageSize(pageSize);
     return call(() -> {
       ListTopicsResponse r = stub().listTopics(ListTopicsRequest.newBuilder().setPageSize(pageSize)
           .setPageToken(pageToken == null ? "" : pageToken).build());
@@ -70,7 +78,7 @@ public final class AdminClientImpl implements AdminClient {
     List<TopicInfo> all = new ArrayList<>();
     String token = "";
     do {
-      Page<TopicInfo> p = listTopics(1000, token);
+      Page<TopicInfo> p = listTopics(MAX_PAGE_SIZE, token);
       all.addAll(p.items());
       token = p.nextPageToken();
     } while (!token.isEmpty());
@@ -90,6 +98,7 @@ public final class AdminClientImpl implements AdminClient {
 
   @Override
   public Page<SubscriptionInfo> listSubscriptions(String topic, int pageSize, String pageToken) {
+    checkPageSize(pageSize);
     return call(() -> {
       ListSubscriptionsResponse r = stub().listSubscriptions(ListSubscriptionsRequest.newBuilder().setTopic(topic)
           .setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken).build());

@@ -61,6 +61,12 @@ public final class ClientCore {
   private final Executor callbacks;
   private final ExecutorService ownedCallbacks;
   private final SerialExecutor listenerExecutor;
+  /**
+   * Guards the decision "registered before close, so close closes it" against "registered after,
+   * so refused": {@link #register} checks and adds, and {@link #close} sets {@code closed} and takes
+   * its snapshot, under this lock. Nothing else is done under it.
+   */
+  private final Object registration = new Object();
   private final Set<Resource> resources = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
@@ -282,9 +288,16 @@ public final class ClientCore {
     }
   }
 
+  /**
+   * Adds a publisher or subscription that {@link #close} will close; throws
+   * {@link HeraldException.ClosedException} once close has begun. Register before starting any
+   * stream, so that a resource either is closed by close or never starts.
+   */
   public <T extends Resource> T register(T r) {
-    checkOpen();
-    resources.add(r);
+    synchronized (registration) {
+      checkOpen();
+      resources.add(r);
+    }
     return r;
   }
 
@@ -299,15 +312,21 @@ public final class ClientCore {
     return closedFuture;
   }
 
-  /** Closes publishers (flushing up to {@code timeout}) and subscriptions, then the channel and threads. */
+  /** Closes publishers (flushing up to {@code timeout} in all), then subscriptions, then the channel and threads. */
   public void close(Duration timeout) {
-    if (!closed.compareAndSet(false, true)) {
+    List<Resource> toClose;
+    synchronized (registration) {
+      toClose = closed.compareAndSet(false, true) ? new ArrayList<>(resources) : null;
+    }
+    if (toClose == null) {
       closedFuture.join();
       return;
     }
+    // publishers flush first, while subscriptions still run (one may be what the flush waits for)
+    toClose.sort(java.util.Comparator.comparingInt(r -> r instanceof PublisherImpl ? 0 : 1));
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      for (Resource r : new ArrayList<>(resources)) {
+      for (Resource r : toClose) {
         long left = Math.max(0, deadline - System.nanoTime());
         r.closeFor(Duration.ofNanos(left));
       }

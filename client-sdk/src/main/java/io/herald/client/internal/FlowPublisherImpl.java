@@ -29,7 +29,7 @@ public final class FlowPublisherImpl implements Flow.Publisher<Delivery> {
     SubscriptionSpec base = specFor.apply(subscriber::onNext);
     SubscriptionSpec spec = new SubscriptionSpec(base.topic(), base.maxOutstandingEvents(), base.maxOutstandingBytes(), base.policy(),
         base.bufferEvents(), base.bufferBytes(), base.start(), base.name(), base.handler(), base.gapListener(),
-        e -> {
+        base.handlerErrorListener(), e -> {
           if (done.compareAndSet(false, true)) {
             subscriber.onError(e);
           }

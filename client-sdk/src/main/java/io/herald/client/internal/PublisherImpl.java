@@ -33,16 +33,36 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>State</h2>
  * Everything below is guarded by {@link #lock}. Events go into the {@code open} batch; a batch is
- * sealed when full or when its linger passes, and queued in {@code toSend}. The pump sends queued
+ * sealed when full or when its linger passes, and queued in {@code toSend}. The sender sends queued
  * batches while the stream is ready and fewer than {@code maxInFlight} await responses. A response
  * completes the batch's receipts (in order, on a per-publisher serial view of the callback
  * executor) and frees its pending room. When the stream breaks, the batches in flight go back to
  * a retry queue sent ahead of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
  * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable code
  * (e.g. a REJECT topic shedding load) is resent after a backoff; one refused for good fails its
- * receipts. A batch that has not been acknowledged within the retry settings' total timeout fails
- * with a retryable error. Receipts are completed exactly once, by the one place that removes a
- * batch from {@code inFlight}.
+ * receipts. Receipts are completed exactly once, by the one place that removes a batch from the
+ * queue that holds it.
+ *
+ * <h2>Deadline</h2>
+ * Every batch has a deadline: the retry settings' total timeout after its first event was
+ * published. One timer ({@code expiryTimer}) fires at the earliest deadline of all pending batches
+ * and fails what is due with a retryable DEADLINE_EXCEEDED, wherever it is: open, queued, waiting
+ * for a retry, or on the wire. A batch on the wire that is due means the stream has not answered
+ * for that long: the stream is dropped (its other batches go back to the retry queue) and a new
+ * one opens after a backoff. So every receipt completes within the total timeout, whatever the
+ * broker does.
+ *
+ * <h2>Sending</h2>
+ * Nothing calls into gRPC under {@link #lock}. Decisions are taken under it (which batch goes
+ * next, with which id, on which stream; open, half-close or cancel a stream) and the work is done
+ * outside it by one thread at a time, the <em>sender</em>: whichever thread finds work and no sender
+ * ({@link #claimSender}) runs {@link #send}, which takes one item under the lock and does it
+ * (building and serialising the message, {@code onNext}) without the lock, until none is left.
+ * Stream operations ({@code streamOps}) go before batches, in order. So the network thread, which
+ * needs the lock for acks and {@code onReady}, never waits for a serialisation on another thread;
+ * when the network thread is the sender itself (after an ack or {@code onReady}), it serialises the
+ * batches the stream is ready for, as gRPC's flow-control pattern does. A batch is checked against
+ * {@code isReady()} just before it is taken, so no more is written than the stream accepts.
  *
  * <h2>Bounds</h2>
  * {@code pendingEvents}/{@code pendingBytes} count every event accepted by {@link #publish} and not
@@ -68,10 +88,15 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   private long pendingBytes;
   private Batch open;
   private ScheduledFuture<?> lingerTimer;
+  private ScheduledFuture<?> expiryTimer;
   private final ArrayDeque<Batch> toSend = new ArrayDeque<>();
   /** Batches to send again, in their original order, ahead of {@code toSend}. */
   private final ArrayDeque<Batch> retryQueue = new ArrayDeque<>();
   private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+  /** Stream operations (open, half-close, cancel) for the sender, ahead of any batch. */
+  private final ArrayDeque<Runnable> streamOps = new ArrayDeque<>();
+  /** A thread is the sender: the only one calling into a stream. */
+  private boolean sending;
   private Stream stream;
   private boolean reconnectScheduled;
   private long pausedUntilNanos;
@@ -91,11 +116,25 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     this.retry = retry;
     this.maxInFlight = maxInFlight;
     this.receipts = new SerialExecutor(core.callbacks());
+  }
+
+  /**
+   * Opens the stream. Called once, after the client registered this publisher: a client that
+   * closes meanwhile closes this publisher too, and if it has done so already, nothing opens.
+   */
+  public void start() {
+    boolean send = false;
     lock.lock();
     try {
-      openStream();
+      if (!closed && stream == null) {
+        openStream();
+        send = claimSender();
+      }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
@@ -116,20 +155,16 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
   }
 
-  /** Events sent together; keeps its id across retries on one stream. */
+  /** Events sent together; gets a new id each time it is sent. */
   private static final class Batch {
     final List<Pending> events = new ArrayList<>();
+    /** When its receipts fail if not acknowledged: total timeout after its first event. */
+    final long deadlineNanos;
     long bytes;
     long id;
-    long firstAttemptNanos;
-    Stream sentOn;
 
-    PublishStreamRequest request(String topic) {
-      PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(id).setTopic(topic);
-      for (Pending p : events) {
-        b.addEvents(p.proto);
-      }
-      return b.build();
+    Batch(long deadlineNanos) {
+      this.deadlineNanos = deadlineNanos;
     }
   }
 
@@ -141,6 +176,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
           "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
     }
+    boolean send = false;
     lock.lock();
     try {
       if (closed) {
@@ -157,7 +193,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       pendingEvents++;
       pendingBytes += p.size;
       if (open == null) {
-        open = new Batch();
+        open = new Batch(System.nanoTime() + retry.totalTimeout().toNanos());
+        if (expiryTimer == null) {
+          armExpiry();
+        }
         if (!batching.linger().isZero()) {
           lingerTimer = core.schedule(this::lingerExpired, Math.max(1, batching.linger().toMillis()));
         }
@@ -166,16 +205,19 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       open.bytes += p.size;
       if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
-        pump();
+        send = claimSender();
       } else if (batching.linger().isZero()) {
         // no linger: send now if the stream has room; otherwise the batch grows until it does
-        pump();
+        send = claimSender();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.CANCELLED, "interrupted while waiting for room", false, e));
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
     return p.receipt;
   }
@@ -193,15 +235,19 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   }
 
   private void lingerExpired() {
+    boolean send = false;
     lock.lock();
     try {
       lingerTimer = null;
       if (open != null) {
         seal();
-        pump();
+        send = claimSender();
       }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
@@ -215,29 +261,83 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     open = null;
   }
 
-  /** Sends queued batches while the stream takes them. */
+  /**
+   * Makes the caller the sender if there is none; the caller must then call {@link #send} after
+   * releasing the lock. Returns false if another thread is the sender (it will find the new work).
+   */
   // @GuardedBy("lock")
-  private void pump() {
-    Stream s = stream;
-    if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos) {
-      return;
+  private boolean claimSender() {
+    if (sending) {
+      return false;
     }
-    if (open != null && batching.linger().isZero() && retryQueue.isEmpty() && toSend.isEmpty()
-        && inFlight.size() < maxInFlight && s.out.isReady()) {
-      seal();
-    }
-    while ((!retryQueue.isEmpty() || !toSend.isEmpty()) && inFlight.size() < maxInFlight && s.out.isReady()) {
-      Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
-      if (b.firstAttemptNanos == 0) {
-        b.firstAttemptNanos = System.nanoTime();
+    sending = true;
+    return true;
+  }
+
+  /** The sender's loop: one item at a time, taken under the lock, done outside it. */
+  private void send() {
+    while (true) {
+      Runnable work;
+      lock.lock();
+      try {
+        work = nextWork();
+        if (work == null) {
+          sending = false;
+          return;
+        }
+      } finally {
+        lock.unlock();
       }
-      b.id = nextBatchId++;
-      b.sentOn = s;
-      inFlight.addLast(b);
-      s.out.onNext(b.request(topic));
+      try {
+        work.run();
+      } catch (RuntimeException e) {
+        // a stream that ended meanwhile may refuse; its end is handled by onStreamEnd
+        log.debug("publisher for '{}': stream operation failed", topic, e);
+      } catch (Error e) {
+        lock.lock();
+        try {
+          sending = false; // so that the next thread with work can send
+        } finally {
+          lock.unlock();
+        }
+        throw e;
+      }
     }
   }
 
+  /** The next stream operation, or the next batch if the stream takes one now; null if none. */
+  // @GuardedBy("lock")
+  private Runnable nextWork() {
+    if (!streamOps.isEmpty()) {
+      return streamOps.pollFirst();
+    }
+    Stream s = stream;
+    if (s == null || s.out == null || System.nanoTime() < pausedUntilNanos || inFlight.size() >= maxInFlight || !s.out.isReady()) {
+      return null;
+    }
+    if (open != null && batching.linger().isZero() && retryQueue.isEmpty() && toSend.isEmpty()) {
+      seal();
+    }
+    if (retryQueue.isEmpty() && toSend.isEmpty()) {
+      return null;
+    }
+    Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
+    b.id = nextBatchId++;
+    inFlight.addLast(b);
+    long id = b.id;
+    List<Pending> events = b.events; // not changed once sealed
+    return () -> s.out.onNext(request(id, events));
+  }
+
+  private PublishStreamRequest request(long batchId, List<Pending> events) {
+    PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(batchId).setTopic(topic);
+    for (Pending p : events) {
+      b.addEvents(p.proto);
+    }
+    return b.build();
+  }
+
+  /** Queues the opening of a new stream for the sender; the caller claims the sender. */
   // @GuardedBy("lock")
   private void openStream() {
     if (closed && inFlight.isEmpty() && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
@@ -245,11 +345,12 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
     Stream s = new Stream();
     stream = s;
-    PublishServiceGrpc.newStub(core.channel()).publishStream(s);
+    streamOps.addLast(() -> PublishServiceGrpc.newStub(core.channel()).publishStream(s));
   }
 
   private void onResponse(Stream s, PublishStreamResponse r) {
     Batch b;
+    boolean send = false;
     lock.lock();
     try {
       if (s != stream || inFlight.isEmpty() || inFlight.peekFirst().id != r.getBatchId()) {
@@ -276,23 +377,135 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       } else {
         complete(b, r.getAcksList());
       }
-      pump();
+      send = claimSender();
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
   private void resume() {
+    boolean send;
     lock.lock();
     try {
-      pump();
+      send = claimSender();
     } finally {
       lock.unlock();
     }
+    if (send) {
+      send();
+    }
   }
 
-  private boolean expired(Batch b) {
-    return System.nanoTime() - b.firstAttemptNanos > retry.totalTimeout().toNanos();
+  private static boolean expired(Batch b, long now) {
+    return now - b.deadlineNanos >= 0;
+  }
+
+  private static boolean expired(Batch b) {
+    return expired(b, System.nanoTime());
+  }
+
+  /** Schedules {@link #expireDue} at the earliest deadline of the pending batches, if any. */
+  // @GuardedBy("lock")
+  private void armExpiry() {
+    long earliest = Long.MAX_VALUE;
+    boolean any = false;
+    for (Batch b : pendingBatches()) {
+      if (!any || b.deadlineNanos - earliest < 0) {
+        earliest = b.deadlineNanos;
+        any = true;
+      }
+    }
+    if (any) {
+      long delayMillis = Math.max(0, TimeUnit.NANOSECONDS.toMillis(earliest - System.nanoTime()) + 1);
+      expiryTimer = core.schedule(this::expireDue, delayMillis);
+    }
+  }
+
+  /** Every batch not yet completed. {@code toSend} is in creation order, so its first is its oldest. */
+  // @GuardedBy("lock")
+  private List<Batch> pendingBatches() {
+    List<Batch> all = new ArrayList<>(inFlight.size() + retryQueue.size() + 2);
+    all.addAll(inFlight);
+    all.addAll(retryQueue);
+    if (!toSend.isEmpty()) {
+      all.add(toSend.peekFirst());
+    }
+    if (open != null) {
+      all.add(open);
+    }
+    return all;
+  }
+
+  /** The expiry timer: fails every batch past its deadline; drops a stream that left one unanswered. */
+  private void expireDue() {
+    boolean send = false;
+    lock.lock();
+    try {
+      expiryTimer = null;
+      long now = System.nanoTime();
+      if (open != null && expired(open, now)) {
+        if (lingerTimer != null) {
+          lingerTimer.cancel(false);
+          lingerTimer = null;
+        }
+        fail(open, deadlineExceeded("never sent: it was still being batched"));
+        open = null;
+      }
+      failExpired(toSend, now, "never sent: no stream to the broker had room for it");
+      failExpired(retryQueue, now, "not sent again in time after a failure");
+      boolean unanswered = false;
+      for (Batch b : inFlight) {
+        unanswered |= expired(b, now);
+      }
+      if (unanswered) {
+        // the stream has not answered for the whole total timeout: drop it, keep what still has time
+        Stream dropped = stream;
+        stream = null;
+        if (dropped != null) {
+          streamOps.addLast(() -> dropped.out.cancel("no answer within the total timeout", null));
+          send = claimSender();
+        }
+        failExpired(inFlight, now, "sent, and the broker did not answer");
+        while (!inFlight.isEmpty()) {
+          retryQueue.addLast(inFlight.pollFirst());
+        }
+        log.warn("publisher for '{}': the broker left a batch unanswered for {}; reopening the stream", topic, retry.totalTimeout());
+        scheduleReconnect();
+      }
+      armExpiry();
+    } finally {
+      lock.unlock();
+    }
+    if (send) {
+      send();
+    }
+  }
+
+  // @GuardedBy("lock")
+  private void failExpired(ArrayDeque<Batch> queue, long now, String why) {
+    for (java.util.Iterator<Batch> it = queue.iterator(); it.hasNext(); ) {
+      Batch b = it.next();
+      if (expired(b, now)) {
+        it.remove();
+        fail(b, deadlineExceeded(why));
+      }
+    }
+  }
+
+  private HeraldException deadlineExceeded(String why) {
+    return new HeraldException(ErrorCode.DEADLINE_EXCEEDED, "not acknowledged within the total timeout of " + retry.totalTimeout()
+        + " (" + why + "); it may still have been sequenced: publishing it again is safe, the broker dedups its id", true, null);
+  }
+
+  // @GuardedBy("lock")
+  private void scheduleReconnect() {
+    if (!reconnectScheduled) {
+      reconnectScheduled = true;
+      core.schedule(this::reconnect, Backoff.delayMillis(retry, attempt++));
+    }
   }
 
   // @GuardedBy("lock")
@@ -350,60 +563,69 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       Status st = error == null ? Status.UNAVAILABLE.withDescription("stream ended") : Status.fromThrowable(error);
       ErrorCode code = ErrorCode.of(st.getCode().value());
       boolean retryable = code.retryable() || code == ErrorCode.CANCELLED && !closed;
-      List<Batch> waiting = new ArrayList<>(retryQueue);
-      waiting.addAll(toSend);
-      for (Batch b : waiting) {
-        if (!retryable || (b.firstAttemptNanos != 0 && expired(b)) || closed) {
-          retryQueue.remove(b);
-          toSend.remove(b);
-          fail(b, retryable && !closed
-              ? new HeraldException(code, "gave up after " + retry.totalTimeout() + " of retries: " + st.getDescription(), true, error)
-              : Errors.from(code, String.valueOf(st.getDescription()), error));
+      if (!retryable || closed) {
+        // what waits would go nowhere: fail it now (batches with time left wait for the next
+        // stream; the expiry timer bounds how long)
+        HeraldException e = Errors.from(code, String.valueOf(st.getDescription()), error);
+        for (Batch b : new ArrayList<>(retryQueue)) {
+          fail(b, e);
         }
+        retryQueue.clear();
+        for (Batch b : new ArrayList<>(toSend)) {
+          fail(b, e);
+        }
+        toSend.clear();
       }
       if (closed && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
         return;
       }
-      if (!reconnectScheduled) {
-        reconnectScheduled = true;
-        long delay = Backoff.delayMillis(retry, attempt++);
-        log.debug("publisher for '{}': stream ended ({}); reconnecting in {} ms", topic, st, delay);
-        core.schedule(this::reconnect, delay);
-      }
+      log.debug("publisher for '{}': stream ended ({}); reconnecting", topic, st);
+      scheduleReconnect();
     } finally {
       lock.unlock();
     }
   }
 
   private void reconnect() {
+    boolean send = false;
     lock.lock();
     try {
       reconnectScheduled = false;
       if (stream == null && !core.isClosed()) {
         openStream();
+        send = claimSender();
       }
     } finally {
       lock.unlock();
+    }
+    if (send) {
+      send();
     }
   }
 
   @Override
   public CompletableFuture<Void> flush() {
+    CompletableFuture<Void> f;
+    boolean send;
     lock.lock();
     try {
       if (open != null) {
         seal();
       }
-      pump();
+      send = claimSender();
       if (pendingEvents == 0) {
-        return CompletableFuture.completedFuture(null);
+        f = CompletableFuture.completedFuture(null);
+      } else {
+        f = new CompletableFuture<>();
+        flushes.add(f);
       }
-      CompletableFuture<Void> f = new CompletableFuture<>();
-      flushes.add(f);
-      return f;
     } finally {
       lock.unlock();
     }
+    if (send) {
+      send();
+    }
+    return f;
   }
 
   @Override
@@ -447,6 +669,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     } catch (Exception e) {
       log.debug("flush on close failed", e);
     }
+    boolean send = false;
     lock.lock();
     try {
       HeraldException gone = new HeraldException.ClosedException("publisher for '" + topic + "' closed before the broker acknowledged the event");
@@ -465,34 +688,38 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       Stream s = stream;
       stream = null;
       if (s != null) {
-        try {
-          s.out.onCompleted();
-        } catch (RuntimeException e) {
-          log.debug("half-close failed", e);
-        }
+        streamOps.addLast(() -> s.out.onCompleted());
+        send = claimSender();
       }
     } finally {
       lock.unlock();
     }
+    if (send) {
+      send();
+    }
     core.unregister(this);
   }
 
-  /** One stream attempt. Callbacks arrive on the network thread; all real work is under the lock. */
+  /** One stream attempt. Callbacks arrive on the network thread; decisions are taken under the lock. */
   private final class Stream implements ClientResponseObserver<PublishStreamRequest, PublishStreamResponse> {
-    // set in beforeStart, which runs inside publishStream(), under the publisher's lock
-    ClientCallStreamObserver<PublishStreamRequest> out;
+    // set in beforeStart, which runs inside publishStream(), on the sender; read under the lock
+    volatile ClientCallStreamObserver<PublishStreamRequest> out;
 
     @Override
     public void beforeStart(ClientCallStreamObserver<PublishStreamRequest> requestStream) {
       out = requestStream;
       requestStream.setOnReadyHandler(() -> {
+        boolean send = false;
         lock.lock();
         try {
           if (stream == this) {
-            pump();
+            send = claimSender();
           }
         } finally {
           lock.unlock();
+        }
+        if (send) {
+          send();
         }
       });
     }

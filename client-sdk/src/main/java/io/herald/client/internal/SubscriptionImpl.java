@@ -31,11 +31,11 @@ import org.slf4j.LoggerFactory;
  * one at a time on a serial view of the callback executor.
  *
  * <h2>Credit</h2>
- * The broker may send only what was granted. The SDK keeps {@code granted - received} (credit the
- * broker still holds on this stream) plus {@code outstanding} (received, not handled) at or below
- * {@code maxOutstanding}, granting the difference as handlers finish, in chunks of a quarter of
- * the limit. In manual mode (the Flow adapter) the target is the demand requested instead. A
- * handler that blocks therefore holds the client to at most {@code maxOutstanding} events.
+ * The broker may send only what was granted. {@link CreditWindow} keeps the credit the broker
+ * still holds on this stream plus what was received and not handled at or below
+ * {@code maxOutstanding} (events, and bytes when bounded), and decides when a top-up is worth a
+ * frame. In manual mode (the Flow adapter) the target is the demand requested instead. A handler
+ * that blocks therefore holds the client to at most {@code maxOutstanding} events.
  *
  * <h2>Resume</h2>
  * On a retryable stream failure the subscription reopens after a backoff at the sequence after the
@@ -62,9 +62,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   private volatile long lastHandled;
   private volatile long lastHandledEpoch;
   private long startSequence;
-  private long outstandingEvents;
-  private long outstandingBytes;
-  private long demand;
+  private final CreditWindow credit;
   private int attempt;
   private boolean everStarted;
   private boolean asyncStart;
@@ -75,13 +73,16 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     this.core = core;
     this.spec = spec;
     this.handlerExecutor = new SerialExecutor(core.callbacks());
+    this.credit = new CreditWindow(spec.maxOutstandingEvents(), spec.maxOutstandingBytes(), spec.manualCredit());
   }
 
   /** Opens the stream and waits (up to the call timeout) for the broker to confirm it. */
   public void start() {
     lock.lock();
     try {
-      open(spec.start());
+      if (!closed) { // the client may have closed it since it was registered
+        open(spec.start());
+      }
     } finally {
       lock.unlock();
     }
@@ -106,7 +107,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     lock.lock();
     try {
       asyncStart = true;
-      open(spec.start());
+      if (!closed) {
+        open(spec.start());
+      }
     } finally {
       lock.unlock();
     }
@@ -133,21 +136,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
       case SEQUENCE -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(from.sequence());
       default -> throw new IllegalStateException();
     }
-    long events = wantedEvents();
-    s.grantedEvents = events;
-    Credit.Builder c = Credit.newBuilder().setEvents(events);
-    if (spec.maxOutstandingBytes() > 0) {
-      long bytes = Math.max(1, spec.maxOutstandingBytes() - outstandingBytes);
-      s.grantedBytes = bytes;
-      c.setBytes(bytes);
-    }
-    init.setInitialCredit(c);
+    CreditWindow.Grant initial = credit.open();
+    init.setInitialCredit(Credit.newBuilder().setEvents(initial.events()).setBytes(initial.bytes()));
     s.out.onNext(SubscribeRequest.newBuilder().setInit(init).build());
-  }
-
-  // @GuardedBy("lock")
-  private long wantedEvents() {
-    return Math.max(0, spec.manualCredit() ? demand : spec.maxOutstandingEvents() - outstandingEvents);
   }
 
   /** Grants the broker what it may send now, if that is worth a frame (or {@code force}). */
@@ -157,18 +148,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     if (s == null || closed) {
       return;
     }
-    long heldByBroker = s.grantedEvents - s.receivedEvents;
-    long more = wantedEvents() - heldByBroker;
-    long threshold = spec.manualCredit() ? 1 : Math.max(1, spec.maxOutstandingEvents() / 4);
-    long moreBytes = 0;
-    if (spec.maxOutstandingBytes() > 0) {
-      long bytesHeld = s.grantedBytes - s.receivedBytes;
-      moreBytes = Math.max(0, spec.maxOutstandingBytes() - outstandingBytes - bytesHeld);
-    }
-    if (more > 0 && (force || more >= threshold || heldByBroker <= 0)) {
-      s.grantedEvents += more;
-      s.grantedBytes += moreBytes;
-      s.out.onNext(SubscribeRequest.newBuilder().setCredit(Credit.newBuilder().setEvents(more).setBytes(moreBytes)).build());
+    CreditWindow.Grant g = credit.topUp(force);
+    if (!g.isNone()) {
+      s.out.onNext(SubscribeRequest.newBuilder().setCredit(Credit.newBuilder().setEvents(g.events()).setBytes(g.bytes())).build());
     }
   }
 
@@ -176,7 +158,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   void request(long n) {
     lock.lock();
     try {
-      demand = demand + n < 0 ? Long.MAX_VALUE / 4 : Math.min(demand + n, 1L << 39);
+      credit.request(n);
       grant(true);
     } finally {
       lock.unlock();
@@ -199,17 +181,12 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         firstStart.complete(null);
       } else if (frame instanceof SubscribeFrames.Batch batch) {
         for (SubscribeFrames.Raw e : batch.events()) {
-          s.receivedEvents++;
-          s.receivedBytes += e.size();
-          if (e.sequence() <= lastReceived) {
-            continue; // resent after a resume: handled or queued already
+          boolean seen = e.sequence() <= lastReceived; // resent after a resume: handled or queued already
+          credit.received(e.size(), !seen);
+          if (seen) {
+            continue;
           }
           lastReceived = e.sequence();
-          outstandingEvents++;
-          outstandingBytes += e.size();
-          if (spec.manualCredit()) {
-            demand--;
-          }
           queue.addLast(new Item(WireAccess.toDelivery(spec.topic(), e.sequence(), e.epoch(), e.seconds(), e.nanos(), e.event()), e.size()));
         }
         scheduleDrain();
@@ -271,9 +248,8 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         if (next instanceof Item item) {
           try (io.opentelemetry.context.Scope trace = core.tracing().open(item.delivery())) {
             spec.handler().handle(item.delivery());
-          } catch (Exception e) {
-            log.warn("handler of subscription to '{}' threw on sequence {}; the event counts as handled", spec.topic(),
-                item.delivery().sequence(), e);
+          } catch (Throwable t) { // an Error too: the event is skipped, never a silent stop
+            handlerFailed(item.delivery(), t);
           }
           lastHandledEpoch = item.delivery().epoch();
           lastHandled = item.delivery().sequence();
@@ -284,8 +260,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
           if (spec.gapListener() != null) {
             try {
               spec.gapListener().onGap(g);
-            } catch (RuntimeException e) {
-              log.warn("gap listener threw", e);
+            } catch (Throwable t) {
+              log.warn("gap listener of subscription to '{}' threw on gap {}..{}; ignored", spec.topic(), g.firstSequence(),
+                  g.lastSequence(), t);
             }
           } else {
             log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
@@ -297,11 +274,22 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
       chunk.clear();
       lock.lock();
       try {
-        outstandingEvents -= events;
-        outstandingBytes -= bytes;
+        credit.handled(events, bytes);
         grant(false);
       } finally {
         lock.unlock();
+      }
+    }
+  }
+
+  /** The handler threw: log it, tell the listener (its own failure is only logged). */
+  private void handlerFailed(Delivery delivery, Throwable t) {
+    log.warn("handler of subscription to '{}' threw on sequence {}; the event is skipped", spec.topic(), delivery.sequence(), t);
+    if (spec.handlerErrorListener() != null) {
+      try {
+        spec.handlerErrorListener().onHandlerError(delivery, t);
+      } catch (Throwable e) {
+        log.warn("handler error listener of subscription to '{}' threw; ignored", spec.topic(), e);
       }
     }
   }
@@ -381,7 +369,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   public long outstanding() {
     lock.lock();
     try {
-      return outstandingEvents;
+      return credit.outstandingEvents();
     } finally {
       lock.unlock();
     }
@@ -420,13 +408,9 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     core.unregister(this);
   }
 
-  /** One stream attempt and its credit accounting. */
+  /** One stream attempt. */
   private final class Stream implements ClientResponseObserver<SubscribeRequest, SubscribeFrames.Frame> {
     ClientCallStreamObserver<SubscribeRequest> out;
-    long grantedEvents;
-    long receivedEvents;
-    long grantedBytes;
-    long receivedBytes;
 
     @Override
     public void beforeStart(ClientCallStreamObserver<SubscribeRequest> requestStream) {

@@ -2,6 +2,7 @@ package io.herald.client.internal;
 
 import io.herald.client.DeliveryHandler;
 import io.herald.client.GapListener;
+import io.herald.client.HandlerErrorListener;
 import io.herald.client.HeraldException;
 import io.herald.client.OverflowPolicy;
 import io.herald.client.StartPosition;
@@ -10,4 +11,4 @@ import java.util.function.Consumer;
 /** What a subscription was asked to be. Immutable. */
 public record SubscriptionSpec(String topic, long maxOutstandingEvents, long maxOutstandingBytes, OverflowPolicy policy,
     int bufferEvents, long bufferBytes, StartPosition start, String name, DeliveryHandler handler, GapListener gapListener,
-    Consumer<HeraldException> errorListener, boolean manualCredit) { }
+    HandlerErrorListener handlerErrorListener, Consumer<HeraldException> errorListener, boolean manualCredit) { }
