@@ -58,10 +58,14 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
   private Stream stream;
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private boolean draining;
+  // the position (epoch, sequence) of the last event or gap received; positions compare by epoch,
+  // then sequence, so a re-created topic (new epoch, sequences from 1) is never taken for a resend
   private long lastReceived;
+  private long lastReceivedEpoch;
   private volatile long lastHandled;
   private volatile long lastHandledEpoch;
   private long startSequence;
+  private long startEpoch;
   private final CreditWindow credit;
   private int attempt;
   private boolean everStarted;
@@ -133,7 +137,8 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
     switch (from.kind()) {
       case LATEST -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_LATEST);
       case EARLIEST -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_EARLIEST);
-      case SEQUENCE -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(from.sequence());
+      case SEQUENCE -> init.getStartPositionBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(from.sequence())
+          .setEpoch(from.epoch());
       default -> throw new IllegalStateException();
     }
     CreditWindow.Grant initial = credit.open();
@@ -173,6 +178,7 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
       }
       if (frame instanceof SubscribeFrames.Started st) {
         startSequence = st.started().getStartSequence();
+        startEpoch = st.started().getStartEpoch();
         attempt = 0;
         if (everStarted) {
           core.notifyListener(ConnectionListener.Kind.RESUBSCRIBED, spec.topic() + " from " + startSequence);
@@ -181,24 +187,34 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         firstStart.complete(null);
       } else if (frame instanceof SubscribeFrames.Batch batch) {
         for (SubscribeFrames.Raw e : batch.events()) {
-          boolean seen = e.sequence() <= lastReceived; // resent after a resume: handled or queued already
+          // resent after a resume: handled or queued already
+          boolean seen = compare(e.epoch(), e.sequence(), lastReceivedEpoch, lastReceived) <= 0;
           credit.received(e.size(), !seen);
           if (seen) {
             continue;
           }
           lastReceived = e.sequence();
+          lastReceivedEpoch = e.epoch();
           queue.addLast(new Item(WireAccess.toDelivery(spec.topic(), e.sequence(), e.epoch(), e.seconds(), e.nanos(), e.event()), e.size()));
         }
         scheduleDrain();
         grant(false);
       } else if (frame instanceof SubscribeFrames.Gap gf) {
         GapNotice g = gf.gap();
-        if (g.getLastSequence() <= lastReceived) {
-          return;
+        Gap converted = Convert.gap(g);
+        if (g.getLastSequence() == 0) {
+          // the end is not known (an earlier incarnation of the topic): reported as it is; the
+          // next events are in a newer epoch
+          queue.addLast(converted);
+        } else {
+          if (compare(g.getEpoch(), g.getLastSequence(), lastReceivedEpoch, lastReceived) <= 0) {
+            return; // already reported before a resume
+          }
+          long first = g.getEpoch() == lastReceivedEpoch ? Math.max(g.getFirstSequence(), lastReceived + 1) : g.getFirstSequence();
+          lastReceived = g.getLastSequence();
+          lastReceivedEpoch = g.getEpoch();
+          queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, converted.reason(), g.getEpoch(), g.getCountUnknown()));
         }
-        long first = Math.max(g.getFirstSequence(), lastReceived + 1);
-        lastReceived = g.getLastSequence();
-        queue.addLast(new Gap(first, g.getLastSequence(), g.getLastSequence() - first + 1, Convert.gap(g).reason(), g.getEpoch(), g.getCountUnknown()));
         scheduleDrain();
       }
     } finally {
@@ -268,7 +284,10 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
             log.warn("subscription to '{}' lost {} events (sequences {}..{}, {})", spec.topic(), g.count(), g.firstSequence(),
                 g.lastSequence(), g.reason());
           }
-          lastHandled = Math.max(lastHandled, g.lastSequence());
+          if (g.lastSequence() != 0 && compare(g.epoch(), g.lastSequence(), lastHandledEpoch, lastHandled) > 0) {
+            lastHandledEpoch = g.epoch();
+            lastHandled = g.lastSequence();
+          }
         }
       }
       chunk.clear();
@@ -343,11 +362,23 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
       if (closed || stream != null) {
         return;
       }
-      long from = Math.max(startSequence, lastReceived + 1);
-      open(from >= 1 ? StartPosition.sequence(from) : spec.start());
+      StartPosition from;
+      if (lastReceived >= 1 && compare(lastReceivedEpoch, lastReceived + 1, startEpoch, startSequence) >= 0) {
+        from = lastReceivedEpoch >= 1 ? StartPosition.after(lastReceivedEpoch, lastReceived) : StartPosition.sequence(lastReceived + 1);
+      } else if (startSequence >= 1) {
+        from = startEpoch >= 1 ? StartPosition.after(startEpoch, startSequence - 1) : StartPosition.sequence(startSequence);
+      } else {
+        from = spec.start();
+      }
+      open(from);
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Positions compare by epoch, then sequence. */
+  private static int compare(long epochA, long seqA, long epochB, long seqB) {
+    return epochA != epochB ? Long.compare(epochA, epochB) : Long.compare(seqA, seqB);
   }
 
   @Override
