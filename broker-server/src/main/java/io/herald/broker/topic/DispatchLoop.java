@@ -26,8 +26,10 @@ import org.slf4j.LoggerFactory;
  *   <li>trims the ring (not under a BLOCK reader that has not read yet), frees the inbox room and
  *       acks the batch.
  * </ol>
- * A batch is answered once: acked when it was committed (even if a later step failed: its events
- * are sequenced), failed otherwise. Anything thrown escapes to the topic's supervisor ({@link
+ * A batch is answered once ({@link #answer}: its room is freed, its publisher told, then waiting
+ * batches let in): acked when it was committed (even if a later step failed: its events are
+ * sequenced), failed otherwise. The ring makes room for a run before it places any of it, so a
+ * failure never leaves a run half in the ring. Anything thrown escapes to the topic's supervisor ({@link
  * Topic}), which answers the batch in progress ({@link #current}), starts a new epoch and runs the
  * loop again.
  *
