@@ -176,7 +176,9 @@ class EpochTest {
         }
       });
       assertThatThrownBy(() -> b.publish("t", "f", 1, 1)).isInstanceOf(StatusRuntimeException.class);
-      assertThat(describe(b, "t").getEpochCause()).isEqualTo(EpochCause.EPOCH_CAUSE_LOOP_RESTARTED);
+      // the refused publisher is answered first; the new epoch is recorded right after
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> describe(b, "t").getEpochCause() == EpochCause.EPOCH_CAUSE_LOOP_RESTARTED);
       b.publish("t", "f", 1, 1);
     } // clean stop
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
