@@ -26,7 +26,7 @@ class SubscriptionStressTest {
   private static final int EVENTS = 2_000;
 
   /** No history: these subscriptions start live. */
-  private static final RetainedLog EMPTY = new RetainedLog() {
+  static final RetainedLog EMPTY = new RetainedLog() {
     @Override
     public long firstSequence() {
       return 1;
