@@ -422,23 +422,47 @@ public final class Subscription {
     dirty = true;
   }
 
-  /** Pushes the oldest buffered event out, merging it into the gap marker at the head. */
+  /**
+   * Pushes the oldest buffered event out: it becomes an EVICTED gap marker in its place, merged
+   * into an EVICTED marker right before it. Gap markers ahead of it stay ahead of it, in order.
+   */
+  // PROPOSED FIX (found by SubscriptionLincheckTest, to be reviewed): the entries ahead of the
+  // oldest event are not always one EVICTED marker. A first gap from start() (TOPIC_RECREATED) or a
+  // LOOP_RESTARTED gap from loopRestarted() can be there too, when the buffer overflows before the
+  // writer has taken them; the old code took the first non-EVICTED entry for the event and cast it
+  // to Sequenced: ClassCastException out of offerAll into the dispatch loop, with that marker
+  // (and an EVICTED marker before it) already removed.
   @GuardedBy("lock")
   private void evictOldest() {
-    GapMarker m = null;
-    if (entries.peekFirst() instanceof GapMarker head && head.reason == GapReason.EVICTED) {
-      m = head;
+    List<GapMarker> ahead = null; // markers before `before`, oldest first (rare: usually none)
+    GapMarker before = null; // the marker right before the oldest event
+    while (entries.peekFirst() instanceof GapMarker m) {
       entries.pollFirst();
+      if (before != null) {
+        if (ahead == null) {
+          ahead = new ArrayList<>(2);
+        }
+        ahead.add(before);
+      }
+      before = m;
     }
     Sequenced victim = (Sequenced) entries.pollFirst();
     bufferedEvents--;
     bufferedBytes -= victim.size();
-    if (m == null) {
-      m = new GapMarker(victim.sequence(), victim.sequence(), GapReason.EVICTED, victim.epoch(), false);
+    if (before != null && before.reason == GapReason.EVICTED) {
+      before.last = victim.sequence();
+      entries.addFirst(before);
     } else {
-      m.last = victim.sequence();
+      entries.addFirst(new GapMarker(victim.sequence(), victim.sequence(), GapReason.EVICTED, victim.epoch(), false));
+      if (before != null) {
+        entries.addFirst(before);
+      }
     }
-    entries.addFirst(m);
+    if (ahead != null) {
+      for (int i = ahead.size() - 1; i >= 0; i--) {
+        entries.addFirst(ahead.get(i));
+      }
+    }
     countDropped(1, DropReason.EVICTED_OLDEST);
   }
 

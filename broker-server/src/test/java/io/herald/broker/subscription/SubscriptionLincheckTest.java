@@ -14,14 +14,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Lincheck: the subscription buffer's offer, poll, grant and close, run concurrently by the parties
- * its javadoc names, behave like some sequential order of them (checked against the same class run
- * on one thread), for each policy; after every scenario the buffer's invariants hold and every
- * event it took is accounted for exactly once.
+ * Lincheck: the subscription buffer's offer, poll, grant and close (and the loop restart), run
+ * concurrently by the parties its javadoc names, behave like some sequential order of them (checked
+ * against the same class run on one thread), for each policy; after every scenario the buffer's
+ * invariants hold and every event it took is accounted for exactly once.
  *
  * <p>The parties: the dispatch loop ({@code offer}: {@code offerAll} of the topic's next
  * consecutive sequences, then {@code flushSignal}; {@code evict}: the close that follows a
- * TIMED_OUT, as {@code FanOut} does) is one thread, the writer ({@code poll}) is one thread, and
+ * TIMED_OUT, as {@code FanOut} does; {@code restart}: {@code loopRestarted}, which the supervisor
+ * calls while the loop is stopped) is one thread, the writer ({@code poll}) is one thread, and
  * {@code grant}, {@code close} and {@code stats} run on any thread. A BLOCK offer is given a
  * deadline that has already passed, so a full buffer answers TIMED_OUT at once: what the topic gets
  * after max_block, without the wait (the model checker makes {@code System.nanoTime()}
@@ -29,10 +30,11 @@ import org.junit.jupiter.api.Timeout;
  * notFull}) are therefore not exercised here; {@link SubscriptionStressTest} covers them.
  *
  * <p>The accounting is {@link SubscriptionStressTest}'s: events delivered + dropped by the policy +
- * dropped by the close (+ still buffered, while open) == {@code stats().lastOffered()}; what the
- * writer gets, events and gap notices together, is contiguous from sequence 1 (so delivered
- * sequences strictly increase and nothing is reported twice); gap notices never exceed the policy's
- * drops (BLOCK drops nothing); events delivered never exceed the credit granted.
+ * dropped by the close (+ missed in a loop restart, + still buffered while open) == {@code
+ * stats().lastOffered()}; what the writer gets, events and gap notices together, is contiguous from
+ * sequence 1 (so delivered sequences strictly increase and nothing is reported twice); gap notices
+ * never exceed the policy's and the restarts' drops (BLOCK drops nothing by policy); events
+ * delivered never exceed the credit granted.
  *
  * <p>One nested class per policy, each checked by one Lincheck run per mode; the three share the
  * JVM, so Lincheck's start-up is paid once.
@@ -131,6 +133,8 @@ public class SubscriptionLincheckTest {
     private long assigned;
     /** The dispatch loop's: the last offer timed out, the subscription is not evicted yet. */
     private boolean timedOut;
+    /** The dispatch loop's: the topic's epoch. */
+    private long epoch = EPOCH;
 
     /** The writer's: the last sequence it was given, as an event or inside a gap notice. */
     private long lastSeen;
@@ -168,7 +172,7 @@ public class SubscriptionLincheckTest {
       List<Sequenced> run = new ArrayList<>(n);
       for (int i = 0; i < n; i++) {
         long s = ++assigned;
-        run.add(new Sequenced(s, EPOCH, new byte[size(s)], 0));
+        run.add(new Sequenced(s, epoch, new byte[size(s)], 0));
       }
       Subscription.OfferResult r = sub.offerAll(run, System.nanoTime());
       timedOut = r == Subscription.OfferResult.TIMED_OUT;
@@ -192,6 +196,20 @@ public class SubscriptionLincheckTest {
       }
       timedOut = false;
       return sub.close(CloseReason.SLOW_CONSUMER);
+    }
+
+    /**
+     * The loop failed after assigning {@code skip} more sequences, before offering them to this
+     * subscription; the supervisor restarts it in the next epoch ({@code loopRestarted}, while the
+     * loop is stopped: a step of the loop's thread here). A pending eviction dies with the failed
+     * loop: the new one offers to the subscription again (a BLOCK one then times out again).
+     */
+    @Operation(nonParallelGroup = "loop")
+    public void restart(@Param(name = "credit") int skip) {
+      timedOut = false;
+      assigned += skip;
+      sub.loopRestarted(assigned, epoch, epoch + 1);
+      epoch++;
     }
 
     /** The writer takes what it may send; the result lists it ("3" an event, "[4,5]EVICTED" a gap). */
@@ -250,19 +268,23 @@ public class SubscriptionLincheckTest {
       Subscription.Stats st = sub.stats();
       long byPolicy = counts.dropped(DropReason.DROPPED_NEWEST) + counts.dropped(DropReason.EVICTED_OLDEST);
       long byClose = counts.dropped(DropReason.SUBSCRIPTION_CLOSED);
+      long byRestart = counts.dropped(DropReason.LOOP_RESTARTED);
       check(broken == null, "writer's sequences not contiguous: " + broken);
       check(counts.delivered == eventsSeen, "delivered counter " + counts.delivered + ", writer got " + eventsSeen);
       check(st.delivered() == eventsSeen, "stats delivered " + st.delivered() + ", writer got " + eventsSeen);
-      check(st.dropped() == byPolicy + byClose, "stats dropped " + st.dropped() + ", counted " + (byPolicy + byClose));
-      // every event the buffer took: delivered, dropped by the policy, dropped by the close, or still buffered
-      check(eventsSeen + byPolicy + byClose + st.bufferedEvents() == st.lastOffered(),
+      check(st.dropped() == byPolicy + byClose + byRestart,
+          "stats dropped " + st.dropped() + ", counted " + (byPolicy + byClose + byRestart));
+      // every sequence the buffer took: delivered, dropped by the policy, by the close, missed in a
+      // loop restart, or still buffered
+      check(eventsSeen + byPolicy + byClose + byRestart + st.bufferedEvents() == st.lastOffered(),
           "delivered " + eventsSeen + " + dropped by policy " + byPolicy + " + by close " + byClose
-              + " + buffered " + st.bufferedEvents() + " != last offered " + st.lastOffered());
+              + " + by restart " + byRestart + " + buffered " + st.bufferedEvents() + " != last offered " + st.lastOffered());
       check(sub.state() != Subscription.State.CLOSED || st.bufferedEvents() == 0, "closed but buffering");
       check(st.lastOffered() <= assigned, "last offered " + st.lastOffered() + " > assigned " + assigned);
       check(st.nextSequence() == lastSeen + 1, "next sequence " + st.nextSequence() + " after the writer got " + lastSeen);
       check(lastSeen <= st.lastOffered(), "writer saw " + lastSeen + " > last offered " + st.lastOffered());
-      check(gapped <= byPolicy, "gap notices cover " + gapped + " events, policy dropped " + byPolicy);
+      check(gapped <= byPolicy + byRestart,
+          "gap notices cover " + gapped + " events, policy and restarts dropped " + (byPolicy + byRestart));
       if (policy == Policy.BLOCK) {
         check(byPolicy == 0, "BLOCK dropped " + byPolicy);
       } else {
