@@ -426,12 +426,9 @@ public final class Subscription {
    * Pushes the oldest buffered event out: it becomes an EVICTED gap marker in its place, merged
    * into an EVICTED marker right before it. Gap markers ahead of it stay ahead of it, in order.
    */
-  // PROPOSED FIX (found by SubscriptionLincheckTest, to be reviewed): the entries ahead of the
-  // oldest event are not always one EVICTED marker. A first gap from start() (TOPIC_RECREATED) or a
-  // LOOP_RESTARTED gap from loopRestarted() can be there too, when the buffer overflows before the
-  // writer has taken them; the old code took the first non-EVICTED entry for the event and cast it
-  // to Sequenced: ClassCastException out of offerAll into the dispatch loop, with that marker
-  // (and an EVICTED marker before it) already removed.
+  // The entries ahead of the oldest event are not always one EVICTED marker: a first gap from
+  // start() (TOPIC_RECREATED) or a LOOP_RESTARTED gap from loopRestarted() can be there too when
+  // the buffer overflows before the writer takes them (found by SubscriptionLincheckTest).
   @GuardedBy("lock")
   private void evictOldest() {
     List<GapMarker> ahead = null; // markers before `before`, oldest first (rare: usually none)
