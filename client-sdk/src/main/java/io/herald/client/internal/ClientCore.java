@@ -306,6 +306,9 @@ public final class ClientCore {
   }
 
   public CompletableFuture<Void> closeAsync(Duration timeout) {
+    if (closed.get()) {
+      return closedFuture; // closing or closed already: no thread for a second close
+    }
     Thread t = new Thread(() -> close(timeout), "herald-client-close");
     t.setDaemon(true);
     t.start();
