@@ -14,6 +14,7 @@ import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.delivery.SubscribeService;
 import io.herald.broker.metadata.LocalMetadataStore;
 import io.herald.broker.metadata.MetadataStore;
+import io.herald.broker.metadata.RaftMetadataStore;
 import io.herald.broker.observability.BrokerMetrics;
 import io.herald.broker.observability.GrpcMetricsInterceptor;
 import io.herald.broker.observability.HttpEndpoint;
@@ -79,7 +80,7 @@ public final class Broker implements AutoCloseable {
 
   private Broker(BrokerConfig config) throws IOException {
     this.config = config;
-    this.metadata = config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
+    this.metadata = openMetadata(config);
     this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
     AtomicInteger n = new AtomicInteger();
     // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
@@ -164,6 +165,22 @@ public final class Broker implements AutoCloseable {
       health.setStatus(service, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
     }
     ready = true;
+  }
+
+  /** {@link LocalMetadataStore} (the default) or, with {@code --peers}, a {@link RaftMetadataStore} peer. */
+  private static MetadataStore openMetadata(BrokerConfig config) throws IOException {
+    BrokerConfig.Cluster c = config.cluster();
+    if (c == null) {
+      return config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
+    }
+    java.nio.file.Path dir = config.dataDir();
+    if (dir == null) {
+      dir = java.nio.file.Files.createTempDirectory("herald-" + c.nodeId() + "-");
+      log.warn("no --data-dir: this node's Raft log and snapshots are in the fresh temporary directory {}; they are not reused"
+          + " by the next start (set --data-dir to keep them)", dir);
+    }
+    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), dir,
+        RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2)));
   }
 
   /** The HTTP endpoint's address, or null when it is off. */

@@ -135,6 +135,11 @@ public final class RaftMetadataStore implements MetadataStore {
    * included; {@code dataDir} holds its log and snapshots.
    */
   public RaftMetadataStore(String nodeId, Map<String, String> peers, Path dataDir, Options options) {
+    this(nodeId, peers, null, dataDir, options);
+  }
+
+  /** As above, binding the Raft server to {@code raftListen} ({@code host:port}; null: this node's entry in {@code peers}). */
+  public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, Path dataDir, Options options) {
     if (!peers.containsKey(nodeId)) {
       throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet());
     }
@@ -153,8 +158,10 @@ public final class RaftMetadataStore implements MetadataStore {
       throw new UncheckedIOException("cannot create " + storage + ": " + e.getMessage(), e);
     }
     RaftServerConfigKeys.setStorageDir(props, List.of(storage.toFile()));
-    String own = peers.get(nodeId);
-    GrpcConfigKeys.Server.setPort(props, Integer.parseInt(own.substring(own.lastIndexOf(':') + 1)));
+    String own = raftListen == null ? peers.get(nodeId) : raftListen;
+    var bind = io.herald.broker.config.BrokerConfig.parseAddress(own);
+    GrpcConfigKeys.Server.setHost(props, bind.getHostString());
+    GrpcConfigKeys.Server.setPort(props, bind.getPort());
     RaftServerConfigKeys.Rpc.setTimeoutMin(props, ms(options.electionTimeoutMin()));
     RaftServerConfigKeys.Rpc.setTimeoutMax(props, ms(options.electionTimeoutMax()));
     RaftServerConfigKeys.Rpc.setRequestTimeout(props, ms(options.requestTimeout()));

@@ -36,9 +36,8 @@ class RaftMetadataStoreTest {
 
   @AfterEach
   void closeAll() {
-    for (RaftMetadataStore s : stores) {
-      s.close();
-    }
+    // each close takes up to ~1 s (Ratis shutting its channels down): close the peers side by side
+    stores.parallelStream().forEach(RaftMetadataStore::close);
   }
 
   void start(RaftMetadataStore.Options options) throws IOException {
