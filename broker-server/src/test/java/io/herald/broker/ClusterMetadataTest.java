@@ -1,0 +1,76 @@
+package io.herald.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.herald.broker.config.BrokerConfig;
+import io.herald.proto.v1.DeleteTopicRequest;
+import io.herald.proto.v1.GetTopicRequest;
+import io.herald.proto.v1.ListTopicsRequest;
+import io.herald.proto.v1.Topic;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Three brokers started with {@code --peers}: topic metadata made through one is served by all. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ClusterMetadataTest {
+  @TempDir
+  Path dir;
+
+  final List<TestBroker> brokers = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() {
+    brokers.parallelStream().forEach(b -> {
+      try {
+        b.close();
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+  }
+
+  @Test
+  void topicCreatedThroughOneBrokerIsServedByEveryBroker() throws Exception {
+    Map<String, String> peers = new LinkedHashMap<>();
+    for (String id : List.of("n1", "n2", "n3")) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        peers.put(id, "127.0.0.1:" + s.getLocalPort());
+      }
+    }
+    for (String id : peers.keySet()) {
+      brokers.add(new TestBroker(c -> c.withDataDir(dir.resolve(id))
+          .withCluster(new BrokerConfig.Cluster(id, null, peers, Duration.ofMillis(500)))));
+    }
+
+    Topic created = brokers.get(0).createTopic("orders");
+    assertThat(created.getName()).isEqualTo("orders");
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      for (TestBroker b : brokers) {
+        assertThat(b.admin().getTopic(GetTopicRequest.newBuilder().setName("orders").build()).getTopic().getEpoch())
+            .isEqualTo(created.getEpoch());
+        assertThat(b.admin().listTopics(ListTopicsRequest.getDefaultInstance()).getTopicsList())
+            .extracting(Topic::getName).containsExactly("orders");
+        assertThat(b.broker.topics().get("orders")).isPresent();
+      }
+    });
+
+    brokers.get(2).admin().deleteTopic(DeleteTopicRequest.newBuilder().setName("orders").build());
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      for (TestBroker b : brokers) {
+        assertThat(b.admin().listTopics(ListTopicsRequest.getDefaultInstance()).getTopicsList()).isEmpty();
+        assertThat(b.broker.topics().get("orders")).isEmpty();
+      }
+    });
+  }
+}
