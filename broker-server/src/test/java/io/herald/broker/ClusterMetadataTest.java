@@ -40,6 +40,26 @@ class ClusterMetadataTest {
     });
   }
 
+  static String refused(Map<String, String> env, String... args) {
+    java.io.StringWriter err = new java.io.StringWriter();
+    picocli.CommandLine cl = Main.commandLine(args, env);
+    cl.setErr(new java.io.PrintWriter(err, true));
+    assertThat(cl.execute(args)).as("exit code; stderr: %s", err).isEqualTo(2);
+    return err.toString();
+  }
+
+  @Test
+  void clusterFlagsAreCheckedAtStart(@TempDir Path cfgDir) throws Exception {
+    assertThat(refused(Map.of(), "--peers", "n1=127.0.0.1:7072", "--listen", "127.0.0.1:0")).contains("--node-id");
+    assertThat(refused(Map.of("HERALD_PEERS", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "HERALD_NODE_ID", "n9"), "--listen", "127.0.0.1:0"))
+        .contains("n9").contains("not among --peers");
+    assertThat(refused(Map.of(), "--peers", "n1", "--node-id", "n1", "--listen", "127.0.0.1:0")).contains("id=host:port");
+    assertThat(refused(Map.of(), "--node-id", "n1", "--listen", "127.0.0.1:0")).contains("need --peers");
+    Path yaml = cfgDir.resolve("herald.yaml");
+    java.nio.file.Files.writeString(yaml, "peers: n1=127.0.0.1:7072\nnode-id: n1\nraft-election-timeout: 10ms\n");
+    assertThat(refused(Map.of(), "--config", yaml.toString(), "--listen", "127.0.0.1:0")).contains("--raft-election-timeout");
+  }
+
   @Test
   void topicCreatedThroughOneBrokerIsServedByEveryBroker() throws Exception {
     Map<String, String> peers = new LinkedHashMap<>();

@@ -167,6 +167,7 @@ public final class RaftMetadataStore implements MetadataStore {
     RaftServerConfigKeys.Rpc.setRequestTimeout(props, ms(options.requestTimeout()));
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(props, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(props, options.snapshotThreshold());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(props, 2); // older snapshot files are removed
     RaftServerConfigKeys.Log.setSegmentSizeMax(props, SizeInBytes.valueOf("8MB"));
     // RATIS.md #10: catch-up after a restart in ~1.5 s instead of 5-10 s
     props.set("raft.server.log.appender.retry.policy", "1ms,10,200ms,1000000");

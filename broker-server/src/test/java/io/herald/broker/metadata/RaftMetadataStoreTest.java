@@ -115,6 +115,10 @@ class RaftMetadataStoreTest {
       }
     });
     closeAll();
+    // the log was cut into snapshots, so the restart below loads one and re-applies only the tail
+    try (var files = java.nio.file.Files.walk(dir.resolve("n1"))) {
+      assertThat(files.map(f -> f.getFileName().toString())).anyMatch(n -> n.matches("snapshot\\.\\d+_\\d+"));
+    }
 
     start(snapshotOften);
     await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
