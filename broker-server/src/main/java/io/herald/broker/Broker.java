@@ -81,34 +81,39 @@ public final class Broker implements AutoCloseable {
   private Broker(BrokerConfig config) throws IOException {
     this.config = config;
     this.metadata = openMetadata(config);
-    this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
-    AtomicInteger n = new AtomicInteger();
-    // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
-    this.writers = new ThreadPoolExecutor(config.effectiveWriterThreads(), config.effectiveWriterThreads(), 0, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, "herald-writer-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
-    this.transport = new ServerFactory(config.effectiveIoThreads());
-    this.publishService = new PublishService(topics, writers);
-    this.subscribeService = new SubscribeService(topics, writers);
-    this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
-    topics.onLifecycle(new TopicRegistry.Lifecycle() {
-      @Override
-      public void started(io.herald.broker.topic.Topic t) {
-        metrics.topicStarted(t);
-      }
+    try {
+      this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
+      AtomicInteger n = new AtomicInteger();
+      // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
+      this.writers = new ThreadPoolExecutor(config.effectiveWriterThreads(), config.effectiveWriterThreads(), 0, TimeUnit.SECONDS,
+          new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "herald-writer-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
+      this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
+      this.transport = new ServerFactory(config.effectiveIoThreads());
+      this.publishService = new PublishService(topics, writers);
+      this.subscribeService = new SubscribeService(topics, writers);
+      this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
+      topics.onLifecycle(new TopicRegistry.Lifecycle() {
+        @Override
+        public void started(io.herald.broker.topic.Topic t) {
+          metrics.topicStarted(t);
+        }
 
-      @Override
-      public void stopped(io.herald.broker.topic.Topic t) {
-        metrics.topicStopped(t);
-      }
-    });
-    publishService.onRejected(metrics::rejected);
-    metrics.writers("subscription", subscribeService::liveCount);
-    metrics.writers("publish", publishService::streamCount);
+        @Override
+        public void stopped(io.herald.broker.topic.Topic t) {
+          metrics.topicStopped(t);
+        }
+      });
+      publishService.onRejected(metrics::rejected);
+      metrics.writers("subscription", subscribeService::liveCount);
+      metrics.writers("publish", publishService::streamCount);
+    } catch (RuntimeException e) {
+      metadata.close(); // a Raft store runs non-daemon threads: never leave them behind a failed start
+      throw e;
+    }
     PeerInterceptor peer = new PeerInterceptor();
     ConnectionLog connections = new ConnectionLog();
     io.micrometer.core.instrument.Gauge.builder("herald_connections", connections, ConnectionLog::open)
