@@ -87,9 +87,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Limits of this slice</h2>
  * {@link #update} applies the operator to this node's view and replicates the resulting settings
- * (last writer wins between concurrent updates of one topic). Floors replicate as the maximum asked
- * (every node runs its own loop until ownership exists). {@link #recordCleanStop} completes at once:
- * crash-recovery epochs under Raft belong with ownership (the next slice).
+ * (last writer wins between concurrent updates of one topic). Every node still runs its own loop
+ * for every topic (no ownership yet), so the loops of several nodes write one topic's floor and
+ * epoch: correct with one broker per topic, not yet with several. {@link #recordCleanStop}
+ * completes at once and a restart never starts CRASH_RECOVERY epochs: under Raft these belong with
+ * ownership (the next slice), which decides who continues a topic after a crash.
  */
 public final class RaftMetadataStore implements MetadataStore {
   private static final Logger log = LoggerFactory.getLogger(RaftMetadataStore.class);
@@ -686,7 +688,9 @@ public final class RaftMetadataStore implements MetadataStore {
         case FLOOR -> {
           long incarnation = in.readLong();
           long floor = in.readLong();
-          if (old != null && old.createEpoch() == incarnation && floor > old.sequenceFloor()) {
+          // exactly what was asked, as LocalMetadataStore does: a clean stop records the exact next
+          // sequence, so the next start continues without a jump
+          if (old != null && old.createEpoch() == incarnation && floor != old.sequenceFloor()) {
             topics.put(name, old.withSequenceFloor(floor));
           }
           return ok(null);
