@@ -14,6 +14,7 @@ import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.delivery.SubscribeService;
 import io.herald.broker.metadata.LocalMetadataStore;
 import io.herald.broker.metadata.MetadataStore;
+import io.herald.broker.metadata.RaftMetadataStore;
 import io.herald.broker.observability.BrokerMetrics;
 import io.herald.broker.observability.GrpcMetricsInterceptor;
 import io.herald.broker.observability.HttpEndpoint;
@@ -79,35 +80,40 @@ public final class Broker implements AutoCloseable {
 
   private Broker(BrokerConfig config) throws IOException {
     this.config = config;
-    this.metadata = config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
-    this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
-    AtomicInteger n = new AtomicInteger();
-    // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
-    this.writers = new ThreadPoolExecutor(config.effectiveWriterThreads(), config.effectiveWriterThreads(), 0, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, "herald-writer-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
-    this.transport = new ServerFactory(config.effectiveIoThreads());
-    this.publishService = new PublishService(topics, writers);
-    this.subscribeService = new SubscribeService(topics, writers);
-    this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
-    topics.onLifecycle(new TopicRegistry.Lifecycle() {
-      @Override
-      public void started(io.herald.broker.topic.Topic t) {
-        metrics.topicStarted(t);
-      }
+    this.metadata = openMetadata(config);
+    try {
+      this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
+      AtomicInteger n = new AtomicInteger();
+      // queue bound: a Drainer is queued at most once at a time, so at most one task per open stream
+      this.writers = new ThreadPoolExecutor(config.effectiveWriterThreads(), config.effectiveWriterThreads(), 0, TimeUnit.SECONDS,
+          new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "herald-writer-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
+      this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
+      this.transport = new ServerFactory(config.effectiveIoThreads());
+      this.publishService = new PublishService(topics, writers);
+      this.subscribeService = new SubscribeService(topics, writers);
+      this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
+      topics.onLifecycle(new TopicRegistry.Lifecycle() {
+        @Override
+        public void started(io.herald.broker.topic.Topic t) {
+          metrics.topicStarted(t);
+        }
 
-      @Override
-      public void stopped(io.herald.broker.topic.Topic t) {
-        metrics.topicStopped(t);
-      }
-    });
-    publishService.onRejected(metrics::rejected);
-    metrics.writers("subscription", subscribeService::liveCount);
-    metrics.writers("publish", publishService::streamCount);
+        @Override
+        public void stopped(io.herald.broker.topic.Topic t) {
+          metrics.topicStopped(t);
+        }
+      });
+      publishService.onRejected(metrics::rejected);
+      metrics.writers("subscription", subscribeService::liveCount);
+      metrics.writers("publish", publishService::streamCount);
+    } catch (RuntimeException e) {
+      metadata.close(); // a Raft store runs non-daemon threads: never leave them behind a failed start
+      throw e;
+    }
     PeerInterceptor peer = new PeerInterceptor();
     ConnectionLog connections = new ConnectionLog();
     io.micrometer.core.instrument.Gauge.builder("herald_connections", connections, ConnectionLog::open)
@@ -164,6 +170,22 @@ public final class Broker implements AutoCloseable {
       health.setStatus(service, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
     }
     ready = true;
+  }
+
+  /** {@link LocalMetadataStore} (the default) or, with {@code --peers}, a {@link RaftMetadataStore} peer. */
+  private static MetadataStore openMetadata(BrokerConfig config) throws IOException {
+    BrokerConfig.Cluster c = config.cluster();
+    if (c == null) {
+      return config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
+    }
+    java.nio.file.Path dir = config.dataDir();
+    if (dir == null) {
+      dir = java.nio.file.Files.createTempDirectory("herald-" + c.nodeId() + "-");
+      log.warn("no --data-dir: this node's Raft log and snapshots are in the fresh temporary directory {}; they are not reused"
+          + " by the next start (set --data-dir to keep them)", dir);
+    }
+    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), dir,
+        RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2)));
   }
 
   /** The HTTP endpoint's address, or null when it is off. */

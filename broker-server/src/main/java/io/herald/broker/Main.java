@@ -79,13 +79,38 @@ public final class Main implements Callable<Integer> {
       description = "Concurrent calls one client connection may hold (env HERALD_MAX_CALLS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
   int maxCalls;
 
+  @Option(names = "--node-id", paramLabel = "ID",
+      description = "This node's id among --peers (env HERALD_NODE_ID); required with --peers.")
+  String nodeId;
+
+  @Option(names = "--peers", paramLabel = "ID=HOST:PORT,...",
+      description = {"Voters of the metadata Raft group, this node included, e.g. n1=127.0.0.1:7072,n2=127.0.0.1:7172,n3=127.0.0.1:7272"
+          + " (env HERALD_PEERS). When set, topic metadata is replicated with Raft; when absent, it is local to this broker (the default)."})
+  String peers;
+
+  @Option(names = "--raft-listen", paramLabel = "HOST:PORT",
+      description = "Where this node's Raft server binds (env HERALD_RAFT_LISTEN; default: this node's address in --peers).")
+  String raftListen;
+
+  @Option(names = "--raft-election-timeout", paramLabel = "DURATION", defaultValue = "1s", converter = DurationConverter.class,
+      description = "Minimum Raft election timeout; the maximum is twice it (env HERALD_RAFT_ELECTION_TIMEOUT, default ${DEFAULT-VALUE},"
+          + " which holds on a loaded 2-core machine).")
+  Duration raftElectionTimeout;
+
   @Override
   public Integer call() throws Exception {
     BrokerConfig config;
     try {
       config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls,
           "off".equalsIgnoreCase(httpListen) ? null : BrokerConfig.parseAddress(httpListen), metricsTopicLabels, metricsTopSubscriptions,
-          logFormat);
+          logFormat, null);
+      if (peers != null && !peers.isBlank()) {
+        config = config.withCluster(new BrokerConfig.Cluster(nodeId,
+            raftListen == null || raftListen.isBlank() ? null : raftListen,
+            io.herald.broker.metadata.RaftMetadataStore.parsePeers(peers), raftElectionTimeout));
+      } else if ((nodeId != null && !nodeId.isBlank()) || (raftListen != null && !raftListen.isBlank())) {
+        throw new IllegalArgumentException("--node-id and --raft-listen need --peers (HERALD_PEERS); without it the broker runs alone");
+      }
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("herald-broker: " + e.getMessage());

@@ -19,6 +19,8 @@ import java.time.Duration;
  * @param metricsTopicLabels topics that get their own series ({@code --metrics-topic-labels})
  * @param metricsTopSubscriptions subscriptions (deepest buffers) that get their own series
  * @param logFormat {@code text} or {@code json} ({@code --log-format})
+ * @param cluster the Raft metadata group this broker belongs to ({@code --peers}), or null for a
+ *     standalone broker with {@code LocalMetadataStore} (still the default)
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -31,7 +33,40 @@ public record BrokerConfig(
     InetSocketAddress httpListen,
     int metricsTopicLabels,
     int metricsTopSubscriptions,
-    String logFormat) {
+    String logFormat,
+    Cluster cluster) {
+
+  /**
+   * A broker's place in the metadata Raft group.
+   *
+   * @param nodeId this node's id among {@code peers} ({@code --node-id}, {@code HERALD_NODE_ID})
+   * @param raftListen where this node's Raft server binds ({@code --raft-listen}); null: its entry in {@code peers}
+   * @param peers every voter's id and Raft {@code host:port}, this node's included ({@code --peers}, {@code HERALD_PEERS})
+   * @param electionTimeout the minimum Raft election timeout; the maximum is twice it ({@code --raft-election-timeout})
+   */
+  public record Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout) {
+    public Cluster {
+      if (nodeId == null || nodeId.isBlank()) {
+        throw new IllegalArgumentException("--node-id (HERALD_NODE_ID) is required with --peers; it names this node among the peers "
+            + peers.keySet());
+      }
+      if (!peers.containsKey(nodeId)) {
+        throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet()
+            + "; list every voter, this node included");
+      }
+      if (raftListen != null) {
+        parseAddress(raftListen);
+      }
+      if (electionTimeout == null || electionTimeout.toMillis() < 50 || electionTimeout.compareTo(Duration.ofMinutes(1)) > 0) {
+        throw new IllegalArgumentException("--raft-election-timeout (HERALD_RAFT_ELECTION_TIMEOUT) must be between 50ms and 1m; got "
+            + electionTimeout);
+      }
+      peers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(peers));
+    }
+
+    /** The default election timeout: 1 s to 2 s, stable on a CPU-starved 2-core machine (150-300 ms flapped). */
+    public static final Duration DEFAULT_ELECTION_TIMEOUT = Duration.ofSeconds(1);
+  }
 
   public static final String DEFAULT_LISTEN = "127.0.0.1:7070";
 
@@ -65,32 +100,37 @@ public record BrokerConfig(
   /** Defaults, listening on {@code listen}. */
   /** Defaults, listening on {@code listen}, HTTP endpoint off (tests); {@code Main} sets it from flags. */
   public static BrokerConfig defaults(String listen) {
-    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text");
+    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text", null);
   }
 
   public BrokerConfig withDataDir(Path dir) {
     return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
     return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
   }
 
   public BrokerConfig withHttpListen(String address) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
   }
 
   public BrokerConfig withMetricsTopSubscriptions(int n) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, n, logFormat);
+        httpListen, metricsTopicLabels, n, logFormat, cluster);
+  }
+
+  public BrokerConfig withCluster(Cluster c) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c);
   }
 
   public int effectiveIoThreads() {
@@ -138,6 +178,9 @@ public record BrokerConfig(
         + " http-listen=" + (httpListen == null ? "(off)" : httpListen.getHostString() + ":" + httpListen.getPort())
         + " metrics-topic-labels=" + metricsTopicLabels
         + " metrics-top-subscriptions=" + metricsTopSubscriptions
-        + " log-format=" + logFormat;
+        + " log-format=" + logFormat
+        + (cluster == null ? " metadata=local" : " metadata=raft node-id=" + cluster.nodeId() + " peers=" + cluster.peers()
+            + (cluster.raftListen() == null ? "" : " raft-listen=" + cluster.raftListen())
+            + " raft-election-timeout=" + cluster.electionTimeout());
   }
 }
