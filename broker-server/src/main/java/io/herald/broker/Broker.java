@@ -5,7 +5,6 @@ import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallExecutorSupplier;
 import io.grpc.ServerInterceptors;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -20,6 +19,8 @@ import io.herald.broker.observability.HttpEndpoint;
 import io.herald.broker.publish.PublishService;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.transport.ConnectionLog;
+import io.herald.broker.transport.ErrorDetailsInterceptor;
+import io.herald.broker.transport.Errors;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.broker.transport.ServerFactory;
 import io.herald.broker.transport.UndecodableRequests;
@@ -57,7 +58,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Broker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Broker.class);
-  private static final int MAX_MESSAGE_BYTES = 4 << 20;
 
   private final BrokerConfig config;
   private final MetadataStore metadata;
@@ -130,9 +130,15 @@ public final class Broker implements AutoCloseable {
           .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics).bindService()))
           .addService(UndecodableRequests.guard(health.getHealthService().bindService()))
           .addService(UndecodableRequests.guard(ProtoReflectionServiceV1.newInstance().bindService()))
+          // calls to methods it does not serve go through the interceptors too (UNIMPLEMENTED)
+          .fallbackHandlerRegistry(ErrorDetailsInterceptor.unknownMethods())
           .intercept(new GrpcMetricsInterceptor(metrics.registry()))
+          // every error status leaves with a google.rpc.ErrorInfo
+          .intercept(new ErrorDetailsInterceptor())
           .addTransportFilter(connections)
-          .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+          // twice the API's 4 MiB, so that the broker refuses a message up to that size itself,
+          // with details (UndecodableRequests)
+          .maxInboundMessageSize(UndecodableRequests.TRANSPORT_MAX_MESSAGE_BYTES)
           .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
@@ -240,8 +246,7 @@ public final class Broker implements AutoCloseable {
     long start = System.nanoTime();
     drainDeadline.accumulateAndGet(start + drain.toNanos(), Math::min);
     log.info("shutting down: draining for up to {}", drain);
-    StatusRuntimeException unavailable = Status.UNAVAILABLE
-        .withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+    StatusRuntimeException unavailable = Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry");
     ready = false;
     try {
       health.enterTerminalState();

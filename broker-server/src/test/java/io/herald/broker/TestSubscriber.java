@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
 final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, SubscribeResponse> {
   final CompletableFuture<SubscriptionStarted> started = new CompletableFuture<>();
   final CompletableFuture<Status> ended = new CompletableFuture<>();
+  /** How the stream failed, with its trailers (null while it has not, or when it completed). */
+  volatile Throwable error;
   private final List<Object> frames = new ArrayList<>();
   private ClientCallStreamObserver<SubscribeRequest> requests;
   private volatile boolean replenish;
@@ -97,6 +99,7 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
 
   @Override
   public void onError(Throwable t) {
+    error = t;
     started.completeExceptionally(t);
     ended.complete(Status.fromThrowable(t));
   }

@@ -143,7 +143,7 @@ class ValidationTest {
   }
 
   @Test
-  void oversizedMessageIsRefusedByTheTransport() {
+  void oversizedMessageIsRefusedWithResourceExhausted() {
     Event huge = Event.newBuilder().setData(ByteString.copyFrom(new byte[5 << 20])).build();
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(huge).build()), Status.Code.RESOURCE_EXHAUSTED);
   }

@@ -3,7 +3,6 @@ package io.herald.broker.delivery;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -16,8 +15,10 @@ import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.proto.v1.Credit;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.StartPosition;
 import io.herald.proto.v1.SubscribeInit;
 import io.herald.proto.v1.SubscribeRequest;
@@ -177,7 +178,7 @@ public final class SubscribeService {
             if (err != null) {
               Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
               failStart(c instanceof StatusRuntimeException sre ? sre
-                  : Status.INTERNAL.withDescription("cannot resolve topic '" + name + "': " + c).asRuntimeException());
+                  : Errors.internal("cannot resolve topic '" + name + "': " + c, c));
               return;
             }
             try {
@@ -186,7 +187,7 @@ public final class SubscribeService {
               failStart(e);
             } catch (RuntimeException e) {
               log.error("subscribe to topic '{}' failed", name, e);
-              failStart(Status.INTERNAL.withDescription("broker failed to start the subscription: " + e).asRuntimeException());
+              failStart(Errors.internal("broker failed to start the subscription: " + e, e));
             }
           });
         }
@@ -203,7 +204,7 @@ public final class SubscribeService {
           }
           if (writer == null) {
             failed = true;
-            call.onError(Status.INVALID_ARGUMENT.withDescription("the first frame must be init (topic and options); got a credit frame").asRuntimeException());
+            call.onError(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "the first frame must be init (topic and options); got a credit frame"));
             return;
           }
           Credit c = req.getCredit();
@@ -224,7 +225,7 @@ public final class SubscribeService {
           }
           if (writer == null) {
             failed = true;
-            call.onError(Status.INVALID_ARGUMENT.withDescription(what + "; the first frame must be init").asRuntimeException());
+            call.onError(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, what + "; the first frame must be init"));
           } else {
             writer.protocolError(what);
           }
@@ -246,9 +247,9 @@ public final class SubscribeService {
       Policy policy = init.getOverflowPolicyValue() == 0 ? s.defaultPolicy()
           : TopicSettings.policy(init.getOverflowPolicyValue(), "init.overflow_policy");
       if (policy == Policy.BLOCK && !s.blockPolicyAllowed()) {
-        throw Status.FAILED_PRECONDITION.withDescription("topic '" + name + "' does not allow OVERFLOW_POLICY_BLOCK subscriptions"
+        throw Errors.error(ErrorReason.ERROR_REASON_BLOCK_NOT_ALLOWED, "topic '" + name + "' does not allow OVERFLOW_POLICY_BLOCK subscriptions"
             + " (block_policy_allowed is false: one BLOCK subscriber would pace the whole topic); subscribe with"
-            + " OVERFLOW_POLICY_DROP_OLDEST or _DROP_NEWEST").asRuntimeException();
+            + " OVERFLOW_POLICY_DROP_OLDEST or _DROP_NEWEST", "topic", name);
       }
       long maxEvents = s.subscriberBufferMaxEvents();
       if (init.hasBufferMaxEvents()) {
@@ -263,18 +264,18 @@ public final class SubscribeService {
         case 0, 1 -> StartKind.LATEST;
         case 2 -> StartKind.EARLIEST;
         case 3 -> StartKind.SEQUENCE;
-        default -> throw Status.INVALID_ARGUMENT.withDescription("init.start_position.kind: unknown value " + sp.getKindValue()
-            + " (use START_POSITION_KIND_LATEST, _EARLIEST or _SEQUENCE)").asRuntimeException();
+        default -> throw Errors.invalidField("init.start_position.kind", "init.start_position.kind: unknown value " + sp.getKindValue()
+            + " (use START_POSITION_KIND_LATEST, _EARLIEST or _SEQUENCE)");
       };
       if (kind == StartKind.SEQUENCE && sp.getSequence() < 1) {
-        throw Status.INVALID_ARGUMENT.withDescription("init.start_position.sequence must be >= 1 with START_POSITION_KIND_SEQUENCE (sequences start at 1); got "
-            + Long.toUnsignedString(sp.getSequence())).asRuntimeException();
+        throw Errors.invalidField("init.start_position.sequence", "init.start_position.sequence must be >= 1 with START_POSITION_KIND_SEQUENCE"
+            + " (sequences start at 1); got " + Long.toUnsignedString(sp.getSequence()));
       }
       Credit credit = init.getInitialCredit();
       if (credit.getEvents() < 0 || credit.getEvents() > Subscription.MAX_CREDIT_EVENTS
           || credit.getBytes() < 0 || credit.getBytes() > Subscription.MAX_CREDIT_BYTES) {
-        throw Status.INVALID_ARGUMENT.withDescription("init.initial_credit out of range: at most " + Subscription.MAX_CREDIT_EVENTS
-            + " events and " + Subscription.MAX_CREDIT_BYTES + " bytes").asRuntimeException();
+        throw Errors.invalidField("init.initial_credit", "init.initial_credit out of range: at most " + Subscription.MAX_CREDIT_EVENTS
+            + " events and " + Subscription.MAX_CREDIT_BYTES + " bytes");
       }
       String id = "sub-" + ids.incrementAndGet();
       Subscription sub = topic.newSubscription(id, init.getSubscriberName(), peer, policy, maxEvents, maxBytes,
@@ -332,8 +333,8 @@ public final class SubscribeService {
 
   private static long range(String field, long value, long min, long max, String topicField) {
     if (value < min || value > max) {
-      throw Status.INVALID_ARGUMENT.withDescription(field + " = " + Long.toUnsignedString(value) + " is out of range [" + min + ", " + max
-          + "]; the maximum is the topic's " + topicField).asRuntimeException();
+      throw Errors.invalidField(field, field + " = " + Long.toUnsignedString(value) + " is out of range [" + min + ", " + max
+          + "]; the maximum is the topic's " + topicField);
     }
     return value;
   }

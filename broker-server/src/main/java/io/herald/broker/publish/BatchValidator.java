@@ -3,10 +3,11 @@ package io.herald.broker.publish;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ErrorReason;
 import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.util.UUID;
@@ -23,10 +24,12 @@ final class BatchValidator {
 
   static PublishBatch validate(String topic, List<ByteString> events, TopicSettings s, PublishBatch.Listener listener) {
     if (events.isEmpty()) {
-      throw invalid("events is empty: a publish carries 1 to " + MAX_EVENTS_PER_BATCH + " events");
+      throw Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, "events is empty: a publish carries 1 to " + MAX_EVENTS_PER_BATCH + " events",
+          "field", "events", "limit", MAX_EVENTS_PER_BATCH, "value", 0);
     }
     if (events.size() > MAX_EVENTS_PER_BATCH) {
-      throw invalid("a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got " + events.size() + " (split the batch)");
+      throw Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, "a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got "
+          + events.size() + " (split the batch)", "field", "events", "limit", MAX_EVENTS_PER_BATCH, "value", events.size());
     }
     ByteString[] ids = new ByteString[events.size()];
     boolean[] assigned = new boolean[events.size()];
@@ -35,8 +38,9 @@ final class BatchValidator {
       ByteString e = events.get(i);
       int size = e.size();
       if (size > s.maxEventBytes()) {
-        throw invalid("events[" + i + "] is " + size + " bytes; topic '" + topic + "' accepts at most " + s.maxEventBytes()
-            + " bytes per event (max_event_bytes)");
+        throw Errors.error(ErrorReason.ERROR_REASON_EVENT_TOO_LARGE, "events[" + i + "] is " + size + " bytes; topic '" + topic
+            + "' accepts at most " + s.maxEventBytes() + " bytes per event (max_event_bytes)",
+            "topic", topic, "index", i, "limit", s.maxEventBytes(), "value", size);
       }
       ByteString id = scan(i, e);
       if (id.isEmpty()) {
@@ -66,10 +70,10 @@ final class BatchValidator {
         if (field == 1 && delimited) {
           id = in.readBytes();
           if (id.size() > MAX_ID_LENGTH) {
-            throw invalid("events[" + i + "].id is " + id.size() + " bytes; the limit is " + MAX_ID_LENGTH);
+            throw invalid(i, "id", "events[" + i + "].id is " + id.size() + " bytes; the limit is " + MAX_ID_LENGTH);
           }
           if (!id.isValidUtf8()) {
-            throw invalid("events[" + i + "].id is not valid UTF-8");
+            throw invalid(i, "id", "events[" + i + "].id is not valid UTF-8");
           }
         } else if (field == 5 && delimited) {
           CodedInputStream t = in.readBytes().newCodedInput();
@@ -77,7 +81,7 @@ final class BatchValidator {
             if (WireFormat.getTagFieldNumber(tt) == 2 && WireFormat.getTagWireType(tt) == WireFormat.WIRETYPE_VARINT) {
               int nanos = t.readInt32();
               if (nanos < 0 || nanos > 999_999_999) {
-                throw invalid("events[" + i + "].time has nanos " + nanos + " outside [0, 999999999]");
+                throw invalid(i, "time", "events[" + i + "].time has nanos " + nanos + " outside [0, 999999999]");
               }
             } else {
               t.skipField(tt);
@@ -85,7 +89,7 @@ final class BatchValidator {
           }
         } else if (field == 8 && delimited) {
           if (++attributes > MAX_ATTRIBUTES) {
-            throw invalid("events[" + i + "] has more than " + MAX_ATTRIBUTES + " attributes");
+            throw invalid(i, "attributes", "events[" + i + "] has more than " + MAX_ATTRIBUTES + " attributes");
           }
           CodedInputStream entry = in.readBytes().newCodedInput();
           boolean hasKey = false;
@@ -97,7 +101,7 @@ final class BatchValidator {
             }
           }
           if (!hasKey) {
-            throw invalid("events[" + i + "].attributes has an empty key");
+            throw invalid(i, "attributes", "events[" + i + "].attributes has an empty key");
           }
         } else {
           in.skipField(tag);
@@ -105,7 +109,7 @@ final class BatchValidator {
       }
       return id;
     } catch (java.io.IOException e) {
-      throw invalid("events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
+      throw invalid(i, null, "events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
     }
   }
 
@@ -117,7 +121,9 @@ final class BatchValidator {
     return ByteString.copyFrom(new UUID(msb, lsb).toString(), StandardCharsets.US_ASCII);
   }
 
-  static StatusRuntimeException invalid(String message) {
-    return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+  /** INVALID_FIELD for event {@code i}'s {@code field} (null: the event as a whole). */
+  static StatusRuntimeException invalid(int i, String field, String message) {
+    return Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, message,
+        "field", "events[" + i + "]" + (field == null ? "" : "." + field), "index", i);
   }
 }
