@@ -198,6 +198,13 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       }
       pendingEvents++;
       pendingBytes += p.size;
+      if (open != null && open.bytes + p.size > batching.maxBytes()) {
+        // the event would take the batch past its byte bound: the batch goes as it is, the event
+        // starts the next one (so no batch passes maxBytes, and none passes the broker's message
+        // limit; an event larger than maxBytes goes alone)
+        seal();
+        send = claimSender();
+      }
       if (open == null) {
         open = new Batch(System.nanoTime() + retry.totalTimeout().toNanos());
         if (expiryTimer == null) {
@@ -211,10 +218,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       open.bytes += p.size;
       if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
-        send = claimSender();
+        send |= claimSender();
       } else if (batching.linger().isZero()) {
         // no linger: send now if the stream has room; otherwise the batch grows until it does
-        send = claimSender();
+        send |= claimSender();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
