@@ -113,6 +113,18 @@ class PublisherTest {
   }
 
   @Test
+  void anEventWithoutATypeFailsAtOnce() {
+    Publisher pub = client.publisher("t").create();
+    assertThatThrownBy(() -> pub.publish(Event.builder().data(new byte[1]).build()).get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause().isInstanceOfSatisfying(HeraldException.class, e -> {
+          assertThat(e.reason()).isEqualTo(ErrorReason.INVALID_FIELD);
+          assertThat(e.metadata()).containsEntry("field", "type");
+          assertThat(e.isRetryable()).isFalse();
+        });
+  }
+
+  @Test
   void aRepeatedIdIsAcknowledgedAsADuplicate() throws Exception {
     Publisher pub = client.publisher("t").create();
     Event e = Event.builder().id("order-1").type("t").build();

@@ -13,7 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Checks a batch against the topic's limits and fills in missing event ids. */
+/**
+ * Checks a batch against the topic's limits and the event rules (a non-empty {@code type}; ids of
+ * at most 256 bytes; ...), and fills in missing event ids.
+ */
 final class BatchValidator {
   /** Events in one publish request; keeps one batch's acks and memory modest. */
   static final int MAX_EVENTS_PER_BATCH = 10_000;
@@ -32,6 +35,7 @@ final class BatchValidator {
           + events.size() + " (split the batch)", "field", "events", "limit", MAX_EVENTS_PER_BATCH, "value", events.size());
     }
     ByteString[] ids = new ByteString[events.size()];
+    ByteString[] sources = new ByteString[events.size()];
     boolean[] assigned = new boolean[events.size()];
     long bytes = 0;
     for (int i = 0; i < events.size(); i++) {
@@ -42,27 +46,28 @@ final class BatchValidator {
             + "' accepts at most " + s.maxEventBytes() + " bytes per event (max_event_bytes)",
             "topic", topic, "index", i, "limit", s.maxEventBytes(), "value", size);
       }
-      ByteString id = scan(i, e);
-      if (id.isEmpty()) {
+      scan(i, e, ids, sources);
+      if (ids[i].isEmpty()) {
         ids[i] = newId();
         assigned[i] = true;
-      } else {
-        ids[i] = id;
       }
       bytes += size;
     }
-    return new PublishBatch(events, ids, assigned, bytes, listener);
+    return new PublishBatch(events, ids, sources, assigned, bytes, listener);
   }
 
   /**
-   * Checks one encoded {@code Event} without decoding it: well-formed fields, the id's length, the
-   * attribute count and keys, the time's nanos. Returns the id's bytes (the last one, as a parser
-   * would take it). Unknown fields pass through untouched.
+   * Checks one encoded {@code Event} without decoding it: well-formed fields, a non-empty type, the
+   * id's length, UTF-8 id, source and type, the attribute count and keys, the time's nanos. Puts
+   * the id's and the source's bytes (the last of each, as a parser would take them) in {@code
+   * ids[i]} and {@code sources[i]}. Unknown fields pass through untouched.
    */
-  private static ByteString scan(int i, ByteString event) {
+  private static void scan(int i, ByteString event, ByteString[] ids, ByteString[] sources) {
     try {
       CodedInputStream in = event.newCodedInput();
       ByteString id = ByteString.EMPTY;
+      ByteString source = ByteString.EMPTY;
+      ByteString type = ByteString.EMPTY;
       int attributes = 0;
       for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
         int field = WireFormat.getTagFieldNumber(tag);
@@ -74,6 +79,16 @@ final class BatchValidator {
           }
           if (!id.isValidUtf8()) {
             throw invalid(i, "id", "events[" + i + "].id is not valid UTF-8");
+          }
+        } else if (field == 2 && delimited) {
+          source = in.readBytes();
+          if (!source.isValidUtf8()) {
+            throw invalid(i, "source", "events[" + i + "].source is not valid UTF-8");
+          }
+        } else if (field == 3 && delimited) {
+          type = in.readBytes();
+          if (!type.isValidUtf8()) {
+            throw invalid(i, "type", "events[" + i + "].type is not valid UTF-8");
           }
         } else if (field == 5 && delimited) {
           CodedInputStream t = in.readBytes().newCodedInput();
@@ -107,7 +122,11 @@ final class BatchValidator {
           in.skipField(tag);
         }
       }
-      return id;
+      if (type.isEmpty()) {
+        throw invalid(i, "type", "events[" + i + "].type is empty: every event needs a type (as in CloudEvents), e.g. com.example.order.created");
+      }
+      ids[i] = id;
+      sources[i] = source;
     } catch (java.io.IOException e) {
       throw invalid(i, null, "events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
     }

@@ -177,6 +177,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   public CompletableFuture<PublishReceipt> publish(Event event) {
     // events carry their id from the moment they are built: the wire form goes as it is
     Pending p = new Pending(core.tracing().inject(WireAccess.toWire(event)));
+    if (p.proto.getType().isEmpty()) {
+      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT, ErrorReason.INVALID_FIELD,
+          Map.of("field", "type"), "the event has no type; the broker requires one (e.g. Event.of(\"order.created\", bytes))", null));
+    }
     if (p.size > Batching.MAX_BYTES_LIMIT) {
       return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT, ErrorReason.EVENT_TOO_LARGE,
           Map.of("topic", topic, "limit", Long.toString(Batching.MAX_BYTES_LIMIT), "value", Integer.toString(p.size)),
