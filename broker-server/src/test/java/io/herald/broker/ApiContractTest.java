@@ -2,14 +2,23 @@ package io.herald.broker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.herald.proto.v1.Credit;
+import io.herald.proto.v1.DeliveredEvent;
 import io.herald.proto.v1.Event;
 import io.herald.proto.v1.GetTopicRequest;
+import io.herald.proto.v1.ListSubscriptionsRequest;
+import io.herald.proto.v1.OverflowPolicy;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.PublishRequest;
+import io.herald.proto.v1.SubscribeInit;
+import io.herald.proto.v1.SubscriptionInfo;
+import io.herald.proto.v1.TopicConfig;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -17,7 +26,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * What the proto comments promise about events and duplicates, checked over gRPC.
+ * What the proto comments promise about events, duplicates, byte credit and {@code max_block = 0},
+ * checked over gRPC.
  */
 @Timeout(60)
 class ApiContractTest {
@@ -75,5 +85,48 @@ class ApiContractTest {
     assertThat(ab.getDuplicate()).isFalse();
     assertThat(aBc.getDuplicate()).isFalse();
     assertThat(published()).isEqualTo(5);
+  }
+
+  private SubscriptionInfo info() {
+    return b.admin().listSubscriptions(ListSubscriptionsRequest.newBuilder().setTopic("t").build()).getSubscriptions(0);
+  }
+
+  @Test
+  void byteCreditCountsTheSerializedDeliveredEventAndAnOvershootIsOwed() throws Exception {
+    TestSubscriber sub = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("t")
+        .setInitialCredit(Credit.newBuilder().setEvents(100).setBytes(100)).build());
+    Event event = TestBroker.event("").toBuilder().setId("e1").setData(ByteString.copyFrom(new byte[1000])).build();
+    publishOne(event);
+    DeliveredEvent first = sub.awaitEvents(1).get(0);
+    long size = first.getSerializedSize();
+    assertThat(size).as("the envelope counts too, not only data").isGreaterThan(event.getSerializedSize()).isGreaterThan(1000);
+    // the event was sent with 100 bytes of credit left: the rest is owed
+    SubscriptionInfo owing = info();
+    assertThat(owing.getCreditBytes()).isZero();
+    assertThat(owing.getCreditBytesDebt()).isEqualTo(size - 100);
+    assertThat(owing.getCreditEvents()).isEqualTo(99);
+
+    // nothing more is sent until the debt is repaid and some credit is left
+    publishOne(event.toBuilder().setId("e2").build());
+    sub.grant(0, size - 100);
+    await().atMost(Duration.ofSeconds(10)).until(() -> info().getCreditBytesDebt() == 0);
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> sub.events().size() == 1);
+    sub.grant(0, 1);
+    DeliveredEvent second = sub.awaitEvents(2).get(1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> info().getCreditBytesDebt() == second.getSerializedSize() - 1);
+  }
+
+  @Test
+  void maxBlockZeroEvictsABlockSubscriberTheFirstTimeItsBufferIsFull() throws Exception {
+    b.createTopic("zero", TopicConfig.newBuilder().setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_BLOCK)
+        .setSubscriberBufferMaxEvents(2).setMaxBlock(com.google.protobuf.Duration.getDefaultInstance()).build());
+    TestSubscriber sub = TestSubscriber.started(b.subscriber(), SubscribeInit.newBuilder().setTopic("zero").build());
+    b.publish("zero", "e", 2, 1); // fills the buffer: no credit was granted
+    assertThat(sub.ended).isNotDone();
+    b.publish("zero", "f", 1, 1); // finds it full: no wait at all
+    sub.awaitEnd();
+    ErrorDetailsTest.assertError(sub.error, Status.Code.RESOURCE_EXHAUSTED, "SLOW_CONSUMER", Map.of("topic", "zero", "maxBlock", "0s"));
+    assertThat(b.admin().getTopic(GetTopicRequest.newBuilder().setName("zero").build()).getTopic().getStats()
+        .getSlowConsumerEvictions()).isEqualTo(1);
   }
 }
