@@ -34,6 +34,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,8 +46,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One broker node: wiring and lifecycle. Owns every thread it starts: the Netty event loops
  * ({@code herald-netty-*}), the writer pool ({@code herald-writer-*}), the admin executor (virtual
- * threads {@code herald-admin-*}) and, through the {@link TopicRegistry}, one virtual dispatch
- * thread per topic.
+ * threads {@code herald-admin-*}), the timer ({@code herald-timer}: Subscribe init deadlines) and,
+ * through the {@link TopicRegistry}, one virtual dispatch thread per topic.
  *
  * <h2>Shutdown, from the outside in</h2>
  * {@link #close()}: health goes NOT_SERVING and the server takes no new calls; topics refuse new
@@ -64,6 +65,8 @@ public final class Broker implements AutoCloseable {
   private final TopicRegistry topics;
   private final ThreadPoolExecutor writers;
   private final ExecutorService admin;
+  /** One thread for the broker's deadlines (a Subscribe's init frame); tasks are short and never block. */
+  private final ScheduledThreadPoolExecutor timer;
   private final ServerFactory transport;
   private final HealthStatusManager health = new HealthStatusManager();
   private final PublishService publishService;
@@ -90,9 +93,15 @@ public final class Broker implements AutoCloseable {
           return t;
         });
     this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "herald-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.setRemoveOnCancelPolicy(true); // a stream that sent its init takes its deadline out of the queue
     this.transport = new ServerFactory(config.effectiveIoThreads());
     this.publishService = new PublishService(topics, writers);
-    this.subscribeService = new SubscribeService(topics, writers);
+    this.subscribeService = new SubscribeService(topics, writers, timer, config.subscribeInitTimeout());
     this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
     topics.onLifecycle(new TopicRegistry.Lifecycle() {
       @Override
@@ -300,6 +309,7 @@ public final class Broker implements AutoCloseable {
     }
     writers.shutdown();
     admin.shutdown();
+    timer.shutdownNow(); // pending init deadlines: their streams are gone with the server
     try {
       if (!writers.awaitTermination(5, TimeUnit.SECONDS)) {
         writers.shutdownNow();
@@ -307,6 +317,7 @@ public final class Broker implements AutoCloseable {
       if (!admin.awaitTermination(5, TimeUnit.SECONDS)) {
         admin.shutdownNow();
       }
+      timer.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

@@ -72,6 +72,11 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
     grant(window);
   }
 
+  /** Half-closes the stream: no more frames from the client. */
+  synchronized void halfClose() {
+    requests.onCompleted();
+  }
+
   void cancel() {
     requests.cancel("test done", null);
   }

@@ -19,6 +19,8 @@ import java.time.Duration;
  * @param metricsTopicLabels topics that get their own series ({@code --metrics-topic-labels})
  * @param metricsTopSubscriptions subscriptions (deepest buffers) that get their own series
  * @param logFormat {@code text} or {@code json} ({@code --log-format})
+ * @param subscribeInitTimeout how long a Subscribe stream may go without its init frame before it is
+ *     ended with INVALID_ARGUMENT ({@code --subscribe-init-timeout}, {@code HERALD_SUBSCRIBE_INIT_TIMEOUT})
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -31,9 +33,12 @@ public record BrokerConfig(
     InetSocketAddress httpListen,
     int metricsTopicLabels,
     int metricsTopSubscriptions,
-    String logFormat) {
+    String logFormat,
+    Duration subscribeInitTimeout) {
 
   public static final String DEFAULT_LISTEN = "127.0.0.1:7070";
+  /** Default {@code --subscribe-init-timeout}: a client sends init right after opening the stream. */
+  public static final Duration DEFAULT_SUBSCRIBE_INIT_TIMEOUT = Duration.ofSeconds(5);
 
   public BrokerConfig {
     if (listen == null) {
@@ -60,37 +65,48 @@ public record BrokerConfig(
     if (!"text".equals(logFormat) && !"json".equals(logFormat)) {
       throw new IllegalArgumentException("--log-format (HERALD_LOG_FORMAT) must be text or json; got " + logFormat);
     }
+    if (subscribeInitTimeout == null || subscribeInitTimeout.compareTo(Duration.ofMillis(1)) < 0
+        || subscribeInitTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+      throw new IllegalArgumentException("--subscribe-init-timeout (HERALD_SUBSCRIBE_INIT_TIMEOUT) must be between 1ms and 10m; got "
+          + subscribeInitTimeout);
+    }
   }
 
   /** Defaults, listening on {@code listen}. */
   /** Defaults, listening on {@code listen}, HTTP endpoint off (tests); {@code Main} sets it from flags. */
   public static BrokerConfig defaults(String listen) {
-    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text");
+    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text",
+        DEFAULT_SUBSCRIBE_INIT_TIMEOUT);
   }
 
   public BrokerConfig withDataDir(Path dir) {
     return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, subscribeInitTimeout);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
     return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, subscribeInitTimeout);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, subscribeInitTimeout);
   }
 
   public BrokerConfig withHttpListen(String address) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat);
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, subscribeInitTimeout);
   }
 
   public BrokerConfig withMetricsTopSubscriptions(int n) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, n, logFormat);
+        httpListen, metricsTopicLabels, n, logFormat, subscribeInitTimeout);
+  }
+
+  public BrokerConfig withSubscribeInitTimeout(Duration d) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, d);
   }
 
   public int effectiveIoThreads() {
@@ -138,6 +154,7 @@ public record BrokerConfig(
         + " http-listen=" + (httpListen == null ? "(off)" : httpListen.getHostString() + ":" + httpListen.getPort())
         + " metrics-topic-labels=" + metricsTopicLabels
         + " metrics-top-subscriptions=" + metricsTopSubscriptions
-        + " log-format=" + logFormat;
+        + " log-format=" + logFormat
+        + " subscribe-init-timeout=" + subscribeInitTimeout;
   }
 }

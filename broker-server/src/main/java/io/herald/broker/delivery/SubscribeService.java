@@ -25,10 +25,14 @@ import io.herald.proto.v1.SubscribeRequest;
 import io.herald.proto.v1.SubscribeResponse;
 import io.herald.proto.v1.SubscribeServiceGrpc;
 import io.herald.proto.v1.SubscriptionStarted;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -41,21 +45,33 @@ import org.slf4j.LoggerFactory;
  * event bytes; clients see ordinary {@code SubscribeResponse} messages.
  *
  * <p>Handlers run on the transport thread (the server uses a direct executor) and never block;
- * each stream's frames are written only by its {@link SubscriptionWriter}.
+ * each stream's frames are written only by its {@link SubscriptionWriter}. A stream must send its
+ * init frame within the init timeout ({@code --subscribe-init-timeout}): one deadline per stream
+ * on the broker's shared timer (no thread of its own), cancelled when the first frame arrives; a
+ * stream that passes it, or is half-closed before its init, ends with INVALID_ARGUMENT
+ * (PROTOCOL_VIOLATION).
  */
 public final class SubscribeService {
   private static final Logger log = LoggerFactory.getLogger(SubscribeService.class);
 
   private final TopicRegistry topics;
   private final Executor writers;
+  private final ScheduledExecutorService timer;
+  private final Duration initTimeout;
   private final AtomicLong ids = new AtomicLong();
   private final Set<SubscriptionWriter> live = ConcurrentHashMap.newKeySet();
   private final ReentrantLock liveLock = new ReentrantLock();
   private final Condition liveChanged = liveLock.newCondition();
 
-  public SubscribeService(TopicRegistry topics, Executor writers) {
+  /**
+   * @param timer the broker's shared timer, for init deadlines (its tasks must not block)
+   * @param initTimeout how long a stream may go without its init frame
+   */
+  public SubscribeService(TopicRegistry topics, Executor writers, ScheduledExecutorService timer, Duration initTimeout) {
     this.topics = topics;
     this.writers = writers;
+    this.timer = timer;
+    this.initTimeout = initTimeout;
   }
 
   public ServerServiceDefinition definition() {
@@ -73,7 +89,9 @@ public final class SubscribeService {
 
   private StreamObserver<SubscribeRequest> subscribe(StreamObserver<OutFrame> observer) {
     ServerCallStreamObserver<OutFrame> call = (ServerCallStreamObserver<OutFrame>) observer;
-    return new Call(call, PeerInterceptor.current());
+    Call c = new Call(call, PeerInterceptor.current());
+    c.armInitDeadline();
+    return c;
   }
 
   /** Live subscription streams (writers not yet ended). */
@@ -108,10 +126,18 @@ public final class SubscribeService {
     }
   }
 
-  /** One Subscribe stream: the init frame, then credit frames. Called on the transport thread. */
+  /**
+   * One Subscribe stream: the init frame, then credit frames. Called on the transport thread, and
+   * on the timer at the init deadline. Until the first frame, {@link #opened} decides who acts: the
+   * first frame, a half-close, a cancel or the deadline, whichever sets it first; only that one may
+   * end the call then, so the timer never writes to a call the transport thread writes to.
+   */
   private final class Call implements StreamObserver<SubscribeRequest> {
     private final ServerCallStreamObserver<OutFrame> call;
     private final String peer;
+    /** Set once the stream's start is decided (first frame, half-close, cancel or init deadline). */
+    private final AtomicBoolean opened = new AtomicBoolean();
+    private volatile ScheduledFuture<?> initDeadline;
     private volatile SubscriptionWriter writer;
     private volatile boolean failed;
     private boolean starting;
@@ -136,7 +162,43 @@ public final class SubscribeService {
 
     private volatile boolean cancelledEarly;
 
+    void armInitDeadline() {
+      try {
+        initDeadline = timer.schedule(this::initTimedOut, initTimeout.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the broker is shutting down: the server ends this stream
+      }
+      if (opened.get()) {
+        disarmInitDeadline(); // the first frame came while the deadline was being armed
+      }
+    }
+
+    private void disarmInitDeadline() {
+      ScheduledFuture<?> d = initDeadline;
+      if (d != null) {
+        d.cancel(false);
+      }
+    }
+
+    /** Whether the caller decides how the stream starts: true for the first of frame, half-close, cancel and deadline. */
+    private boolean open() {
+      if (!opened.compareAndSet(false, true)) {
+        return false;
+      }
+      disarmInitDeadline();
+      return true;
+    }
+
+    private void initTimedOut() {
+      if (opened.compareAndSet(false, true)) {
+        log.info("subscribe stream from {} sent no init frame within {}; ending it with INVALID_ARGUMENT", peer, initTimeout);
+        failStart(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "no init frame within " + initTimeout.toMillis()
+            + " ms of opening the stream: send init (topic and options) first", "timeout", initTimeout.toMillis() + "ms"));
+      }
+    }
+
     private void cancelled() {
+      open(); // no deadline for a stream that is gone
       cancelledEarly = true;
       SubscriptionWriter w = writer;
       if (w != null) {
@@ -148,6 +210,9 @@ public final class SubscribeService {
     public void onNext(SubscribeRequest req) {
       if (failed) {
         return;
+      }
+      if (writer == null && !starting && !open()) {
+        return; // the first frame came after the init deadline had ended the call
       }
       switch (req.getFrameCase()) {
         case INIT -> {
@@ -326,8 +391,13 @@ public final class SubscribeService {
 
     @Override
     public void onCompleted() {
-      // Half-close means "no more credit frames"; the subscription goes on until the credit is
-      // used up or the client cancels. (grpcurl half-closes right after the init frame.)
+      // After init, half-close means "no more credit frames"; the subscription goes on until the
+      // credit is used up or the client cancels. (grpcurl half-closes right after the init frame.)
+      // Before it, the stream can never start.
+      if (open()) {
+        failStart(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "the stream was half-closed before its init frame:"
+            + " send init (topic and options) first"));
+      }
     }
   }
 
