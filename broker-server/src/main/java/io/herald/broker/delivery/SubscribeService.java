@@ -180,7 +180,7 @@ public final class SubscribeService {
       }
     }
 
-    /** Whether the caller decides how the stream starts: true for the first of frame, half-close, cancel and deadline. */
+    /** True for the caller that decides how the stream starts: the first of a frame, a half-close, a cancel and the deadline. */
     private boolean open() {
       if (!opened.compareAndSet(false, true)) {
         return false;
