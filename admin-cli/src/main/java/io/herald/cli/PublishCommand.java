@@ -48,11 +48,11 @@ final class PublishCommand implements Callable<Integer> {
   }
   @Parameters(index = "0", paramLabel = "TOPIC") String topic;
   @Parameters(index = "1", arity = "0..1", paramLabel = "DATA", description = "The payload; @FILE reads a file; absent or '-' reads stdin lines.") String data;
-  @Option(names = "--type", defaultValue = "", description = "CloudEvents type, e.g. order.created.") String type;
+  @Option(names = "--type", defaultValue = "herald.cli", description = "CloudEvents type, e.g. order.created; every event has one (default ${DEFAULT-VALUE}).") String type;
   @Option(names = "--source", defaultValue = "", description = "CloudEvents source (URI-reference).") String source;
   @Option(names = "--subject", defaultValue = "") String subject;
   @Option(names = "--content-type", defaultValue = "", description = "Media type of the data, e.g. application/json.") String contentType;
-  @Option(names = "--id", description = "Event id (dedup key); default: a new UUID per event. Only with a single event.") String id;
+  @Option(names = "--id", description = "Event id (dedup key, with --source); default: a new UUID per event. Only with a single event.") String id;
   @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Extension attribute; repeatable.") Map<String, String> attrs = new LinkedHashMap<>();
   @Option(names = "--count", defaultValue = "1", description = "Publish the DATA (or each stdin line) this many times (default ${DEFAULT-VALUE}).") long count;
   @Option(names = "--rate", paramLabel = "N/s", description = "At most this many events per second, e.g. 100/s.") String rate;

@@ -5,7 +5,6 @@ import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallExecutorSupplier;
 import io.grpc.ServerInterceptors;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -21,6 +20,8 @@ import io.herald.broker.observability.HttpEndpoint;
 import io.herald.broker.publish.PublishService;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.transport.ConnectionLog;
+import io.herald.broker.transport.ErrorDetailsInterceptor;
+import io.herald.broker.transport.Errors;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.broker.transport.ServerFactory;
 import io.herald.broker.transport.UndecodableRequests;
@@ -34,6 +35,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,8 +47,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One broker node: wiring and lifecycle. Owns every thread it starts: the Netty event loops
  * ({@code herald-netty-*}), the writer pool ({@code herald-writer-*}), the admin executor (virtual
- * threads {@code herald-admin-*}) and, through the {@link TopicRegistry}, one virtual dispatch
- * thread per topic.
+ * threads {@code herald-admin-*}), the timer ({@code herald-timer}: Subscribe init deadlines) and,
+ * through the {@link TopicRegistry}, one virtual dispatch thread per topic.
  *
  * <h2>Shutdown, from the outside in</h2>
  * {@link #close()}: health goes NOT_SERVING and the server takes no new calls; topics refuse new
@@ -58,13 +60,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class Broker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Broker.class);
-  private static final int MAX_MESSAGE_BYTES = 4 << 20;
 
   private final BrokerConfig config;
   private final MetadataStore metadata;
   private final TopicRegistry topics;
   private final ThreadPoolExecutor writers;
   private final ExecutorService admin;
+  /** One thread for the broker's deadlines (a Subscribe's init frame); tasks are short and never block. */
+  private final ScheduledThreadPoolExecutor timer;
   private final ServerFactory transport;
   private final HealthStatusManager health = new HealthStatusManager();
   private final PublishService publishService;
@@ -92,9 +95,15 @@ public final class Broker implements AutoCloseable {
             return t;
           });
       this.admin = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-admin-", 0).factory());
+      this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "herald-timer");
+        t.setDaemon(true);
+        return t;
+      });
+      timer.setRemoveOnCancelPolicy(true); // a stream that sent its init takes its deadline out of the queue
       this.transport = new ServerFactory(config.effectiveIoThreads());
       this.publishService = new PublishService(topics, writers);
-      this.subscribeService = new SubscribeService(topics, writers);
+      this.subscribeService = new SubscribeService(topics, writers, timer, config.subscribeInitTimeout());
       this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
       topics.onLifecycle(new TopicRegistry.Lifecycle() {
         @Override
@@ -136,9 +145,15 @@ public final class Broker implements AutoCloseable {
           .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics).bindService()))
           .addService(UndecodableRequests.guard(health.getHealthService().bindService()))
           .addService(UndecodableRequests.guard(ProtoReflectionServiceV1.newInstance().bindService()))
+          // calls to methods it does not serve go through the interceptors too (UNIMPLEMENTED)
+          .fallbackHandlerRegistry(ErrorDetailsInterceptor.unknownMethods())
           .intercept(new GrpcMetricsInterceptor(metrics.registry()))
+          // every error status leaves with a google.rpc.ErrorInfo
+          .intercept(new ErrorDetailsInterceptor())
           .addTransportFilter(connections)
-          .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+          // twice the API's 4 MiB, so that the broker refuses a message up to that size itself,
+          // with details (UndecodableRequests)
+          .maxInboundMessageSize(UndecodableRequests.TRANSPORT_MAX_MESSAGE_BYTES)
           .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
@@ -262,8 +277,7 @@ public final class Broker implements AutoCloseable {
     long start = System.nanoTime();
     drainDeadline.accumulateAndGet(start + drain.toNanos(), Math::min);
     log.info("shutting down: draining for up to {}", drain);
-    StatusRuntimeException unavailable = Status.UNAVAILABLE
-        .withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException();
+    StatusRuntimeException unavailable = Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry");
     ready = false;
     try {
       health.enterTerminalState();
@@ -317,6 +331,7 @@ public final class Broker implements AutoCloseable {
     }
     writers.shutdown();
     admin.shutdown();
+    timer.shutdownNow(); // pending init deadlines: their streams are gone with the server
     try {
       if (!writers.awaitTermination(5, TimeUnit.SECONDS)) {
         writers.shutdownNow();
@@ -324,6 +339,7 @@ public final class Broker implements AutoCloseable {
       if (!admin.awaitTermination(5, TimeUnit.SECONDS)) {
         admin.shutdownNow();
       }
+      timer.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

@@ -75,6 +75,12 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE", description = "A .yaml or .properties file of settings (env HERALD_CONFIG); flags and environment win.")
   Path configFile;
 
+  @Option(names = "--subscribe-init-timeout", paramLabel = "DURATION", defaultValue = "5s",
+      converter = DurationConverter.class,
+      description = "How long a Subscribe stream may go without its init frame before it is ended with INVALID_ARGUMENT,"
+          + " 1ms..10m (env HERALD_SUBSCRIBE_INIT_TIMEOUT, default ${DEFAULT-VALUE}).")
+  Duration subscribeInitTimeout;
+
   @Option(names = "--max-calls-per-connection", defaultValue = "1000",
       description = "Concurrent calls one client connection may hold (env HERALD_MAX_CALLS_PER_CONNECTION, default ${DEFAULT-VALUE}).")
   int maxCalls;
@@ -103,7 +109,7 @@ public final class Main implements Callable<Integer> {
     try {
       config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls,
           "off".equalsIgnoreCase(httpListen) ? null : BrokerConfig.parseAddress(httpListen), metricsTopicLabels, metricsTopSubscriptions,
-          logFormat, null);
+          logFormat, null, subscribeInitTimeout);
       if (peers != null && !peers.isBlank()) {
         config = config.withCluster(new BrokerConfig.Cluster(nodeId,
             raftListen == null || raftListen.isBlank() ? null : raftListen,

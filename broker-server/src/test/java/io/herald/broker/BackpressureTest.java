@@ -42,7 +42,7 @@ class BackpressureTest {
       this.maxBatches = maxBatches;
       this.template = PublishStreamRequest.newBuilder().setTopic(topic);
       for (int i = 0; i < 10; i++) {
-        template.addEvents(Event.newBuilder().setData(ByteString.copyFrom(new byte[1024])));
+        template.addEvents(Event.newBuilder().setType("test").setData(ByteString.copyFrom(new byte[1024])));
       }
     }
 

@@ -176,7 +176,7 @@ class DispatchCoreTest {
     b.createTopic("t", TopicConfig.newBuilder().setDedupWindow(seconds(1)).build());
     PublishRequest.Builder req = PublishRequest.newBuilder().setTopic("t");
     for (int i = 0; i < 50; i++) {
-      req.addEvents(Event.newBuilder().setId("id-" + i).setData(ByteString.copyFromUtf8("x")));
+      req.addEvents(Event.newBuilder().setId("id-" + i).setType("test").setData(ByteString.copyFromUtf8("x")));
     }
     b.publisher().publish(req.build());
     assertThat(stats("t").getDedupIds()).isEqualTo(50);

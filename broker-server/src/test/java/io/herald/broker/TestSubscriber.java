@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
 final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, SubscribeResponse> {
   final CompletableFuture<SubscriptionStarted> started = new CompletableFuture<>();
   final CompletableFuture<Status> ended = new CompletableFuture<>();
+  /** How the stream failed, with its trailers (null while it has not, or when it completed). */
+  volatile Throwable error;
   private final List<Object> frames = new ArrayList<>();
   private ClientCallStreamObserver<SubscribeRequest> requests;
   private volatile boolean replenish;
@@ -70,6 +72,11 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
     grant(window);
   }
 
+  /** Half-closes the stream: no more frames from the client. */
+  synchronized void halfClose() {
+    requests.onCompleted();
+  }
+
   void cancel() {
     requests.cancel("test done", null);
   }
@@ -97,6 +104,7 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
 
   @Override
   public void onError(Throwable t) {
+    error = t;
     started.completeExceptionally(t);
     ended.complete(Status.fromThrowable(t));
   }

@@ -128,7 +128,7 @@ class ValidationTest {
   @Test
   void publishBatchesAreChecked() {
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").build()), Status.Code.INVALID_ARGUMENT, "events is empty");
-    Event big = Event.newBuilder().setData(ByteString.copyFrom(new byte[2000])).build();
+    Event big = Event.newBuilder().setType("test").setData(ByteString.copyFrom(new byte[2000])).build();
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(TestBroker.event("ok")).addEvents(big).build()),
         Status.Code.INVALID_ARGUMENT, "events[1]", "max_event_bytes", "1000");
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(TestBroker.event("x").toBuilder().setId("i".repeat(300))).build()),
@@ -143,8 +143,8 @@ class ValidationTest {
   }
 
   @Test
-  void oversizedMessageIsRefusedByTheTransport() {
-    Event huge = Event.newBuilder().setData(ByteString.copyFrom(new byte[5 << 20])).build();
+  void oversizedMessageIsRefusedWithResourceExhausted() {
+    Event huge = Event.newBuilder().setType("test").setData(ByteString.copyFrom(new byte[5 << 20])).build();
     assertStatus(() -> b.publisher().publish(PublishRequest.newBuilder().setTopic("t").addEvents(huge).build()), Status.Code.RESOURCE_EXHAUSTED);
   }
 

@@ -6,7 +6,9 @@ import java.util.Objects;
 /**
  * How a publisher groups events into one message to the broker: a batch is sent when it holds
  * {@code maxEvents} events or {@code maxBytes} bytes, or {@code linger} after its first event,
- * whichever comes first. With a zero linger an event goes out at once if the stream has room, and
+ * whichever comes first. A batch never holds more than {@code maxBytes} bytes of serialised events:
+ * an event that would take it past the bound goes into the next batch (an event larger than the
+ * bound goes alone), so no batch passes the broker's 4 MiB message limit. With a zero linger an event goes out at once if the stream has room, and
  * what piles up while it has none goes out together.
  *
  * <p>Start from one of the three starting points and change what you need; each setter returns a
@@ -89,8 +91,8 @@ public final class Batching {
   }
 
   /**
-   * A copy that sends a batch as soon as it holds {@code maxBytes} bytes of serialised events
-   * (the event that reaches the bound is in it): 1..{@value #MAX_BYTES_LIMIT}.
+   * A copy whose batches hold at most {@code maxBytes} bytes of serialised events, sent as soon as
+   * they reach it; an event that would pass it starts the next batch: 1..{@value #MAX_BYTES_LIMIT}.
    */
   public Batching maxBytes(long maxBytes) {
     return new Batching(maxEvents, maxBytes, linger);

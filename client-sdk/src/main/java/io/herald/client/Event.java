@@ -13,10 +13,14 @@ import java.util.Objects;
  * extension attributes. Immutable and thread-safe. {@link #data()} returns a copy;
  * {@link #dataBuffer()} is a read-only view without one.
  *
- * <p>The {@link #id()} makes publish retries safe: the broker acknowledges a repeated id within
- * the topic's dedup window with the first sequence and does not deliver it twice. An event built
- * without an id gets a random UUID when it is built, so publishing the same {@code Event} object
- * again is recognized as a retry; build a new one for a new occurrence.
+ * <p>An event needs a {@link #type()}: {@code publish} refuses one without it
+ * ({@link ErrorReason#INVALID_FIELD}). Everything else may be empty.
+ *
+ * <p>The {@link #id()} makes publish retries safe: the broker acknowledges a repeated id from the
+ * same {@link #source()} within the topic's dedup window with the first sequence and does not
+ * deliver it twice (events from different sources may share an id). An event built without an id
+ * gets a random UUID when it is built, so publishing the same {@code Event} object again is
+ * recognized as a retry; build a new one for a new occurrence.
  */
 public final class Event {
   static {
@@ -144,7 +148,7 @@ public final class Event {
       this.b = b;
     }
 
-    /** Identifies the event for dedup (see {@link Event}); default a random UUID, set by {@link #build()}. */
+    /** Identifies the event for dedup, with its source (see {@link Event}); default a random UUID, set by {@link #build()}. */
     public Builder id(String id) {
       b.setId(id == null ? "" : id);
       return this;
@@ -155,6 +159,7 @@ public final class Event {
       return this;
     }
 
+    /** Required: what happened, e.g. {@code com.example.order.created}; an event without one cannot be published. */
     public Builder type(String type) {
       b.setType(type == null ? "" : type);
       return this;

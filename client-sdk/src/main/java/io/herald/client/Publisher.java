@@ -10,9 +10,11 @@ import java.util.concurrent.CompletableFuture;
  * client's callback executor, each exactly once. What the publisher holds is bounded by its
  * pending limits ({@link PublisherBuilder#maxPending}); when full it blocks or fails as chosen with
  * {@link PublisherBuilder#whenFull}. Transient failures (broker restart, connection loss, a REJECT
- * topic shedding load) are retried with backoff; since every event carries an id the broker
- * dedups, a retry never delivers an event twice. A receipt that fails says, through
- * {@link HeraldException#isRetryable()}, whether trying again could help.
+ * topic shedding load: refusals whose {@link ErrorReason} is retryable) are retried with backoff;
+ * since every event carries an id the broker dedups, a retry never delivers an event twice. A
+ * refusal for good (e.g. {@link ErrorReason#EVENT_TOO_LARGE}) fails the batch's receipts at once. A
+ * receipt that fails says, through {@link HeraldException#reason()} and
+ * {@link HeraldException#isRetryable()}, why and whether trying again could help.
  *
  * <p>Sending is done by one thread at a time, without the publisher's lock: whichever thread
  * finds work first (a {@code publish} or {@code flush} caller, the timer after a linger, or the
@@ -28,7 +30,8 @@ public interface Publisher extends AutoCloseable {
    * fails with a {@link HeraldException} (e.g. {@link HeraldException.PublishBufferFullException}).
    * May block for up to the {@link WhenFull} duration when the pending buffer is full. Once this
    * returns, the future completes within the retry settings' {@link RetrySettings#totalTimeout()
-   * total timeout} whatever the broker does (past it: retryable {@link ErrorCode#DEADLINE_EXCEEDED}).
+   * total timeout} whatever the broker does (past it: retryable {@link ErrorCode#DEADLINE_EXCEEDED},
+   * or the retryable refusal the broker kept giving, e.g. {@link ErrorReason#INBOX_FULL}).
    */
   CompletableFuture<PublishReceipt> publish(Event event);
 

@@ -9,7 +9,8 @@ import java.time.Duration;
  * <p>{@code totalTimeout} bounds every publish: a receipt completes at most this long after
  * {@code publish} returned, with the broker's acknowledgement or, past it, with a retryable
  * {@link ErrorCode#DEADLINE_EXCEEDED} (the event may still have been sequenced; publishing it again
- * is safe, the broker dedups its id). This holds whatever the broker does, answering or not. The
+ * is safe, the broker dedups its id), or with the retryable refusal the broker last gave it (e.g.
+ * {@link ErrorReason#INBOX_FULL}: nothing of it was accepted). This holds whatever the broker does, answering or not. The
  * clock starts with the first event of the event's batch, so a linger longer than the total timeout
  * makes no sense. Immutable.
  *

@@ -97,6 +97,34 @@ class PublisherTest {
   }
 
   @Test
+  void anEventThatWouldPassTheByteBoundStartsTheNextBatch() throws Exception {
+    // two 2 MiB events: together past the 3 MiB bound (and the broker's 4 MiB message limit)
+    client.admin().createTopic("big", TopicSettings.builder().maxEventBytes(3 << 20).build());
+    Publisher pub = client.publisher("big")
+        .batching(Batching.defaults().maxBytes(Batching.MAX_BYTES_LIMIT).linger(Duration.ofSeconds(10))).create();
+    CompletableFuture<PublishReceipt> first = pub.publish(Event.of("t", new byte[2 << 20]));
+    CompletableFuture<PublishReceipt> second = pub.publish(Event.of("t", new byte[2 << 20]));
+    // the first batch went when the second event did not fit; the second waits for its linger
+    assertThat(first.get(10, TimeUnit.SECONDS).sequence()).isEqualTo(1);
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !second.isDone());
+    pub.flush().get(10, TimeUnit.SECONDS);
+    assertThat(second.get(10, TimeUnit.SECONDS).sequence()).isEqualTo(2);
+    pub.close(Duration.ofMillis(100));
+  }
+
+  @Test
+  void anEventWithoutATypeFailsAtOnce() {
+    Publisher pub = client.publisher("t").create();
+    assertThatThrownBy(() -> pub.publish(Event.builder().data(new byte[1]).build()).get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause().isInstanceOfSatisfying(HeraldException.class, e -> {
+          assertThat(e.reason()).isEqualTo(ErrorReason.INVALID_FIELD);
+          assertThat(e.metadata()).containsEntry("field", "type");
+          assertThat(e.isRetryable()).isFalse();
+        });
+  }
+
+  @Test
   void aRepeatedIdIsAcknowledgedAsADuplicate() throws Exception {
     Publisher pub = client.publisher("t").create();
     Event e = Event.builder().id("order-1").type("t").build();

@@ -1,7 +1,6 @@
 package io.herald.broker.admin;
 
 import com.google.protobuf.Timestamp;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.herald.broker.metadata.MetadataStore;
@@ -11,6 +10,7 @@ import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.CreateTopicRequest;
 import io.herald.proto.v1.CreateTopicResponse;
 import io.herald.proto.v1.DeleteTopicRequest;
@@ -185,7 +185,7 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
       return DEFAULT_PAGE_SIZE;
     }
     if (requested < 0 || requested > MAX_PAGE_SIZE) {
-      throw Status.INVALID_ARGUMENT.withDescription("page_size = " + requested + " is out of range [1, " + MAX_PAGE_SIZE + "] (0 means " + DEFAULT_PAGE_SIZE + ")").asRuntimeException();
+      throw Errors.invalidField("page_size", "page_size = " + requested + " is out of range [1, " + MAX_PAGE_SIZE + "] (0 means " + DEFAULT_PAGE_SIZE + ")");
     }
     return requested;
   }
@@ -206,11 +206,11 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   }
 
   private static StatusRuntimeException badToken() {
-    return Status.INVALID_ARGUMENT.withDescription("page_token is not one this broker issued; pass next_page_token from the previous response, or empty for the first page").asRuntimeException();
+    return Errors.invalidField("page_token", "page_token is not one this broker issued; pass next_page_token from the previous response, or empty for the first page");
   }
 
   private static StatusRuntimeException notFound(String name) {
-    return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist").asRuntimeException();
+    return Errors.topicNotFound(name, "topic '" + name + "' does not exist");
   }
 
   /** Completes the call from the future, mapping failures to their gRPC status. */
@@ -237,6 +237,6 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
     if (t instanceof StatusRuntimeException sre) {
       return sre;
     }
-    return Status.INTERNAL.withDescription(t.toString()).withCause(t).asRuntimeException();
+    return Errors.internal(t.toString(), t);
   }
 }

@@ -21,6 +21,8 @@ import java.time.Duration;
  * @param logFormat {@code text} or {@code json} ({@code --log-format})
  * @param cluster the Raft metadata group this broker belongs to ({@code --peers}), or null for a
  *     standalone broker with {@code LocalMetadataStore} (still the default)
+ * @param subscribeInitTimeout how long a Subscribe stream may go without its init frame before it is
+ *     ended with INVALID_ARGUMENT ({@code --subscribe-init-timeout}, {@code HERALD_SUBSCRIBE_INIT_TIMEOUT})
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -34,7 +36,11 @@ public record BrokerConfig(
     int metricsTopicLabels,
     int metricsTopSubscriptions,
     String logFormat,
-    Cluster cluster) {
+    Cluster cluster,
+    Duration subscribeInitTimeout) {
+
+  /** Default {@code --subscribe-init-timeout}: a client sends init right after opening the stream. */
+  public static final Duration DEFAULT_SUBSCRIBE_INIT_TIMEOUT = Duration.ofSeconds(5);
 
   /**
    * A broker's place in the metadata Raft group.
@@ -95,42 +101,53 @@ public record BrokerConfig(
     if (!"text".equals(logFormat) && !"json".equals(logFormat)) {
       throw new IllegalArgumentException("--log-format (HERALD_LOG_FORMAT) must be text or json; got " + logFormat);
     }
+    if (subscribeInitTimeout == null || subscribeInitTimeout.compareTo(Duration.ofMillis(1)) < 0
+        || subscribeInitTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+      throw new IllegalArgumentException("--subscribe-init-timeout (HERALD_SUBSCRIBE_INIT_TIMEOUT) must be between 1ms and 10m; got "
+          + subscribeInitTimeout);
+    }
   }
 
   /** Defaults, listening on {@code listen}. */
   /** Defaults, listening on {@code listen}, HTTP endpoint off (tests); {@code Main} sets it from flags. */
   public static BrokerConfig defaults(String listen) {
-    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text", null);
+    return new BrokerConfig(parseAddress(listen), null, false, Duration.ofSeconds(10), 0, 0, 1000, null, 100, 20, "text", null,
+        DEFAULT_SUBSCRIBE_INIT_TIMEOUT);
   }
 
   public BrokerConfig withDataDir(Path dir) {
     return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
     return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
   }
 
   public BrokerConfig withHttpListen(String address) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster);
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
   }
 
   public BrokerConfig withMetricsTopSubscriptions(int n) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, n, logFormat, cluster);
+        httpListen, metricsTopicLabels, n, logFormat, cluster, subscribeInitTimeout);
   }
 
   public BrokerConfig withCluster(Cluster c) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c, subscribeInitTimeout);
+  }
+
+  public BrokerConfig withSubscribeInitTimeout(Duration d) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, d);
   }
 
   public int effectiveIoThreads() {
@@ -181,6 +198,7 @@ public record BrokerConfig(
         + " log-format=" + logFormat
         + (cluster == null ? " metadata=local" : " metadata=raft node-id=" + cluster.nodeId() + " peers=" + cluster.peers()
             + (cluster.raftListen() == null ? "" : " raft-listen=" + cluster.raftListen())
-            + " raft-election-timeout=" + cluster.electionTimeout());
+            + " raft-election-timeout=" + cluster.electionTimeout())
+        + " subscribe-init-timeout=" + subscribeInitTimeout;
   }
 }

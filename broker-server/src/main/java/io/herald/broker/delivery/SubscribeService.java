@@ -3,7 +3,6 @@ package io.herald.broker.delivery;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -16,18 +15,24 @@ import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
 import io.herald.broker.transport.PeerInterceptor;
 import io.herald.proto.v1.Credit;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.StartPosition;
 import io.herald.proto.v1.SubscribeInit;
 import io.herald.proto.v1.SubscribeRequest;
 import io.herald.proto.v1.SubscribeResponse;
 import io.herald.proto.v1.SubscribeServiceGrpc;
 import io.herald.proto.v1.SubscriptionStarted;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -40,21 +45,33 @@ import org.slf4j.LoggerFactory;
  * event bytes; clients see ordinary {@code SubscribeResponse} messages.
  *
  * <p>Handlers run on the transport thread (the server uses a direct executor) and never block;
- * each stream's frames are written only by its {@link SubscriptionWriter}.
+ * each stream's frames are written only by its {@link SubscriptionWriter}. A stream must send its
+ * init frame within the init timeout ({@code --subscribe-init-timeout}): one deadline per stream
+ * on the broker's shared timer (no thread of its own), cancelled when the first frame arrives; a
+ * stream that passes it, or is half-closed before its init, ends with INVALID_ARGUMENT
+ * (PROTOCOL_VIOLATION).
  */
 public final class SubscribeService {
   private static final Logger log = LoggerFactory.getLogger(SubscribeService.class);
 
   private final TopicRegistry topics;
   private final Executor writers;
+  private final ScheduledExecutorService timer;
+  private final Duration initTimeout;
   private final AtomicLong ids = new AtomicLong();
   private final Set<SubscriptionWriter> live = ConcurrentHashMap.newKeySet();
   private final ReentrantLock liveLock = new ReentrantLock();
   private final Condition liveChanged = liveLock.newCondition();
 
-  public SubscribeService(TopicRegistry topics, Executor writers) {
+  /**
+   * @param timer the broker's shared timer, for init deadlines (its tasks must not block)
+   * @param initTimeout how long a stream may go without its init frame
+   */
+  public SubscribeService(TopicRegistry topics, Executor writers, ScheduledExecutorService timer, Duration initTimeout) {
     this.topics = topics;
     this.writers = writers;
+    this.timer = timer;
+    this.initTimeout = initTimeout;
   }
 
   public ServerServiceDefinition definition() {
@@ -72,7 +89,9 @@ public final class SubscribeService {
 
   private StreamObserver<SubscribeRequest> subscribe(StreamObserver<OutFrame> observer) {
     ServerCallStreamObserver<OutFrame> call = (ServerCallStreamObserver<OutFrame>) observer;
-    return new Call(call, PeerInterceptor.current());
+    Call c = new Call(call, PeerInterceptor.current());
+    c.armInitDeadline();
+    return c;
   }
 
   /** Live subscription streams (writers not yet ended). */
@@ -107,10 +126,18 @@ public final class SubscribeService {
     }
   }
 
-  /** One Subscribe stream: the init frame, then credit frames. Called on the transport thread. */
+  /**
+   * One Subscribe stream: the init frame, then credit frames. Called on the transport thread, and
+   * on the timer at the init deadline. Until the first frame, {@link #opened} decides who acts: the
+   * first frame, a half-close, a cancel or the deadline, whichever sets it first; only that one may
+   * end the call then, so the timer never writes to a call the transport thread writes to.
+   */
   private final class Call implements StreamObserver<SubscribeRequest> {
     private final ServerCallStreamObserver<OutFrame> call;
     private final String peer;
+    /** Set once the stream's start is decided (first frame, half-close, cancel or init deadline). */
+    private final AtomicBoolean opened = new AtomicBoolean();
+    private volatile ScheduledFuture<?> initDeadline;
     private volatile SubscriptionWriter writer;
     private volatile boolean failed;
     private boolean starting;
@@ -135,7 +162,43 @@ public final class SubscribeService {
 
     private volatile boolean cancelledEarly;
 
+    void armInitDeadline() {
+      try {
+        initDeadline = timer.schedule(this::initTimedOut, initTimeout.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the broker is shutting down: the server ends this stream
+      }
+      if (opened.get()) {
+        disarmInitDeadline(); // the first frame came while the deadline was being armed
+      }
+    }
+
+    private void disarmInitDeadline() {
+      ScheduledFuture<?> d = initDeadline;
+      if (d != null) {
+        d.cancel(false);
+      }
+    }
+
+    /** True for the caller that decides how the stream starts: the first of a frame, a half-close, a cancel and the deadline. */
+    private boolean open() {
+      if (!opened.compareAndSet(false, true)) {
+        return false;
+      }
+      disarmInitDeadline();
+      return true;
+    }
+
+    private void initTimedOut() {
+      if (opened.compareAndSet(false, true)) {
+        log.info("subscribe stream from {} sent no init frame within {}; ending it with INVALID_ARGUMENT", peer, initTimeout);
+        failStart(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "no init frame within " + initTimeout.toMillis()
+            + " ms of opening the stream: send init (topic and options) first", "timeout", initTimeout.toMillis() + "ms"));
+      }
+    }
+
     private void cancelled() {
+      open(); // no deadline for a stream that is gone
       cancelledEarly = true;
       SubscriptionWriter w = writer;
       if (w != null) {
@@ -147,6 +210,9 @@ public final class SubscribeService {
     public void onNext(SubscribeRequest req) {
       if (failed) {
         return;
+      }
+      if (writer == null && !starting && !open()) {
+        return; // the first frame came after the init deadline had ended the call
       }
       switch (req.getFrameCase()) {
         case INIT -> {
@@ -177,7 +243,7 @@ public final class SubscribeService {
             if (err != null) {
               Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
               failStart(c instanceof StatusRuntimeException sre ? sre
-                  : Status.INTERNAL.withDescription("cannot resolve topic '" + name + "': " + c).asRuntimeException());
+                  : Errors.internal("cannot resolve topic '" + name + "': " + c, c));
               return;
             }
             try {
@@ -186,7 +252,7 @@ public final class SubscribeService {
               failStart(e);
             } catch (RuntimeException e) {
               log.error("subscribe to topic '{}' failed", name, e);
-              failStart(Status.INTERNAL.withDescription("broker failed to start the subscription: " + e).asRuntimeException());
+              failStart(Errors.internal("broker failed to start the subscription: " + e, e));
             }
           });
         }
@@ -203,7 +269,7 @@ public final class SubscribeService {
           }
           if (writer == null) {
             failed = true;
-            call.onError(Status.INVALID_ARGUMENT.withDescription("the first frame must be init (topic and options); got a credit frame").asRuntimeException());
+            call.onError(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "the first frame must be init (topic and options); got a credit frame"));
             return;
           }
           Credit c = req.getCredit();
@@ -224,7 +290,7 @@ public final class SubscribeService {
           }
           if (writer == null) {
             failed = true;
-            call.onError(Status.INVALID_ARGUMENT.withDescription(what + "; the first frame must be init").asRuntimeException());
+            call.onError(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, what + "; the first frame must be init"));
           } else {
             writer.protocolError(what);
           }
@@ -246,9 +312,9 @@ public final class SubscribeService {
       Policy policy = init.getOverflowPolicyValue() == 0 ? s.defaultPolicy()
           : TopicSettings.policy(init.getOverflowPolicyValue(), "init.overflow_policy");
       if (policy == Policy.BLOCK && !s.blockPolicyAllowed()) {
-        throw Status.FAILED_PRECONDITION.withDescription("topic '" + name + "' does not allow OVERFLOW_POLICY_BLOCK subscriptions"
+        throw Errors.error(ErrorReason.ERROR_REASON_BLOCK_NOT_ALLOWED, "topic '" + name + "' does not allow OVERFLOW_POLICY_BLOCK subscriptions"
             + " (block_policy_allowed is false: one BLOCK subscriber would pace the whole topic); subscribe with"
-            + " OVERFLOW_POLICY_DROP_OLDEST or _DROP_NEWEST").asRuntimeException();
+            + " OVERFLOW_POLICY_DROP_OLDEST or _DROP_NEWEST", "topic", name);
       }
       long maxEvents = s.subscriberBufferMaxEvents();
       if (init.hasBufferMaxEvents()) {
@@ -263,18 +329,18 @@ public final class SubscribeService {
         case 0, 1 -> StartKind.LATEST;
         case 2 -> StartKind.EARLIEST;
         case 3 -> StartKind.SEQUENCE;
-        default -> throw Status.INVALID_ARGUMENT.withDescription("init.start_position.kind: unknown value " + sp.getKindValue()
-            + " (use START_POSITION_KIND_LATEST, _EARLIEST or _SEQUENCE)").asRuntimeException();
+        default -> throw Errors.invalidField("init.start_position.kind", "init.start_position.kind: unknown value " + sp.getKindValue()
+            + " (use START_POSITION_KIND_LATEST, _EARLIEST or _SEQUENCE)");
       };
       if (kind == StartKind.SEQUENCE && sp.getSequence() < 1) {
-        throw Status.INVALID_ARGUMENT.withDescription("init.start_position.sequence must be >= 1 with START_POSITION_KIND_SEQUENCE (sequences start at 1); got "
-            + Long.toUnsignedString(sp.getSequence())).asRuntimeException();
+        throw Errors.invalidField("init.start_position.sequence", "init.start_position.sequence must be >= 1 with START_POSITION_KIND_SEQUENCE"
+            + " (sequences start at 1); got " + Long.toUnsignedString(sp.getSequence()));
       }
       Credit credit = init.getInitialCredit();
       if (credit.getEvents() < 0 || credit.getEvents() > Subscription.MAX_CREDIT_EVENTS
           || credit.getBytes() < 0 || credit.getBytes() > Subscription.MAX_CREDIT_BYTES) {
-        throw Status.INVALID_ARGUMENT.withDescription("init.initial_credit out of range: at most " + Subscription.MAX_CREDIT_EVENTS
-            + " events and " + Subscription.MAX_CREDIT_BYTES + " bytes").asRuntimeException();
+        throw Errors.invalidField("init.initial_credit", "init.initial_credit out of range: at most " + Subscription.MAX_CREDIT_EVENTS
+            + " events and " + Subscription.MAX_CREDIT_BYTES + " bytes");
       }
       String id = "sub-" + ids.incrementAndGet();
       Subscription sub = topic.newSubscription(id, init.getSubscriberName(), peer, policy, maxEvents, maxBytes,
@@ -325,15 +391,20 @@ public final class SubscribeService {
 
     @Override
     public void onCompleted() {
-      // Half-close means "no more credit frames"; the subscription goes on until the credit is
-      // used up or the client cancels. (grpcurl half-closes right after the init frame.)
+      // After init, half-close means "no more credit frames"; the subscription goes on until the
+      // credit is used up or the client cancels. (grpcurl half-closes right after the init frame.)
+      // Before it, the stream can never start.
+      if (open()) {
+        failStart(Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "the stream was half-closed before its init frame:"
+            + " send init (topic and options) first"));
+      }
     }
   }
 
   private static long range(String field, long value, long min, long max, String topicField) {
     if (value < min || value > max) {
-      throw Status.INVALID_ARGUMENT.withDescription(field + " = " + Long.toUnsignedString(value) + " is out of range [" + min + ", " + max
-          + "]; the maximum is the topic's " + topicField).asRuntimeException();
+      throw Errors.invalidField(field, field + " = " + Long.toUnsignedString(value) + " is out of range [" + min + ", " + max
+          + "]; the maximum is the topic's " + topicField);
     }
     return value;
   }

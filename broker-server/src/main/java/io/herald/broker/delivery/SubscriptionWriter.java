@@ -1,6 +1,6 @@
 package io.herald.broker.delivery;
 
-import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.herald.broker.subscription.CloseReason;
 import io.herald.broker.subscription.Gap;
@@ -9,6 +9,8 @@ import io.herald.broker.subscription.Sequenced;
 import io.herald.broker.subscription.Subscription;
 import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.transport.Drainer;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.SubscribeResponse;
 import java.util.ArrayList;
@@ -96,7 +98,7 @@ final class SubscriptionWriter {
   private void failed(Throwable t) {
     log.error("writer of {} on topic '{}' failed; ending its stream with INTERNAL: {}", sub.id(), topic.name(), Drainer.describe(t));
     sub.close(CloseReason.INTERNAL_ERROR);
-    end(Status.INTERNAL.withDescription("broker failed to write to the subscription: " + t));
+    end(Errors.internal("broker failed to write to the subscription: " + t, t));
   }
 
   private void drainOnce() {
@@ -192,22 +194,29 @@ final class SubscriptionWriter {
   }
 
   private void endFor(CloseReason reason) {
-    Status status = switch (reason == null ? CloseReason.SHUTDOWN : reason) {
+    String name = topic.name();
+    StatusRuntimeException status = switch (reason == null ? CloseReason.SHUTDOWN : reason) {
       case CLIENT_CANCELLED -> null;
-      case SLOW_CONSUMER -> Status.RESOURCE_EXHAUSTED.withDescription("evicted as a slow consumer: this BLOCK subscription held topic '"
-          + topic.name() + "' back (its buffer full, or history it had not read yet) for longer than max_block ("
-          + topic.settings().maxBlock() + "); grant credit faster, enlarge the buffer, or subscribe with a DROP policy");
-      case TOPIC_DELETED -> Status.NOT_FOUND.withDescription("topic '" + topic.name() + "' was deleted");
-      case SHUTDOWN -> Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and resume from the sequence after the last one received");
-      case PROTOCOL_ERROR -> Status.INVALID_ARGUMENT.withDescription(protocolError == null ? "protocol error" : protocolError);
-      case TOPIC_FAILED -> Status.INTERNAL.withDescription("topic '" + topic.name() + "' is out of service: its dispatch loop failed"
-          + " repeatedly (see the broker log)");
-      case INTERNAL_ERROR -> Status.INTERNAL.withDescription("broker failed to write to the subscription (see the broker log)");
+      case SLOW_CONSUMER -> Errors.error(ErrorReason.ERROR_REASON_SLOW_CONSUMER, "evicted as a slow consumer: this BLOCK subscription held topic '"
+          + name + "' back (its buffer full, or history it had not read yet) for longer than max_block ("
+          + topic.settings().maxBlock() + "); grant credit faster, enlarge the buffer, or subscribe with a DROP policy",
+          "topic", name, "maxBlock", seconds(topic.settings().maxBlock()));
+      case TOPIC_DELETED -> Errors.topicNotFound(name, "topic '" + name + "' was deleted");
+      case SHUTDOWN -> Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and resume from the sequence after the last one received");
+      case PROTOCOL_ERROR -> Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, protocolError == null ? "protocol error" : protocolError);
+      case TOPIC_FAILED -> Errors.error(ErrorReason.ERROR_REASON_TOPIC_OUT_OF_SERVICE, "topic '" + name
+          + "' is out of service: its dispatch loop failed repeatedly (see the broker log)", "topic", name);
+      case INTERNAL_ERROR -> Errors.internal("broker failed to write to the subscription (see the broker log)", null);
     };
     end(status);
   }
 
-  private void end(Status status) {
+  /** A duration as ErrorInfo metadata shows it: seconds with an "s", e.g. "30s", "0.5s". */
+  private static String seconds(java.time.Duration d) {
+    return java.math.BigDecimal.valueOf(d.getSeconds()).add(java.math.BigDecimal.valueOf(d.getNano(), 9)).stripTrailingZeros().toPlainString() + "s";
+  }
+
+  private void end(StatusRuntimeException status) {
     if (ended) {
       return;
     }
@@ -215,7 +224,7 @@ final class SubscriptionWriter {
     topic.unregister(sub);
     try {
       if (status != null) {
-        call.onError(status.asRuntimeException());
+        call.onError(status);
       }
     } catch (IllegalStateException e) {
       // the call was already closed (cancelled concurrently): nothing to tell

@@ -5,11 +5,12 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
 import io.herald.broker.transport.TransportThreads;
 import io.herald.proto.v1.EpochCause;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.ListTopicsResponse;
 import io.herald.proto.v1.Topic;
 import java.io.IOException;
@@ -189,8 +190,8 @@ public final class LocalMetadataStore implements MetadataStore {
       throw new IllegalStateException(e);
     } catch (IOException e) {
       diskBehind = true;
-      throw Status.UNAVAILABLE.withDescription("cannot write topic metadata to " + file + ": " + e
-          + " (check the data directory's disk space and permissions)").asRuntimeException();
+      throw Errors.error(ErrorReason.ERROR_REASON_METADATA_UNAVAILABLE, "cannot write topic metadata to " + file + ": " + e
+          + " (check the data directory's disk space and permissions)");
     }
   }
 
@@ -226,7 +227,7 @@ public final class LocalMetadataStore implements MetadataStore {
         }
       });
     } catch (RejectedExecutionException e) {
-      f.completeExceptionally(Status.UNAVAILABLE.withDescription("broker is shutting down; retry on another broker").asRuntimeException());
+      f.completeExceptionally(Errors.shuttingDown("broker is shutting down; retry on another broker"));
     }
     return f;
   }
@@ -238,7 +239,7 @@ public final class LocalMetadataStore implements MetadataStore {
       lock.lock();
       try {
         if (topics.containsKey(name)) {
-          throw Status.ALREADY_EXISTS.withDescription("topic '" + name + "' already exists").asRuntimeException();
+          throw Errors.error(ErrorReason.ERROR_REASON_TOPIC_ALREADY_EXISTS, "topic '" + name + "' already exists", "topic", name);
         }
         long lastEpoch = 0;
         for (TopicRecord t : topics.values()) {
@@ -347,7 +348,7 @@ public final class LocalMetadataStore implements MetadataStore {
         } catch (RejectedExecutionException e) {
           pendingFloors.clear();
           pendingFloorFutures.clear();
-          f.completeExceptionally(Status.UNAVAILABLE.withDescription("broker is shutting down").asRuntimeException());
+          f.completeExceptionally(Errors.shuttingDown("broker is shutting down"));
         }
       }
       return f;
@@ -433,7 +434,7 @@ public final class LocalMetadataStore implements MetadataStore {
         try {
           writeDurably(dir.resolve(CLEAN_STOP), new byte[0]);
         } catch (IOException e) {
-          throw Status.UNAVAILABLE.withDescription("cannot write " + dir.resolve(CLEAN_STOP) + ": " + e).asRuntimeException();
+          throw Errors.error(ErrorReason.ERROR_REASON_METADATA_UNAVAILABLE, "cannot write " + dir.resolve(CLEAN_STOP) + ": " + e);
         }
       }
       return null;
@@ -505,6 +506,6 @@ public final class LocalMetadataStore implements MetadataStore {
   }
 
   private static StatusRuntimeException notFound(String name) {
-    return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist").asRuntimeException();
+    return Errors.topicNotFound(name, "topic '" + name + "' does not exist");
   }
 }

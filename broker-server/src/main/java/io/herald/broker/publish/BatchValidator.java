@@ -3,16 +3,20 @@ package io.herald.broker.publish;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ErrorReason;
 import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Checks a batch against the topic's limits and fills in missing event ids. */
+/**
+ * Checks a batch against the topic's limits and the event rules (a non-empty {@code type}; ids of
+ * at most 256 bytes; ...), and fills in missing event ids.
+ */
 final class BatchValidator {
   /** Events in one publish request; keeps one batch's acks and memory modest. */
   static final int MAX_EVENTS_PER_BATCH = 10_000;
@@ -23,42 +27,47 @@ final class BatchValidator {
 
   static PublishBatch validate(String topic, List<ByteString> events, TopicSettings s, PublishBatch.Listener listener) {
     if (events.isEmpty()) {
-      throw invalid("events is empty: a publish carries 1 to " + MAX_EVENTS_PER_BATCH + " events");
+      throw Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, "events is empty: a publish carries 1 to " + MAX_EVENTS_PER_BATCH + " events",
+          "field", "events", "limit", MAX_EVENTS_PER_BATCH, "value", 0);
     }
     if (events.size() > MAX_EVENTS_PER_BATCH) {
-      throw invalid("a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got " + events.size() + " (split the batch)");
+      throw Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, "a publish carries at most " + MAX_EVENTS_PER_BATCH + " events; got "
+          + events.size() + " (split the batch)", "field", "events", "limit", MAX_EVENTS_PER_BATCH, "value", events.size());
     }
     ByteString[] ids = new ByteString[events.size()];
+    ByteString[] sources = new ByteString[events.size()];
     boolean[] assigned = new boolean[events.size()];
     long bytes = 0;
     for (int i = 0; i < events.size(); i++) {
       ByteString e = events.get(i);
       int size = e.size();
       if (size > s.maxEventBytes()) {
-        throw invalid("events[" + i + "] is " + size + " bytes; topic '" + topic + "' accepts at most " + s.maxEventBytes()
-            + " bytes per event (max_event_bytes)");
+        throw Errors.error(ErrorReason.ERROR_REASON_EVENT_TOO_LARGE, "events[" + i + "] is " + size + " bytes; topic '" + topic
+            + "' accepts at most " + s.maxEventBytes() + " bytes per event (max_event_bytes)",
+            "topic", topic, "index", i, "limit", s.maxEventBytes(), "value", size);
       }
-      ByteString id = scan(i, e);
-      if (id.isEmpty()) {
+      scan(i, e, ids, sources);
+      if (ids[i].isEmpty()) {
         ids[i] = newId();
         assigned[i] = true;
-      } else {
-        ids[i] = id;
       }
       bytes += size;
     }
-    return new PublishBatch(events, ids, assigned, bytes, listener);
+    return new PublishBatch(events, ids, sources, assigned, bytes, listener);
   }
 
   /**
-   * Checks one encoded {@code Event} without decoding it: well-formed fields, the id's length, the
-   * attribute count and keys, the time's nanos. Returns the id's bytes (the last one, as a parser
-   * would take it). Unknown fields pass through untouched.
+   * Checks one encoded {@code Event} without decoding it: well-formed fields, a non-empty type, the
+   * id's length, UTF-8 id, source and type, the attribute count and keys, the time's nanos. Puts
+   * the id's and the source's bytes (the last of each, as a parser would take them) in {@code
+   * ids[i]} and {@code sources[i]}. Unknown fields pass through untouched.
    */
-  private static ByteString scan(int i, ByteString event) {
+  private static void scan(int i, ByteString event, ByteString[] ids, ByteString[] sources) {
     try {
       CodedInputStream in = event.newCodedInput();
       ByteString id = ByteString.EMPTY;
+      ByteString source = ByteString.EMPTY;
+      ByteString type = ByteString.EMPTY;
       int attributes = 0;
       for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
         int field = WireFormat.getTagFieldNumber(tag);
@@ -66,10 +75,20 @@ final class BatchValidator {
         if (field == 1 && delimited) {
           id = in.readBytes();
           if (id.size() > MAX_ID_LENGTH) {
-            throw invalid("events[" + i + "].id is " + id.size() + " bytes; the limit is " + MAX_ID_LENGTH);
+            throw invalid(i, "id", "events[" + i + "].id is " + id.size() + " bytes; the limit is " + MAX_ID_LENGTH);
           }
           if (!id.isValidUtf8()) {
-            throw invalid("events[" + i + "].id is not valid UTF-8");
+            throw invalid(i, "id", "events[" + i + "].id is not valid UTF-8");
+          }
+        } else if (field == 2 && delimited) {
+          source = in.readBytes();
+          if (!source.isValidUtf8()) {
+            throw invalid(i, "source", "events[" + i + "].source is not valid UTF-8");
+          }
+        } else if (field == 3 && delimited) {
+          type = in.readBytes();
+          if (!type.isValidUtf8()) {
+            throw invalid(i, "type", "events[" + i + "].type is not valid UTF-8");
           }
         } else if (field == 5 && delimited) {
           CodedInputStream t = in.readBytes().newCodedInput();
@@ -77,7 +96,7 @@ final class BatchValidator {
             if (WireFormat.getTagFieldNumber(tt) == 2 && WireFormat.getTagWireType(tt) == WireFormat.WIRETYPE_VARINT) {
               int nanos = t.readInt32();
               if (nanos < 0 || nanos > 999_999_999) {
-                throw invalid("events[" + i + "].time has nanos " + nanos + " outside [0, 999999999]");
+                throw invalid(i, "time", "events[" + i + "].time has nanos " + nanos + " outside [0, 999999999]");
               }
             } else {
               t.skipField(tt);
@@ -85,7 +104,7 @@ final class BatchValidator {
           }
         } else if (field == 8 && delimited) {
           if (++attributes > MAX_ATTRIBUTES) {
-            throw invalid("events[" + i + "] has more than " + MAX_ATTRIBUTES + " attributes");
+            throw invalid(i, "attributes", "events[" + i + "] has more than " + MAX_ATTRIBUTES + " attributes");
           }
           CodedInputStream entry = in.readBytes().newCodedInput();
           boolean hasKey = false;
@@ -97,15 +116,19 @@ final class BatchValidator {
             }
           }
           if (!hasKey) {
-            throw invalid("events[" + i + "].attributes has an empty key");
+            throw invalid(i, "attributes", "events[" + i + "].attributes has an empty key");
           }
         } else {
           in.skipField(tag);
         }
       }
-      return id;
+      if (type.isEmpty()) {
+        throw invalid(i, "type", "events[" + i + "].type is empty: every event needs a type (as in CloudEvents), e.g. com.example.order.created");
+      }
+      ids[i] = id;
+      sources[i] = source;
     } catch (java.io.IOException e) {
-      throw invalid("events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
+      throw invalid(i, null, "events[" + i + "] is not a valid herald.v1.Event: " + e.getMessage());
     }
   }
 
@@ -117,7 +140,9 @@ final class BatchValidator {
     return ByteString.copyFrom(new UUID(msb, lsb).toString(), StandardCharsets.US_ASCII);
   }
 
-  static StatusRuntimeException invalid(String message) {
-    return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+  /** INVALID_FIELD for event {@code i}'s {@code field} (null: the event as a whole). */
+  static StatusRuntimeException invalid(int i, String field, String message) {
+    return Errors.error(ErrorReason.ERROR_REASON_INVALID_FIELD, message,
+        "field", "events[" + i + "]" + (field == null ? "" : "." + field), "index", i);
   }
 }

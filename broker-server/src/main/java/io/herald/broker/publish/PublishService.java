@@ -1,5 +1,6 @@
 package io.herald.broker.publish;
 
+import com.google.rpc.ErrorInfo;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
@@ -16,6 +17,8 @@ import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
 import io.herald.broker.transport.Drainer;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.PublishError;
 import io.herald.proto.v1.PublishResponse;
@@ -112,7 +115,7 @@ public final class PublishService {
           publishTo(call, waiting, name, topic, req);
         } catch (RuntimeException e) {
           log.error("publish to topic '{}' failed", name, e);
-          call.onError(Status.INTERNAL.withDescription("broker failed to take the publish: " + e).asRuntimeException());
+          call.onError(Errors.internal("broker failed to take the publish: " + e, e));
         }
       }
     });
@@ -120,7 +123,7 @@ public final class PublishService {
 
   private static StatusRuntimeException unwrap(Throwable err) {
     Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
-    return c instanceof StatusRuntimeException sre ? sre : Status.INTERNAL.withDescription(c.toString()).withCause(c).asRuntimeException();
+    return c instanceof StatusRuntimeException sre ? sre : Errors.internal(c.toString(), c);
   }
 
   private void publishTo(ServerCallStreamObserver<PublishResponse> call, Waiting waiting, String name, TopicHandle topic, RawPublish req) {
@@ -221,23 +224,28 @@ public final class PublishService {
 
   private static StatusRuntimeException full(TopicHandle topic) {
     TopicSettings s = topic.settings();
-    return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
-        + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly").asRuntimeException();
+    return Errors.error(ErrorReason.ERROR_REASON_INBOX_FULL, "topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
+        + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly",
+        "topic", topic.name(), "inboxMaxEvents", s.inboxMaxEvents(), "inboxMaxBytes", s.inboxMaxBytes());
   }
 
   private static StatusRuntimeException lineFull(TopicHandle topic) {
     TopicSettings s = topic.settings();
-    return Status.RESOURCE_EXHAUSTED.withDescription("topic '" + topic.name() + "' inbox is full and " + topic.waitingEvents()
-        + " events / " + topic.waitingBytes() + " bytes of publishes already wait for room (publish_wait_max_events "
+    long waitingEvents = topic.waitingEvents();
+    long waitingBytes = topic.waitingBytes();
+    return Errors.error(ErrorReason.ERROR_REASON_WAIT_LINE_FULL, "topic '" + topic.name() + "' inbox is full and " + waitingEvents
+        + " events / " + waitingBytes + " bytes of publishes already wait for room (publish_wait_max_events "
         + s.publishWaitMaxEvents() + ", publish_wait_max_bytes " + s.publishWaitMaxBytes() + "): its subscribers are not keeping up."
-        + " Retry later with backoff or publish more slowly; cancelled publishes leave the line").asRuntimeException();
+        + " Retry later with backoff or publish more slowly; cancelled publishes leave the line",
+        "topic", topic.name(), "waitingEvents", waitingEvents, "waitingBytes", waitingBytes,
+        "publishWaitMaxEvents", s.publishWaitMaxEvents(), "publishWaitMaxBytes", s.publishWaitMaxBytes());
   }
 
   private StatusRuntimeException closed(String name) {
     if (topics.get(name).isEmpty()) {
-      return Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted").asRuntimeException();
+      return Errors.topicNotFound(name, "topic '" + name + "' was deleted");
     }
-    return Status.UNAVAILABLE.withDescription("broker is shutting down; publish to another broker").asRuntimeException();
+    return Errors.shuttingDown("broker is shutting down; publish to another broker");
   }
 
   /**
@@ -332,7 +340,7 @@ public final class PublishService {
             offer(slot, name, topic, req);
           } catch (RuntimeException e) {
             log.error("publish to topic '{}' failed", name, e);
-            slot.failed(Status.INTERNAL.withDescription("broker failed to take the batch: " + e).asRuntimeException());
+            slot.failed(Errors.internal("broker failed to take the batch: " + e, e));
             offered(slot, false);
           }
         }
@@ -548,7 +556,7 @@ public final class PublishService {
       }
       streams.remove(this);
       try {
-        call.onError(Status.INTERNAL.withDescription("broker failed to write to the publish stream: " + t).asRuntimeException());
+        call.onError(Errors.internal("broker failed to write to the publish stream: " + t, t));
       } catch (RuntimeException e) {
         log.debug("publish stream error not sent (call gone): {}", e.toString());
       }
@@ -608,10 +616,15 @@ public final class PublishService {
       @Override
       public void failed(StatusRuntimeException status) {
         Status st = status.getStatus();
-        PublishStreamResponse r = PublishStreamResponse.newBuilder().setBatchId(batchId)
-            .setError(PublishError.newBuilder().setCode(st.getCode().value())
-                .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription()))
-            .build();
+        PublishError.Builder error = PublishError.newBuilder().setCode(st.getCode().value())
+            .setMessage(st.getDescription() == null ? st.getCode().name() : st.getDescription());
+        ErrorInfo info = Errors.info(status);
+        if (info != null) {
+          error.setReason(info.getReason()).putAllMetadata(info.getMetadataMap());
+        } else {
+          error.setReason(Errors.reasonName(ErrorReason.ERROR_REASON_INTERNAL)); // not made by Errors: a bug
+        }
+        PublishStreamResponse r = PublishStreamResponse.newBuilder().setBatchId(batchId).setError(error).build();
         boolean read;
         lock.lock();
         try {

@@ -148,7 +148,7 @@ final class DispatchLoop {
     for (int i = 0; i < b.size(); i++) {
       ByteString ev = b.events.get(i);
       boolean remember = dd != null && !b.assigned[i];
-      String key = remember ? b.ids[i].toStringUtf8() : null;
+      String key = remember ? dedupKey(b.sources[i], b.ids[i]) : null;
       if (remember) {
         PublishAck first = dd.getIfPresent(key);
         if (first != null) {
@@ -201,6 +201,15 @@ final class DispatchLoop {
       FanOut.holdTrimForBlockReaders(topic.registry().snapshot(), target, deadline, sub -> topic.evict(sub, s));
       ring.trimBefore(target);
     }
+  }
+
+  /**
+   * What identifies a duplicate: the source and the publisher's id together (ids are unique per
+   * source; an empty source is one source like any other). The source's length comes first, so
+   * no two (source, id) pairs make the same key.
+   */
+  static String dedupKey(ByteString source, ByteString id) {
+    return source.size() + ":" + source.toStringUtf8() + id.toStringUtf8();
   }
 
   private Cache<String, PublishAck> dedupCache(TopicSettings s) {

@@ -29,16 +29,19 @@ public final class PublishBatch {
   final List<ByteString> events;
   /** Each event's id: its publisher's, or one the broker assigned. */
   final ByteString[] ids;
+  /** Each event's source (empty if none): a publisher's id is unique per source, so dedup keys on both. */
+  final ByteString[] sources;
   /** Which ids the broker assigned (only publisher ids are remembered for dedup). */
   final boolean[] assigned;
   final long bytes;
   final Listener listener;
   private final int size;
 
-  public PublishBatch(List<ByteString> events, ByteString[] ids, boolean[] assigned, long bytes, Listener listener) {
+  public PublishBatch(List<ByteString> events, ByteString[] ids, ByteString[] sources, boolean[] assigned, long bytes, Listener listener) {
     this.events = events;
     this.size = events.size();
     this.ids = ids;
+    this.sources = sources;
     this.assigned = assigned;
     this.bytes = bytes;
     this.listener = listener;

@@ -1,7 +1,8 @@
 package io.herald.broker.topic;
 
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ErrorReason;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.function.LongFunction;
@@ -109,8 +110,9 @@ final class SequenceReservation {
         log.error("topic '{}': cannot record sequence floor {} ({}); publishes that need new sequences fail with UNAVAILABLE until it can",
             topic, floor, cause.toString());
       }
-      throw Status.UNAVAILABLE.withDescription("topic '" + topic + "' cannot record its sequence reservation in the metadata store ("
-          + cause.getMessage() + "); nothing of this batch was accepted; retry later").withCause(cause).asRuntimeException();
+      throw Errors.error(ErrorReason.ERROR_REASON_SEQUENCE_RESERVATION_UNAVAILABLE, "topic '" + topic
+          + "' cannot record its sequence reservation in the metadata store (" + cause.getMessage()
+          + "); nothing of this batch was accepted; retry later", "topic", topic);
     } finally {
       inFlight = null;
       requestedFloor = 0;

@@ -1,8 +1,8 @@
 package io.herald.broker.topic;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
-import io.grpc.Status;
 import io.herald.broker.subscription.Subscription;
+import io.herald.broker.transport.Errors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,7 +35,7 @@ final class SubscriberRegistry {
     lock.lock();
     try {
       if (closed) {
-        throw Status.NOT_FOUND.withDescription("topic '" + topic + "' is closing").asRuntimeException();
+        throw Errors.topicNotFound(topic, "topic '" + topic + "' is closing");
       }
       subscriptions.add(sub);
       snapshot = subscriptions.toArray(NONE);

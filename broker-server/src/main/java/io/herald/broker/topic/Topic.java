@@ -1,6 +1,5 @@
 package io.herald.broker.topic;
 
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
@@ -10,7 +9,9 @@ import io.herald.broker.subscription.GapReason;
 import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
+import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.EpochCause;
+import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.TopicStats;
 import java.time.Instant;
@@ -257,8 +258,8 @@ public final class Topic implements TopicHandle {
         loop.answer(b, loop.currentAcks, null);
       } else {
         loop.forgetKeys();
-        loop.answer(b, null, Status.UNAVAILABLE.withDescription("topic '" + name
-            + "' failed before sequencing this batch (its dispatch loop restarts); nothing of it was accepted; retry").asRuntimeException());
+        loop.answer(b, null, Errors.error(ErrorReason.ERROR_REASON_LOOP_RESTARTED, "topic '" + name
+            + "' failed before sequencing this batch (its dispatch loop restarts); nothing of it was accepted; retry", "topic", name));
       }
     }
     long now = System.nanoTime();
@@ -298,8 +299,8 @@ public final class Topic implements TopicHandle {
   /** Closes the topic for good with INTERNAL: publishes and subscriptions are refused from now on. */
   private void giveUp(Throwable t, String why) {
     log.error("topic '{}' is out of service: {}; closing it", name, why, t);
-    StatusRuntimeException st = Status.INTERNAL.withDescription("topic '" + name + "' is out of service: " + why
-        + " (see the broker log); delete and re-create it, or restart the broker").asRuntimeException();
+    StatusRuntimeException st = Errors.error(ErrorReason.ERROR_REASON_TOPIC_OUT_OF_SERVICE, "topic '" + name + "' is out of service: " + why
+        + " (see the broker log); delete and re-create it, or restart the broker", "topic", name);
     failed = st;
     close(st, CloseReason.TOPIC_FAILED);
   }
@@ -331,8 +332,9 @@ public final class Topic implements TopicHandle {
     long from = sequence;
     if (kind == StartKind.SEQUENCE && positionEpoch != 0 && positionEpoch != current) {
       if (positionEpoch > current) {
-        throw Status.FAILED_PRECONDITION.withDescription("start_position.epoch " + positionEpoch + " is newer than topic '" + name
-            + "''s epoch " + current + "; this broker may be behind: retry on another broker, or resume from the topic's current epoch").asRuntimeException();
+        throw Errors.error(ErrorReason.ERROR_REASON_EPOCH_AHEAD, "start_position.epoch " + positionEpoch + " is newer than topic '" + name
+            + "''s epoch " + current + "; this broker may be behind: retry on another broker, or resume from the topic's current epoch",
+            "topic", name, "epoch", Long.toUnsignedString(positionEpoch), "topicEpoch", current);
       }
       if (positionEpoch < createEpoch) {
         // an earlier incarnation of the name: everything after the position is gone; this one

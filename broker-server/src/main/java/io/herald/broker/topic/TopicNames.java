@@ -1,6 +1,6 @@
 package io.herald.broker.topic;
 
-import io.grpc.Status;
+import io.herald.broker.transport.Errors;
 import java.util.regex.Pattern;
 
 /** Topic name rules: 1-249 characters of {@code [A-Za-z0-9._-]}. */
@@ -13,18 +13,18 @@ public final class TopicNames {
   /** Returns the name, or throws INVALID_ARGUMENT saying what is wrong with it. */
   public static String validate(String field, String name) {
     if (name == null || name.isEmpty()) {
-      throw Status.INVALID_ARGUMENT.withDescription(field + " is empty: give a topic name of 1-249 characters [A-Za-z0-9._-]").asRuntimeException();
+      throw Errors.invalidField(field, field + " is empty: give a topic name of 1-249 characters [A-Za-z0-9._-]");
     }
     if (name.length() > MAX_LENGTH) {
-      throw Status.INVALID_ARGUMENT.withDescription(field + " is " + name.length() + " characters long; the limit is " + MAX_LENGTH).asRuntimeException();
+      throw Errors.invalidField(field, field + " is " + name.length() + " characters long; the limit is " + MAX_LENGTH);
     }
     if (!VALID.matcher(name).matches()) {
       int bad = 0;
       while (bad < name.length() && isValidChar(name.charAt(bad))) {
         bad++;
       }
-      throw Status.INVALID_ARGUMENT.withDescription(String.format(
-          "%s '%s' has a character outside [A-Za-z0-9._-] at index %d (U+%04X)", field, abbreviate(name), bad, (int) name.charAt(bad))).asRuntimeException();
+      throw Errors.invalidField(field, String.format(
+          "%s '%s' has a character outside [A-Za-z0-9._-] at index %d (U+%04X)", field, abbreviate(name), bad, (int) name.charAt(bad)));
     }
     return name;
   }

@@ -5,6 +5,7 @@ import io.grpc.StatusRuntimeException;
 import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
+import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.EpochCause;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,7 +105,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
     Topic t = topics.remove(name);
     if (t != null) {
       // never waits: the loop finishes the batch it is on and ends by itself
-      t.close(Status.NOT_FOUND.withDescription("topic '" + name + "' was deleted before the batch was sequenced").asRuntimeException(),
+      t.close(Errors.topicNotFound(name, "topic '" + name + "' was deleted before the batch was sequenced"),
           CloseReason.TOPIC_DELETED);
       t.terminated().whenComplete((v, e) -> lifecycle.stopped(t));
       log.info("topic '{}' deleted", name);
@@ -129,7 +130,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
     }
     if (closing) {
       // not "not found": the topic is there, this broker is going away; a retry elsewhere helps
-      return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("broker is shutting down; reconnect (to another broker) and retry").asRuntimeException());
+      return CompletableFuture.failedFuture(Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry"));
     }
     if (!autoCreate) {
       return CompletableFuture.failedFuture(notFound(name));
@@ -148,8 +149,8 @@ public final class TopicRegistry implements MetadataStore.Listener {
   }
 
   private static StatusRuntimeException notFound(String name) {
-    return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist; create it first (herald topic create "
-        + name + ") or start the broker with --auto-create-topics").asRuntimeException();
+    return Errors.topicNotFound(name, "topic '" + name + "' does not exist; create it first (herald topic create "
+        + name + ") or start the broker with --auto-create-topics");
   }
 
   /** Every live topic this node owns. */

@@ -1,9 +1,9 @@
 package io.herald.broker.topic;
 
 import com.google.protobuf.Duration;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.subscription.Policy;
+import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.OverflowPolicy;
 import io.herald.proto.v1.PublishOverflow;
 import io.herald.proto.v1.Retention;
@@ -12,7 +12,7 @@ import io.herald.proto.v1.TopicConfig;
 /**
  * A topic's validated, complete configuration. Immutable. Built from a {@link TopicConfig} merged
  * over a base (the broker defaults on create, the current settings on update); every bad value is
- * refused with INVALID_ARGUMENT naming the field, the value and the allowed range.
+ * refused with INVALID_ARGUMENT (reason INVALID_FIELD) naming the field, the value and the allowed range.
  */
 public record TopicSettings(
     Policy defaultPolicy,
@@ -63,7 +63,7 @@ public record TopicSettings(
       case 0 -> rejectWhenFull;
       case PublishOverflow.PUBLISH_OVERFLOW_BLOCK_VALUE -> false;
       case PublishOverflow.PUBLISH_OVERFLOW_REJECT_VALUE -> true;
-      default -> throw invalid("config.publish_overflow: unknown value " + c.getPublishOverflowValue() + " (use PUBLISH_OVERFLOW_BLOCK or PUBLISH_OVERFLOW_REJECT)");
+      default -> throw invalid("config.publish_overflow", "config.publish_overflow: unknown value " + c.getPublishOverflowValue() + " (use PUBLISH_OVERFLOW_BLOCK or PUBLISH_OVERFLOW_REJECT)");
     };
     int subEvents = c.hasSubscriberBufferMaxEvents() ? (int) range("config.subscriber_buffer_max_events", Integer.toUnsignedLong(c.getSubscriberBufferMaxEvents()), 1, 1_000_000) : subscriberBufferMaxEvents;
     long subBytes = c.hasSubscriberBufferMaxBytes() ? range("config.subscriber_buffer_max_bytes", c.getSubscriberBufferMaxBytes(), KIB, GIB) : subscriberBufferMaxBytes;
@@ -90,7 +90,7 @@ public record TopicSettings(
     int dedupIds = c.hasDedupMaxIds() ? (int) range("config.dedup_max_ids", Integer.toUnsignedLong(c.getDedupMaxIds()), 0, 10_000_000) : dedupMaxIds;
     boolean blockAllowed = c.hasBlockPolicyAllowed() ? c.getBlockPolicyAllowed() : blockPolicyAllowed;
     if (!blockAllowed && policy == Policy.BLOCK) {
-      throw invalid("config.default_overflow_policy is OVERFLOW_POLICY_BLOCK while config.block_policy_allowed is false;"
+      throw invalid("config.default_overflow_policy", "config.default_overflow_policy is OVERFLOW_POLICY_BLOCK while config.block_policy_allowed is false;"
           + " choose a DROP default policy or allow BLOCK");
     }
     int waitEvents = c.hasPublishWaitMaxEvents()
@@ -129,7 +129,7 @@ public record TopicSettings(
       case OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST_VALUE -> Policy.DROP_OLDEST;
       case OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST_VALUE -> Policy.DROP_NEWEST;
       case OverflowPolicy.OVERFLOW_POLICY_BLOCK_VALUE -> Policy.BLOCK;
-      default -> throw invalid(field + ": unknown value " + value
+      default -> throw invalid(field, field + ": unknown value " + value
           + " (use OVERFLOW_POLICY_DROP_OLDEST, OVERFLOW_POLICY_DROP_NEWEST or OVERFLOW_POLICY_BLOCK)");
     };
   }
@@ -150,23 +150,23 @@ public record TopicSettings(
   static long range(String field, long value, long min, long max) {
     if (value < min || value > max) {
       String shown = value < 0 ? Long.toUnsignedString(value) : Long.toString(value);
-      throw invalid(field + " = " + shown + " is out of range [" + min + ", " + max + "]");
+      throw invalid(field, field + " = " + shown + " is out of range [" + min + ", " + max + "]");
     }
     return value;
   }
 
   static java.time.Duration duration(String field, Duration d, java.time.Duration max) {
     if (d.getSeconds() < 0 || d.getNanos() < 0 || d.getNanos() > 999_999_999) {
-      throw invalid(field + " = " + d.getSeconds() + "s " + d.getNanos() + "ns is not a valid non-negative duration");
+      throw invalid(field, field + " = " + d.getSeconds() + "s " + d.getNanos() + "ns is not a valid non-negative duration");
     }
     java.time.Duration j = java.time.Duration.ofSeconds(d.getSeconds(), d.getNanos());
     if (j.compareTo(max) > 0) {
-      throw invalid(field + " = " + j + " is longer than the maximum " + max);
+      throw invalid(field, field + " = " + j + " is longer than the maximum " + max);
     }
     return j;
   }
 
-  static StatusRuntimeException invalid(String message) {
-    return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+  static StatusRuntimeException invalid(String field, String message) {
+    return Errors.invalidField(field, message);
   }
 }

@@ -2,6 +2,7 @@ package io.herald.broker.transport;
 
 import io.grpc.ForwardingServerCall;
 import io.grpc.Grpc;
+import io.grpc.KnownLength;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -11,6 +12,9 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.herald.proto.v1.ErrorReason;
+import java.io.FilterInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,9 +23,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Answers request bytes that do not decode with INVALID_ARGUMENT and the parse error, instead of
- * grpc-java's {@code UNKNOWN "Application error processing RPC"} and an ERROR stack trace (grpc-java
- * treats any exception thrown while parsing a request as a bug in the application).
+ * Answers request bytes that do not decode with INVALID_ARGUMENT (reason MALFORMED_REQUEST) and the
+ * parse error, instead of grpc-java's {@code UNKNOWN "Application error processing RPC"} and an
+ * ERROR stack trace (grpc-java treats any exception thrown while parsing a request as a bug in the
+ * application); and a request larger than {@link Errors#MAX_MESSAGE_BYTES} with RESOURCE_EXHAUSTED
+ * (reason MESSAGE_TOO_LARGE), which the transport cannot say with details: the transport's own
+ * limit is {@link #TRANSPORT_MAX_MESSAGE_BYTES}, twice the API's, so that the broker sees the
+ * message and refuses it here.
  *
  * <p>{@link #guard} rebuilds a service so that the transport hands each request over undecoded (the
  * {@link InputStream} it already has: no copy) and the method's own request marshaller parses it in
@@ -37,6 +45,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class UndecodableRequests {
   private static final Logger log = LoggerFactory.getLogger(UndecodableRequests.class);
+  /**
+   * The gRPC transport's limit ({@code maxInboundMessageSize}): larger messages are refused by it,
+   * without details, before any call sees them. Between the API's limit and this one the broker
+   * refuses them itself, with details.
+   */
+  public static final int TRANSPORT_MAX_MESSAGE_BYTES = 2 * Errors.MAX_MESSAGE_BYTES;
 
   /** Hands the transport's stream over as it is; the method's marshaller parses it later. */
   private static final MethodDescriptor.Marshaller<InputStream> UNPARSED = new MethodDescriptor.Marshaller<>() {
@@ -100,7 +114,7 @@ public final class UndecodableRequests {
       }
       Q request;
       try {
-        request = method.parseRequest(message);
+        request = method.parseRequest(limited(message));
       } catch (RuntimeException e) {
         refuse(e);
         return;
@@ -108,12 +122,49 @@ public final class UndecodableRequests {
       delegate.onMessage(request);
     }
 
+    /**
+     * The message, refused at once if its size is known and over the limit, or counted as it is
+     * parsed if not (a compressed message is only sized as it is inflated).
+     */
+    private static InputStream limited(InputStream message) {
+      if (message instanceof KnownLength) {
+        int size;
+        try {
+          size = message.available();
+        } catch (IOException e) {
+          throw Errors.error(ErrorReason.ERROR_REASON_MALFORMED_REQUEST, "cannot read the request: " + e);
+        }
+        if (size > Errors.MAX_MESSAGE_BYTES) {
+          throw tooLarge(Integer.toString(size));
+        }
+        return message;
+      }
+      return new SizeLimit(message);
+    }
+
+    private static StatusRuntimeException tooLarge(String size) {
+      return Errors.error(ErrorReason.ERROR_REASON_MESSAGE_TOO_LARGE, "the request is " + size + " bytes; the broker takes messages of at most "
+          + Errors.MAX_MESSAGE_BYTES + " bytes (4 MiB): split the batch", "limit", Errors.MAX_MESSAGE_BYTES, "value", size);
+    }
+
     private void refuse(RuntimeException e) {
       refused = true;
-      String detail = describe(e);
-      log.info("refused an undecodable request on {} from {}: {}", method.getFullMethodName(),
-          call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), detail);
-      decoded.refuse(Status.INVALID_ARGUMENT.withDescription("cannot decode the " + method.getBareMethodName() + " request: " + detail));
+      StatusRuntimeException refusal;
+      String what;
+      if (Errors.info(e) != null) {
+        refusal = (StatusRuntimeException) e; // already says why: too large
+        what = "an oversized";
+      } else if (e instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+        refusal = tooLarge("more than " + TRANSPORT_MAX_MESSAGE_BYTES); // inflated past the transport's limit
+        what = "an oversized";
+      } else {
+        refusal = Errors.error(ErrorReason.ERROR_REASON_MALFORMED_REQUEST,
+            "cannot decode the " + method.getBareMethodName() + " request: " + describe(e));
+        what = "an undecodable";
+      }
+      log.info("refused {} request on {} from {}: {}", what, method.getFullMethodName(),
+          call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), refusal.getStatus().getDescription());
+      decoded.refuse(refusal);
       delegate.onCancel(); // the handler releases what the call holds, as for a client cancel
     }
 
@@ -160,6 +211,47 @@ public final class UndecodableRequests {
     }
   }
 
+  /** Counts the bytes read and refuses the message once they pass the API's limit. */
+  private static final class SizeLimit extends FilterInputStream {
+    private long read;
+
+    SizeLimit(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        count(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) throws IOException {
+      int n = super.read(buf, off, len);
+      if (n > 0) {
+        count(n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long k = super.skip(n);
+      count(k);
+      return k;
+    }
+
+    private void count(long n) {
+      read += n;
+      if (read > Errors.MAX_MESSAGE_BYTES) {
+        throw GuardedListener.tooLarge("more than " + Errors.MAX_MESSAGE_BYTES);
+      }
+    }
+  }
+
   /**
    * The call as the handler sees it: the method's real descriptor, and a refusal that never races
    * the handler's own writer. A stream's responses may be written from another thread than the
@@ -180,7 +272,7 @@ public final class UndecodableRequests {
     private final MethodDescriptor<Q, R> method;
     private final AtomicInteger state = new AtomicInteger(IDLE);
     /** Written before the CAS that publishes REFUSE_PENDING; read after seeing it. */
-    private Status refusal;
+    private StatusRuntimeException refusal;
 
     @SuppressWarnings("unchecked")
     DecodedCall(ServerCall<InputStream, R> call, MethodDescriptor<Q, R> method) {
@@ -230,17 +322,22 @@ public final class UndecodableRequests {
     private void writeDone() {
       if (!state.compareAndSet(BUSY, IDLE)) { // REFUSE_PENDING
         state.set(CLOSED);
-        super.close(refusal, new Metadata());
+        closeWith(refusal);
       }
     }
 
+    private void closeWith(StatusRuntimeException e) {
+      Metadata trailers = e.getTrailers();
+      super.close(e.getStatus(), trailers == null ? new Metadata() : trailers);
+    }
+
     /** Ends the call with {@code status} now, or as soon as the handler's write in progress ends. */
-    void refuse(Status status) {
+    void refuse(StatusRuntimeException status) {
       refusal = status;
       while (true) {
         int s = state.get();
         if (s == IDLE && state.compareAndSet(IDLE, CLOSED)) {
-          super.close(status, new Metadata());
+          closeWith(status);
           return;
         }
         if (s == BUSY && state.compareAndSet(BUSY, REFUSE_PENDING)) {

@@ -56,7 +56,7 @@ public class InboxLincheckTest {
   private static PublishBatch batch(int size) {
     ByteString[] ids = new ByteString[size];
     java.util.Arrays.fill(ids, ByteString.EMPTY);
-    return new PublishBatch(Collections.nCopies(size, ByteString.copyFromUtf8("e")), ids, new boolean[size], size, SILENT);
+    return new PublishBatch(Collections.nCopies(size, ByteString.copyFromUtf8("e")), ids, new ByteString[size], new boolean[size], size, SILENT);
   }
 
   @Operation

@@ -43,7 +43,7 @@ class InboxTest {
       List<ByteString> evs = Collections.nCopies(events, ByteString.copyFrom(new byte[10]));
       ByteString[] ids = new ByteString[events];
       java.util.Arrays.fill(ids, ByteString.EMPTY);
-      batch = new PublishBatch(evs, ids, new boolean[events], 10L * events, this);
+      batch = new PublishBatch(evs, ids, new ByteString[events], new boolean[events], 10L * events, this);
     }
 
     @Override

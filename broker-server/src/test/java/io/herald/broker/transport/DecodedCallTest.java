@@ -102,7 +102,7 @@ class DecodedCallTest {
     Thread writer = Thread.ofPlatform().name("test-writer").start(() -> call.sendMessage("in flight"));
     assertThat(transport.entered.await(10, TimeUnit.SECONDS)).isTrue();
 
-    call.refuse(Status.INVALID_ARGUMENT.withDescription("bad bytes"));
+    call.refuse(Status.INVALID_ARGUMENT.withDescription("bad bytes").asRuntimeException());
     assertThat(transport.closed).as("not closed under the writer").isEmpty();
 
     transport.release.countDown();
@@ -123,8 +123,8 @@ class DecodedCallTest {
     TransportCall transport = new TransportCall();
     UndecodableRequests.DecodedCall<String, String> call = new UndecodableRequests.DecodedCall<>(transport, METHOD);
     call.sendMessage("before");
-    call.refuse(Status.INVALID_ARGUMENT);
-    call.refuse(Status.INVALID_ARGUMENT);
+    call.refuse(Status.INVALID_ARGUMENT.asRuntimeException());
+    call.refuse(Status.INVALID_ARGUMENT.asRuntimeException());
     call.sendMessage("after");
     assertThat(transport.sent).containsExactly("before");
     assertThat(transport.closed).extracting(Status::getCode).containsExactly(Status.Code.INVALID_ARGUMENT);
@@ -135,7 +135,7 @@ class DecodedCallTest {
     TransportCall transport = new TransportCall();
     UndecodableRequests.DecodedCall<String, String> call = new UndecodableRequests.DecodedCall<>(transport, METHOD);
     call.close(Status.NOT_FOUND, new Metadata());
-    call.refuse(Status.INVALID_ARGUMENT);
+    call.refuse(Status.INVALID_ARGUMENT.asRuntimeException());
     assertThat(transport.closed).extracting(Status::getCode).containsExactly(Status.Code.NOT_FOUND);
   }
 }

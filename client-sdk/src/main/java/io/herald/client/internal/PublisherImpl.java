@@ -1,10 +1,10 @@
 package io.herald.client.internal;
 
-import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.herald.client.Batching;
 import io.herald.client.ErrorCode;
+import io.herald.client.ErrorReason;
 import io.herald.client.Event;
 import io.herald.client.HeraldException;
 import io.herald.client.PublishReceipt;
@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -38,16 +39,18 @@ import org.slf4j.LoggerFactory;
  * completes the batch's receipts (in order, on a per-publisher serial view of the callback
  * executor) and frees its pending room. When the stream breaks, the batches in flight go back to
  * a retry queue sent ahead of {@code toSend}, in order, and a new stream opens after a backoff; the broker dedups
- * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable code
- * (e.g. a REJECT topic shedding load) is resent after a backoff; one refused for good fails its
- * receipts. Receipts are completed exactly once, by the one place that removes a batch from the
+ * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable reason
+ * (e.g. INBOX_FULL: a REJECT topic shedding load) is resent after a backoff; one refused for good
+ * (e.g. EVENT_TOO_LARGE) fails its receipts at once. Whether a refusal is retryable follows its
+ * {@link ErrorReason}, not its status code. Receipts are completed exactly once, by the one place that removes a batch from the
  * queue that holds it.
  *
  * <h2>Deadline</h2>
  * Every batch has a deadline: the retry settings' total timeout after its first event was
  * published. One timer ({@code expiryTimer}) fires at the earliest deadline of all pending batches
  * and fails what is due with a retryable DEADLINE_EXCEEDED, wherever it is: open, queued, waiting
- * for a retry, or on the wire. A batch on the wire that is due means the stream has not answered
+ * for a retry, or on the wire; a batch waiting to be resent after a retryable refusal fails with
+ * that refusal (e.g. INBOX_FULL), which says more. A batch on the wire that is due means the stream has not answered
  * for that long: the stream is dropped (its other batches go back to the retry queue) and a new
  * one opens after a backoff. So every receipt completes within the total timeout, whatever the
  * broker does.
@@ -162,6 +165,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     final long deadlineNanos;
     long bytes;
     long id;
+    /** The broker's retryable refusal it waits to be resent after; null once it is sent again. */
+    HeraldException refusal;
 
     Batch(long deadlineNanos) {
       this.deadlineNanos = deadlineNanos;
@@ -172,9 +177,14 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   public CompletableFuture<PublishReceipt> publish(Event event) {
     // events carry their id from the moment they are built: the wire form goes as it is
     Pending p = new Pending(core.tracing().inject(WireAccess.toWire(event)));
+    if (p.proto.getType().isEmpty()) {
+      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT, ErrorReason.INVALID_FIELD,
+          Map.of("field", "type"), "the event has no type; the broker requires one (e.g. Event.of(\"order.created\", bytes))", null));
+    }
     if (p.size > Batching.MAX_BYTES_LIMIT) {
-      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT,
-          "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes"));
+      return CompletableFuture.failedFuture(new HeraldException(ErrorCode.INVALID_ARGUMENT, ErrorReason.EVENT_TOO_LARGE,
+          Map.of("topic", topic, "limit", Long.toString(Batching.MAX_BYTES_LIMIT), "value", Integer.toString(p.size)),
+          "event is " + p.size + " bytes; the largest event that fits a message is " + Batching.MAX_BYTES_LIMIT + " bytes", null));
     }
     boolean send = false;
     lock.lock();
@@ -192,6 +202,13 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       }
       pendingEvents++;
       pendingBytes += p.size;
+      if (open != null && open.bytes + p.size > batching.maxBytes()) {
+        // the event would take the batch past its byte bound: the batch goes as it is, the event
+        // starts the next one (so no batch passes maxBytes, and none passes the broker's message
+        // limit; an event larger than maxBytes goes alone)
+        seal();
+        send = claimSender();
+      }
       if (open == null) {
         open = new Batch(System.nanoTime() + retry.totalTimeout().toNanos());
         if (expiryTimer == null) {
@@ -205,10 +222,10 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       open.bytes += p.size;
       if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
-        send = claimSender();
+        send |= claimSender();
       } else if (batching.linger().isZero()) {
         // no linger: send now if the stream has room; otherwise the batch grows until it does
-        send = claimSender();
+        send |= claimSender();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -323,6 +340,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
     }
     Batch b = retryQueue.isEmpty() ? toSend.pollFirst() : retryQueue.pollFirst();
     b.id = nextBatchId++;
+    b.refusal = null;
     inFlight.addLast(b);
     long id = b.id;
     List<Pending> events = b.events; // not changed once sealed
@@ -362,8 +380,9 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       b = inFlight.pollFirst();
       attempt = 0;
       if (r.hasError()) {
-        ErrorCode code = ErrorCode.of(r.getError().getCode());
-        if (code.retryable() && !expired(b)) {
+        HeraldException refusal = Errors.from(r.getError(), "batch refused by the broker: ");
+        if (refusal.isRetryable() && !expired(b)) {
+          b.refusal = refusal;
           // resend after a pause, ahead of everything not yet sent (batches already in flight behind
           // it that succeed are sequenced first: a REJECT topic may reorder across batches)
           retryQueue.addLast(b);
@@ -371,7 +390,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
           core.schedule(this::resume, TimeUnit.NANOSECONDS.toMillis(pausedUntilNanos - System.nanoTime()) + 1);
           return;
         }
-        fail(b, Errors.from(code, "batch refused by the broker: " + r.getError().getMessage(), null));
+        fail(b, refusal);
       } else if (r.getAcksCount() != b.events.size()) {
         fail(b, new HeraldException(ErrorCode.INTERNAL, "broker answered " + r.getAcksCount() + " acks for " + b.events.size() + " events"));
       } else {
@@ -455,7 +474,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
         open = null;
       }
       failExpired(toSend, now, "never sent: no stream to the broker had room for it");
-      failExpired(retryQueue, now, "not sent again in time after a failure");
+      failExpired(retryQueue, now, "not sent again in time after a failure"); // or its refusal
       boolean unanswered = false;
       for (Batch b : inFlight) {
         unanswered |= expired(b, now);
@@ -490,7 +509,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       Batch b = it.next();
       if (expired(b, now)) {
         it.remove();
-        fail(b, deadlineExceeded(why));
+        fail(b, b.refusal != null ? b.refusal : deadlineExceeded(why));
       }
     }
   }
@@ -560,13 +579,11 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       while (!inFlight.isEmpty()) {
         retryQueue.addLast(inFlight.pollFirst());
       }
-      Status st = error == null ? Status.UNAVAILABLE.withDescription("stream ended") : Status.fromThrowable(error);
-      ErrorCode code = ErrorCode.of(st.getCode().value());
-      boolean retryable = code.retryable() || code == ErrorCode.CANCELLED && !closed;
+      HeraldException e = error == null ? new HeraldException(ErrorCode.UNAVAILABLE, "stream ended") : Errors.from(error);
+      boolean retryable = e.isRetryable() || e.code() == ErrorCode.CANCELLED && !closed;
       if (!retryable || closed) {
         // what waits would go nowhere: fail it now (batches with time left wait for the next
         // stream; the expiry timer bounds how long)
-        HeraldException e = Errors.from(code, String.valueOf(st.getDescription()), error);
         for (Batch b : new ArrayList<>(retryQueue)) {
           fail(b, e);
         }
@@ -579,7 +596,7 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       if (closed && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
         return;
       }
-      log.debug("publisher for '{}': stream ended ({}); reconnecting", topic, st);
+      log.debug("publisher for '{}': stream ended ({}); reconnecting", topic, e.getMessage());
       scheduleReconnect();
     } finally {
       lock.unlock();

@@ -1,6 +1,5 @@
 package io.herald.client.internal;
 
-import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.herald.client.ConnectionListener;
@@ -321,17 +320,16 @@ public final class SubscriptionImpl implements Subscription, ClientCore.Resource
         return;
       }
       stream = null;
-      Status st = error == null ? Status.UNAVAILABLE.withDescription("the broker ended the stream") : Status.fromThrowable(error);
-      ErrorCode code = ErrorCode.of(st.getCode().value());
-      String why = st.getDescription() == null ? code.name() : st.getDescription();
+      HeraldException e = error == null ? new HeraldException(ErrorCode.UNAVAILABLE, "the broker ended the stream") : Errors.from(error);
+      String why = e.getMessage();
       if (!everStarted) {
         // refused at the start: the caller of subscribe() hears it
-        terminal = Errors.from(code, why, error);
+        terminal = e;
         firstStart.completeExceptionally(terminal);
-      } else if (code == ErrorCode.RESOURCE_EXHAUSTED) {
-        terminal = new HeraldException.SlowConsumerException(why, error);
-      } else if (!code.retryable() && code != ErrorCode.CANCELLED) {
-        terminal = Errors.from(code, why, error);
+      } else if (!e.isRetryable() && e.code() != ErrorCode.CANCELLED) {
+        // the reason decides: SLOW_CONSUMER (a SlowConsumerException), TOPIC_NOT_FOUND, ... end it;
+        // SHUTTING_DOWN, INTERNAL and transport failures resume
+        terminal = e;
       }
       if (terminal != null) {
         active = false;
