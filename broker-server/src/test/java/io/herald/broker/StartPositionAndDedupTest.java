@@ -87,6 +87,8 @@ class StartPositionAndDedupTest {
   void sequenceNoLongerRetainedStartsWithARetentionGap() throws Exception {
     b.publish("t", "e", 100, 25); // retained: 51..100
     TestSubscriber s = subscribe(StartPositionKind.START_POSITION_KIND_SEQUENCE, 10);
+    // the start is the first event it can be sent: the first retained one (the lost range comes first as a gap)
+    assertThat(s.started.get().getStartSequence()).isEqualTo(51);
     s.awaitAccounted(91);
     Object first = s.frames().get(0);
     assertThat(first).isInstanceOf(GapNotice.class);
@@ -102,6 +104,7 @@ class StartPositionAndDedupTest {
   void sequenceInTheFutureWaitsForIt() throws Exception {
     b.publish("t", "e", 5, 5);
     TestSubscriber s = subscribe(StartPositionKind.START_POSITION_KIND_SEQUENCE, 8);
+    assertThat(s.started.get().getStartSequence()).isEqualTo(8); // a start in the future: waits for it, as the proto says
     b.publish("t", "f", 5, 5);
     assertThat(seqs(s.awaitEvents(3))).containsExactly(8L, 9L, 10L);
     assertThat(s.gaps()).isEmpty();
