@@ -170,17 +170,7 @@ public final class LocalMetadataStore implements MetadataStore {
     TransportThreads.checkMayBlock("writing topic metadata");
     ListTopicsResponse.Builder b = ListTopicsResponse.newBuilder();
     for (TopicRecord r : topics.values()) {
-      b.addTopics(Topic.newBuilder()
-          .setName(r.name())
-          .setConfig(r.settings().toProto())
-          .setStats(io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(r.sequenceFloor()))
-          .setCreateTime(Timestamp.newBuilder().setSeconds(r.createTime().getEpochSecond()).setNanos(r.createTime().getNano()))
-          .setEpoch(r.epoch())
-          .setEpochStartSequence(r.epochStartSequence())
-          .setEpochCause(r.epochCause())
-          .setCreateEpoch(r.createEpoch())
-          .setOwner(r.owner())
-          .setCrashLostBelow(r.crashLostBelow()));
+      b.addTopics(r.toStored());
     }
     try {
       writeDurably(file, JsonFormat.printer().print(b).getBytes(StandardCharsets.UTF_8));
@@ -455,15 +445,7 @@ public final class LocalMetadataStore implements MetadataStore {
   public List<TopicRecord> list(String afterName, int limit) {
     lock.lock();
     try {
-      var view = afterName == null ? topics.values() : topics.tailMap(afterName, false).values();
-      List<TopicRecord> out = new ArrayList<>(Math.min(limit, view.size()));
-      for (TopicRecord r : view) {
-        if (out.size() >= limit) {
-          break;
-        }
-        out.add(r);
-      }
-      return out;
+      return TopicRecord.page(topics, afterName, limit);
     } finally {
       lock.unlock();
     }

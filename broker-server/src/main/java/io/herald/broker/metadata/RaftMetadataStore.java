@@ -295,7 +295,7 @@ public final class RaftMetadataStore implements MetadataStore {
 
   private static TopicRecord recordFrom(byte[] reply) {
     try {
-      return fromProto(Topic.parseFrom(reply));
+      return TopicRecord.fromStored(Topic.parseFrom(reply));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     }
@@ -431,30 +431,9 @@ public final class RaftMetadataStore implements MetadataStore {
     return b;
   }
 
-  static Topic toProto(TopicRecord r) {
-    return Topic.newBuilder()
-        .setName(r.name())
-        .setConfig(r.settings().toProto())
-        .setStats(io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(r.sequenceFloor()))
-        .setCreateTime(Timestamp.newBuilder().setSeconds(r.createTime().getEpochSecond()).setNanos(r.createTime().getNano()))
-        .setEpoch(r.epoch())
-        .setEpochStartSequence(r.epochStartSequence())
-        .setEpochCause(r.epochCause())
-        .setCreateEpoch(r.createEpoch())
-        .setOwner(r.owner())
-        .setCrashLostBelow(r.crashLostBelow())
-        .build();
-  }
-
-  static TopicRecord fromProto(Topic t) {
-    return new TopicRecord(t.getName(), TopicSettings.DEFAULTS.merge(t.getConfig()),
-        Instant.ofEpochSecond(t.getCreateTime().getSeconds(), t.getCreateTime().getNanos()),
-        t.getStats().getNextSequence(), t.getOwner(), t.getEpoch(), t.getEpochStartSequence(), t.getEpochCause(),
-        t.getCreateEpoch(), t.getCrashLostBelow());
-  }
 
   private static byte[] ok(TopicRecord r) {
-    byte[] body = r == null ? new byte[0] : toProto(r).toByteArray();
+    byte[] body = r == null ? new byte[0] : r.toStored().toByteArray();
     byte[] out = new byte[body.length + 1];
     System.arraycopy(body, 0, out, 1, body.length);
     return out;
@@ -493,15 +472,7 @@ public final class RaftMetadataStore implements MetadataStore {
     List<TopicRecord> list(String afterName, int limit) {
       lock.lock();
       try {
-        var view = afterName == null ? topics.values() : topics.tailMap(afterName, false).values();
-        List<TopicRecord> out = new ArrayList<>(Math.min(limit, view.size()));
-        for (TopicRecord r : view) {
-          if (out.size() >= limit) {
-            break;
-          }
-          out.add(r);
-        }
-        return out;
+        return TopicRecord.page(topics, afterName, limit);
       } finally {
         lock.unlock();
       }
@@ -563,7 +534,7 @@ public final class RaftMetadataStore implements MetadataStore {
       ListTopicsResponse all = ListTopicsResponse.parseFrom(Files.readAllBytes(file));
       TreeMap<String, TopicRecord> next = new TreeMap<>();
       for (Topic t : all.getTopicsList()) {
-        next.put(t.getName(), fromProto(t));
+        next.put(t.getName(), TopicRecord.fromStored(t));
       }
       lock.lock();
       try {
@@ -601,7 +572,7 @@ public final class RaftMetadataStore implements MetadataStore {
       try {
         last = getLastAppliedTermIndex();
         for (TopicRecord r : topics.values()) {
-          b.addTopics(toProto(r));
+          b.addTopics(r.toStored());
         }
       } finally {
         lock.unlock();

@@ -1,8 +1,13 @@
 package io.herald.broker.metadata;
 
+import com.google.protobuf.Timestamp;
 import io.herald.broker.topic.TopicSettings;
 import io.herald.proto.v1.EpochCause;
+import io.herald.proto.v1.Topic;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.NavigableMap;
 
 /**
  * A topic as the metadata store knows it. Immutable.
@@ -58,5 +63,42 @@ public record TopicRecord(String name, TopicSettings settings, Instant createTim
    */
   public static long nextEpoch(long previous) {
     return Math.max(previous + 1, System.currentTimeMillis());
+  }
+
+  /** The form both metadata stores keep a record in: a {@code herald.v1.Topic}, the floor as {@code stats.next_sequence}. */
+  public Topic toStored() {
+    return Topic.newBuilder()
+        .setName(name)
+        .setConfig(settings.toProto())
+        .setStats(io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(sequenceFloor))
+        .setCreateTime(Timestamp.newBuilder().setSeconds(createTime.getEpochSecond()).setNanos(createTime.getNano()))
+        .setEpoch(epoch)
+        .setEpochStartSequence(epochStartSequence)
+        .setEpochCause(epochCause)
+        .setCreateEpoch(createEpoch)
+        .setOwner(owner)
+        .setCrashLostBelow(crashLostBelow)
+        .build();
+  }
+
+  /** The record {@link #toStored()} wrote. */
+  public static TopicRecord fromStored(Topic t) {
+    return new TopicRecord(t.getName(), TopicSettings.DEFAULTS.merge(t.getConfig()),
+        Instant.ofEpochSecond(t.getCreateTime().getSeconds(), t.getCreateTime().getNanos()),
+        t.getStats().getNextSequence(), t.getOwner(), t.getEpoch(), t.getEpochStartSequence(), t.getEpochCause(),
+        t.getCreateEpoch(), t.getCrashLostBelow());
+  }
+
+  /** Records in name order after {@code afterName} (null: from the first), at most {@code limit}: a store's list page. */
+  static List<TopicRecord> page(NavigableMap<String, TopicRecord> byName, String afterName, int limit) {
+    var view = afterName == null ? byName.values() : byName.tailMap(afterName, false).values();
+    List<TopicRecord> out = new ArrayList<>(Math.min(limit, view.size()));
+    for (TopicRecord r : view) {
+      if (out.size() >= limit) {
+        break;
+      }
+      out.add(r);
+    }
+    return out;
   }
 }

@@ -198,7 +198,11 @@ final class DispatchLoop {
   private void trim(TopicSettings s, long deadline) throws InterruptedException {
     long target = ring.trimTarget(s.retentionMaxEvents(), s.retentionMaxBytes(), s.retentionMaxAge().toMillis(), System.currentTimeMillis());
     if (target > ring.firstSequence()) {
-      FanOut.holdTrimForBlockReaders(topic.registry().snapshot(), target, deadline, sub -> topic.evict(sub, s));
+      // only a BLOCK reader catching up holds a pin: without one below the target (the usual case,
+      // every batch of a busy topic) there is nobody to wait for and no lock of theirs to take
+      if (ring.pinnedBelow(target)) {
+        FanOut.holdTrimForBlockReaders(topic.registry().snapshot(), target, deadline, sub -> topic.evict(sub, s));
+      }
       ring.trimBefore(target);
     }
   }

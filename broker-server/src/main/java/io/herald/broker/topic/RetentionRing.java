@@ -286,6 +286,16 @@ final class RetentionRing implements RetainedLog {
     }
   }
 
+  /** True when a pin holds history below {@code sequence} (a BLOCK reader that has not read it yet). */
+  boolean pinnedBelow(long sequence) {
+    lock.lock();
+    try {
+      return !pins.isEmpty() && pins.firstKey() < sequence;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Pins held now (for tests). */
   int pins() {
     lock.lock();

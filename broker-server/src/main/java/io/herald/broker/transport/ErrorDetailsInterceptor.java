@@ -55,8 +55,8 @@ public final class ErrorDetailsInterceptor implements ServerInterceptor {
         MethodDescriptor<InputStream, InputStream> method = MethodDescriptor.<InputStream, InputStream>newBuilder()
             .setType(MethodDescriptor.MethodType.UNKNOWN)
             .setFullMethodName(methodName)
-            .setRequestMarshaller(RAW)
-            .setResponseMarshaller(RAW)
+            .setRequestMarshaller(UndecodableRequests.UNPARSED)
+            .setResponseMarshaller(UndecodableRequests.UNPARSED)
             .build();
         return ServerMethodDefinition.create(method, (call, headers) -> {
           call.close(Status.UNIMPLEMENTED.withDescription("this broker has no method " + methodName), new Metadata());
@@ -65,16 +65,4 @@ public final class ErrorDetailsInterceptor implements ServerInterceptor {
       }
     };
   }
-
-  private static final MethodDescriptor.Marshaller<InputStream> RAW = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(InputStream value) {
-      return value;
-    }
-
-    @Override
-    public InputStream parse(InputStream stream) {
-      return stream;
-    }
-  };
 }

@@ -53,7 +53,7 @@ public final class UndecodableRequests {
   public static final int TRANSPORT_MAX_MESSAGE_BYTES = 2 * Errors.MAX_MESSAGE_BYTES;
 
   /** Hands the transport's stream over as it is; the method's marshaller parses it later. */
-  private static final MethodDescriptor.Marshaller<InputStream> UNPARSED = new MethodDescriptor.Marshaller<>() {
+  static final MethodDescriptor.Marshaller<InputStream> UNPARSED = new MethodDescriptor.Marshaller<>() {
     @Override
     public InputStream stream(InputStream value) {
       return value;
