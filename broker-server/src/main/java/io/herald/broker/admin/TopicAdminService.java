@@ -32,7 +32,6 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * {@code herald.v1.TopicAdminService}. Metadata changes go through the {@link MetadataStore};
@@ -233,10 +232,6 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   }
 
   private static StatusRuntimeException toStatus(Throwable e) {
-    Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-    if (t instanceof StatusRuntimeException sre) {
-      return sre;
-    }
-    return Errors.internal(t.toString(), t);
+    return Errors.status(e, null);
   }
 }

@@ -241,9 +241,7 @@ public final class SubscribeService {
           // thread (the transport thread never waits for the disk)
           topics.resolve(name).whenComplete((topic, err) -> {
             if (err != null) {
-              Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
-              failStart(c instanceof StatusRuntimeException sre ? sre
-                  : Errors.internal("cannot resolve topic '" + name + "': " + c, c));
+              failStart(Errors.status(err, "cannot resolve topic '" + name + "': "));
               return;
             }
             try {

@@ -107,7 +107,7 @@ public final class PublishService {
     // at once for a live topic; on the metadata thread for one being auto-created (never blocks)
     topics.resolve(name).whenComplete((topic, err) -> {
       if (err != null) {
-        StatusRuntimeException e = unwrap(err);
+        StatusRuntimeException e = Errors.status(err, null);
         countRefusal(e);
         call.onError(e);
       } else {
@@ -119,11 +119,6 @@ public final class PublishService {
         }
       }
     });
-  }
-
-  private static StatusRuntimeException unwrap(Throwable err) {
-    Throwable c = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
-    return c instanceof StatusRuntimeException sre ? sre : Errors.internal(c.toString(), c);
   }
 
   private void publishTo(ServerCallStreamObserver<PublishResponse> call, Waiting waiting, String name, TopicHandle topic, RawPublish req) {
@@ -331,7 +326,7 @@ public final class PublishService {
       // stays OFFERING meanwhile, so no other request is read)
       topics.resolve(name).whenComplete((topic, err) -> {
         if (err != null) {
-          StatusRuntimeException e = unwrap(err);
+          StatusRuntimeException e = Errors.status(err, null);
           countRefusal(e);
           slot.failed(e);
           offered(slot, false);

@@ -83,6 +83,19 @@ public final class Errors {
     return error(ErrorReason.ERROR_REASON_INTERNAL, message, cause);
   }
 
+  /**
+   * The status a failed future carries, for its caller: a {@link StatusRuntimeException} as it is
+   * (unwrapped from a {@link java.util.concurrent.CompletionException}), anything else INTERNAL,
+   * its message prefixed by {@code context} when given.
+   */
+  public static StatusRuntimeException status(Throwable failure, String context) {
+    Throwable t = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    if (t instanceof StatusRuntimeException sre) {
+      return sre;
+    }
+    return internal(context == null ? t.toString() : context + t, t);
+  }
+
   /** INVALID_ARGUMENT INVALID_FIELD naming the field. */
   public static StatusRuntimeException invalidField(String field, String message) {
     return error(ErrorReason.ERROR_REASON_INVALID_FIELD, message, "field", field);
