@@ -70,7 +70,7 @@ class ErrorReasonTest {
     // a publisher of its own (its own stream: answers on a stream come in order, and the filler's
     // stay unanswered) keeps being refused, retries, and past its total timeout fails with the refusal
     Publisher pub = client.publisher("reject").batching(Batching.none())
-        .retry(new RetrySettings(Duration.ofMillis(50), Duration.ofMillis(100), 2.0, Duration.ofSeconds(1))).create();
+        .retry(new RetrySettings(Duration.ofMillis(50), Duration.ofMillis(100), 2.0, Duration.ofSeconds(4))).create();
     java.util.concurrent.CompletableFuture<PublishReceipt> refused = pub.publish(Event.of("t", new byte[10]));
     HeraldException inboxFull = failureOf(refused);
     assertThat(inboxFull.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
