@@ -11,8 +11,6 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.herald.broker.admin.TopicAdminService;
 import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.delivery.SubscribeService;
-import io.herald.broker.metadata.LocalMetadataStore;
-import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.RaftMetadataStore;
 import io.herald.broker.observability.BrokerMetrics;
 import io.herald.broker.observability.GrpcMetricsInterceptor;
@@ -31,6 +29,7 @@ import io.herald.proto.v1.TopicAdminServiceGrpc;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -62,7 +61,10 @@ public final class Broker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Broker.class);
 
   private final BrokerConfig config;
-  private final MetadataStore metadata;
+  private final RaftMetadataStore metadata;
+  private final BrokerConfig.Cluster cluster;
+  /** The data dir made up for a broker without {@code --data-dir}; removed at close. */
+  private java.nio.file.Path tempDataDir;
   private final TopicRegistry topics;
   private final ThreadPoolExecutor writers;
   private final ExecutorService admin;
@@ -76,6 +78,8 @@ public final class Broker implements AutoCloseable {
   private final BrokerMetrics metrics;
   private final HttpEndpoint http;
   private volatile boolean ready;
+  /** Set by {@link #haltForTests()}: shut down without telling the cluster anything. */
+  private volatile boolean halt;
 
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicLong drainDeadline = new AtomicLong(Long.MAX_VALUE);
@@ -83,6 +87,7 @@ public final class Broker implements AutoCloseable {
 
   private Broker(BrokerConfig config) throws IOException {
     this.config = config;
+    this.cluster = config.cluster() != null ? config.cluster() : BrokerConfig.Cluster.standalone(null, null);
     this.metadata = openMetadata(config);
     try {
       this.topics = new TopicRegistry(metadata, config.autoCreateTopics());
@@ -160,7 +165,7 @@ public final class Broker implements AutoCloseable {
           .build();
       server.start();
       if (config.httpListen() != null) {
-        endpoint = new HttpEndpoint(transport.httpBootstrap(), config.httpListen(), metrics::scrape, () -> ready, admin);
+        endpoint = new HttpEndpoint(transport.httpBootstrap(), config.httpListen(), metrics::scrape, () -> ready && metadata.joined(), admin);
       }
     } catch (IOException | RuntimeException | InterruptedException e) {
       if (endpoint != null) {
@@ -181,26 +186,57 @@ public final class Broker implements AutoCloseable {
       throw (RuntimeException) e;
     }
     this.http = endpoint;
+    metadata.advertise(cluster.advertise() != null ? cluster.advertise() : advertised(address()));
+    if (cluster.peers().size() == 1) {
+      // a cluster of one: its topics run once its start is recorded (a restart's epochs committed)
+      try {
+        metadata.joinedFuture().get(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        releaseAll();
+        throw new IOException("interrupted while joining the metadata group", e);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        releaseAll();
+        throw new IOException("could not record this node's start in its metadata (Raft group of one) within 30 s: " + e, e);
+      }
+    }
     for (String service : new String[] {"", PublishServiceGrpc.SERVICE_NAME, SubscribeServiceGrpc.SERVICE_NAME, TopicAdminServiceGrpc.SERVICE_NAME}) {
       health.setStatus(service, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
     }
     ready = true;
   }
 
-  /** {@link LocalMetadataStore} (the default) or, with {@code --peers}, a {@link RaftMetadataStore} peer. */
-  private static MetadataStore openMetadata(BrokerConfig config) throws IOException {
-    BrokerConfig.Cluster c = config.cluster();
-    if (c == null) {
-      return config.dataDir() == null ? new LocalMetadataStore() : new LocalMetadataStore(config.dataDir());
-    }
+  /**
+   * This node's {@link RaftMetadataStore} peer: of the group in {@code --peers}, or a group of one
+   * for a standalone broker. Without a data dir it keeps its log in a fresh temporary directory,
+   * removed at close.
+   */
+  private RaftMetadataStore openMetadata(BrokerConfig config) throws IOException {
+    BrokerConfig.Cluster c = cluster;
     java.nio.file.Path dir = config.dataDir();
     if (dir == null) {
       dir = java.nio.file.Files.createTempDirectory("herald-" + c.nodeId() + "-");
-      log.warn("no --data-dir: this node's Raft log and snapshots are in the fresh temporary directory {}; they are not reused"
-          + " by the next start (set --data-dir to keep them)", dir);
+      tempDataDir = dir;
+      log.warn("no --data-dir: this node's metadata (Raft log and snapshots) is in the fresh temporary directory {}, removed at"
+          + " stop; topics do not survive a restart (set --data-dir to keep them)", dir);
     }
-    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), dir,
-        RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2)));
+    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), c.advertise(), dir,
+        RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2))
+            .withLivenessTimeout(c.livenessTimeout()));
+  }
+
+  /** The address peers and clients should use for {@code bound}: a wildcard listen address gives the host name. */
+  private static String advertised(InetSocketAddress bound) {
+    String host = bound.getAddress() != null && bound.getAddress().isAnyLocalAddress() ? hostName() : bound.getHostString();
+    return host + ":" + bound.getPort();
+  }
+
+  private static String hostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "127.0.0.1";
+    }
   }
 
   /** The HTTP endpoint's address, or null when it is off. */
@@ -208,9 +244,9 @@ public final class Broker implements AutoCloseable {
     return http == null ? null : http.address();
   }
 
-  /** True while the broker accepts traffic (not starting, not draining): what /readyz says. */
+  /** True while the broker accepts traffic (started and joined the cluster, not draining): what /readyz says. */
   public boolean ready() {
-    return ready;
+    return ready && metadata.joined();
   }
 
   public BrokerMetrics metrics() {
@@ -254,6 +290,21 @@ public final class Broker implements AutoCloseable {
     shutdown(config.drainTimeout());
   }
 
+  /**
+   * For tests: stops like a killed process as far as the cluster can tell: nothing is handed over
+   * and no clean stop recorded (topics continue in new epochs above their reserved floors), though
+   * threads and ports are released.
+   */
+  public void haltForTests() {
+    halt = true;
+    closeNow();
+  }
+
+  /** The metadata store (tests, status). */
+  public RaftMetadataStore metadata() {
+    return metadata;
+  }
+
   /** Shutdown without draining; also cuts short a graceful shutdown under way. */
   public void closeNow() {
     drainDeadline.set(System.nanoTime());
@@ -282,6 +333,9 @@ public final class Broker implements AutoCloseable {
     try {
       health.enterTerminalState();
       server.shutdown();
+      // no new topics come here; the ones it owns are handed over once their loops end (closeAll)
+      CompletableFuture<Void> draining = !halt && metadata.cluster().nodes().size() > 1
+          ? metadata.drain() : CompletableFuture.completedFuture(null);
       topics.stopAccepting(unavailable);
       boolean sequenced = awaitUntilDeadline(() -> topics.awaitInboxesEmpty(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
       topics.drainSubscribers();
@@ -289,7 +343,11 @@ public final class Broker implements AutoCloseable {
       if (!sequenced || !drained) {
         log.warn("drain deadline passed (inboxes sequenced: {}, subscriptions drained: {}); closing the rest", sequenced, drained);
       }
-      topics.closeAll(unavailable);
+      awaitQuietly(draining, "marking this node as draining");
+      topics.closeAll(unavailable, !halt);
+      if (!halt && metadata.cluster().nodes().size() > 1) {
+        awaitQuietly(metadata.leave(), "recording that this node left");
+      }
       publishService.closeAll(unavailable);
       subscribeService.awaitAllEnded(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
       if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
@@ -303,6 +361,14 @@ public final class Broker implements AutoCloseable {
       releaseAll();
       log.info("broker stopped after {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
       closed.countDown();
+    }
+  }
+
+  private static void awaitQuietly(CompletableFuture<?> f, String what) throws InterruptedException {
+    try {
+      f.get(3, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      log.warn("{} failed ({}); the cluster finds out through the liveness timeout", what, e.toString());
     }
   }
 
@@ -345,5 +411,16 @@ public final class Broker implements AutoCloseable {
     }
     transport.shutdown(2000);
     metadata.close();
+    if (tempDataDir != null) {
+      deleteTree(tempDataDir);
+    }
+  }
+
+  private static void deleteTree(java.nio.file.Path dir) {
+    try (var paths = java.nio.file.Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | RuntimeException e) {
+      log.warn("could not remove the temporary data dir {}: {}", dir, e.toString());
+    }
   }
 }

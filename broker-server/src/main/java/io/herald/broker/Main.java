@@ -86,17 +86,27 @@ public final class Main implements Callable<Integer> {
   int maxCalls;
 
   @Option(names = "--node-id", paramLabel = "ID",
-      description = "This node's id among --peers (env HERALD_NODE_ID); required with --peers.")
+      description = "This node's id among --peers (env HERALD_NODE_ID); required with --peers; default n1 for a standalone broker.")
   String nodeId;
 
   @Option(names = "--peers", paramLabel = "ID=HOST:PORT,...",
       description = {"Voters of the metadata Raft group, this node included, e.g. n1=127.0.0.1:7072,n2=127.0.0.1:7172,n3=127.0.0.1:7272"
-          + " (env HERALD_PEERS). When set, topic metadata is replicated with Raft; when absent, it is local to this broker (the default)."})
+          + " (env HERALD_PEERS). Without it the broker is a cluster of one (the same Raft code path)."})
   String peers;
 
   @Option(names = "--raft-listen", paramLabel = "HOST:PORT",
-      description = "Where this node's Raft server binds (env HERALD_RAFT_LISTEN; default: this node's address in --peers).")
+      description = "Where this node's Raft server binds (env HERALD_RAFT_LISTEN; default: this node's address in --peers;"
+          + " standalone: the --listen port + 2 on its host, or a free loopback port).")
   String raftListen;
+
+  @Option(names = "--advertise", paramLabel = "HOST:PORT",
+      description = "The gRPC address clients and other nodes use for this node (env HERALD_ADVERTISE; default: --listen).")
+  String advertise;
+
+  @Option(names = "--liveness-timeout", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
+      description = "A node not heard from for this long is lost and its topics move to other nodes; more than twice"
+          + " --raft-election-timeout (env HERALD_LIVENESS_TIMEOUT, default ${DEFAULT-VALUE}).")
+  Duration livenessTimeout;
 
   @Option(names = "--raft-election-timeout", paramLabel = "DURATION", defaultValue = "1s", converter = DurationConverter.class,
       description = "Minimum Raft election timeout; the maximum is twice it (env HERALD_RAFT_ELECTION_TIMEOUT, default ${DEFAULT-VALUE},"
@@ -110,13 +120,18 @@ public final class Main implements Callable<Integer> {
       config = new BrokerConfig(BrokerConfig.parseAddress(listen), dataDir, autoCreate, drainTimeout, ioThreads, writerThreads, maxCalls,
           "off".equalsIgnoreCase(httpListen) ? null : BrokerConfig.parseAddress(httpListen), metricsTopicLabels, metricsTopSubscriptions,
           logFormat, null, subscribeInitTimeout);
+      String adv = advertise == null || advertise.isBlank() ? null : advertise;
+      String raft = raftListen == null || raftListen.isBlank() ? null : raftListen;
+      BrokerConfig.Cluster cluster;
       if (peers != null && !peers.isBlank()) {
-        config = config.withCluster(new BrokerConfig.Cluster(nodeId,
-            raftListen == null || raftListen.isBlank() ? null : raftListen,
-            io.herald.broker.metadata.RaftMetadataStore.parsePeers(peers), raftElectionTimeout));
-      } else if ((nodeId != null && !nodeId.isBlank()) || (raftListen != null && !raftListen.isBlank())) {
-        throw new IllegalArgumentException("--node-id and --raft-listen need --peers (HERALD_PEERS); without it the broker runs alone");
+        cluster = new BrokerConfig.Cluster(nodeId, raft, io.herald.broker.metadata.RaftMetadataStore.parsePeers(peers), raftElectionTimeout);
+      } else {
+        if (raft == null && config.listen().getPort() != 0) {
+          raft = config.listen().getHostString() + ":" + (config.listen().getPort() + 2);
+        }
+        cluster = BrokerConfig.Cluster.standalone(nodeId, raft);
       }
+      config = config.withCluster(cluster.withAdvertise(adv).withLivenessTimeout(livenessTimeout));
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("herald-broker: " + e.getMessage());

@@ -97,11 +97,10 @@ class EpochTest {
   }
 
   /** A crash: the data dir as it was while the broker ran (no clean-stop record), started again. */
-  private static Path crashCopy(Path dir) throws Exception {
-    Path copy = dir.resolveSibling(dir.getFileName() + "-crash");
-    Files.createDirectories(copy);
-    Files.copy(dir.resolve("topics.json"), copy.resolve("topics.json"));
-    return copy;
+  private static Path crash(TestBroker b, Path dir) throws Exception {
+    b.channel.shutdownNow();
+    b.broker.haltForTests();
+    return dir;
   }
 
   @Test
@@ -109,8 +108,7 @@ class EpochTest {
     TestBroker first = new TestBroker(c -> c.withDataDir(dir));
     first.createTopic("t");
     long epoch = first.publish("t", "e", 10, 10).get(0).getEpoch();
-    Path copy = crashCopy(dir);
-    first.close();
+    Path copy = crash(first, dir);
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
       Topic t = describe(b, "t");
       assertThat(t.getEpoch()).isGreaterThan(epoch);
@@ -138,8 +136,7 @@ class EpochTest {
     TestBroker first = new TestBroker(c -> c.withDataDir(dir));
     first.createTopic("t");
     long epoch = first.publish("t", "e", 10, 10).get(0).getEpoch();
-    Path copy = crashCopy(dir);
-    first.close();
+    Path copy = crash(first, dir);
     long floor;
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
       floor = describe(b, "t").getEpochStartSequence();
@@ -164,8 +161,7 @@ class EpochTest {
     TestBroker first = new TestBroker(c -> c.withDataDir(dir));
     first.createTopic("t");
     long epoch = first.publish("t", "e", 10, 10).get(0).getEpoch();
-    Path copy = crashCopy(dir);
-    first.close();
+    Path copy = crash(first, dir);
     long floor;
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
       floor = describe(b, "t").getEpochStartSequence();
@@ -218,9 +214,8 @@ class EpochTest {
   void aFloorThatCannotBeWrittenStopsNewSequencesInsteadOfReusingThemLater(@TempDir Path dir) throws Exception {
     try (TestBroker b = new TestBroker(c -> c.withDataDir(dir))) {
       b.createTopic("t");
-      // the disk refuses writes: a directory where the store writes its temporary file
-      Path tmp = dir.resolve("topics.json.tmp");
-      Files.createDirectories(tmp.resolve("blocker"));
+      // the metadata refuses floor writes (a full disk, a lost quorum)
+      b.broker.metadata().failFloorWritesForTests(true);
       long accepted = 0;
       StatusRuntimeException refused = null;
       for (int i = 0; i < 200 && refused == null; i++) {
@@ -241,12 +236,10 @@ class EpochTest {
             .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
       }
       // the disk is back: the topic goes on, and the file covers every sequence used
-      Files.delete(tmp.resolve("blocker"));
-      Files.delete(tmp);
+      b.broker.metadata().failFloorWritesForTests(false);
       PublishAck a = b.publish("t", "f", 1, 1).get(0);
       assertThat(a.getSequence()).isEqualTo(accepted + 1);
-      String file = Files.readString(dir.resolve("topics.json"));
-      long floor = Long.parseLong(file.replaceAll("(?s).*\"nextSequence\": \"(\\d+)\".*", "$1"));
+      long floor = b.broker.metadata().get("t").orElseThrow().sequenceFloor();
       assertThat(floor).isGreaterThan(a.getSequence());
     }
   }
@@ -305,7 +298,7 @@ class EpochTest {
           .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(10)).build());
       b.publish("auto-sub", "e", 2, 2);
       assertThat(s.awaitEvents(2)).hasSize(2);
-      assertThat(Files.readString(dir.resolve("topics.json"))).contains("auto-19").contains("auto-sub");
+      assertThat(b.broker.metadata().list(null, 100)).extracting(r -> r.name()).contains("auto-19", "auto-sub");
     }
   }
 }

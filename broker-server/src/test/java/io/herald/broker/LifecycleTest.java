@@ -52,7 +52,11 @@ class LifecycleTest {
    */
   private static Set<String> platformThreads() {
     return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
-        .filter(n -> !n.startsWith("grpc-") && !n.startsWith("globalEventExecutor")).collect(Collectors.toCollection(java.util.TreeSet::new));
+        .filter(n -> !n.startsWith("grpc-") && !n.startsWith("globalEventExecutor"))
+        // Ratis's shared timeout pool ("timerN") grows with metadata load up to its fixed
+        // TimeoutExecutor.MAXIMUM_POOL_SIZE (8), not with topics
+        .filter(n -> !n.matches("timer\\d+"))
+        .collect(Collectors.toCollection(java.util.TreeSet::new));
   }
 
   @Test
@@ -213,11 +217,9 @@ class LifecycleTest {
     first.createTopic("t");
     first.publish("t", "e", 10, 10);
     // simulate a crash: the floor on disk is what the topic reserved, not what it used
-    java.nio.file.Path copy = dir.resolveSibling(dir.getFileName() + "-crash");
-    java.nio.file.Files.createDirectories(copy);
-    java.nio.file.Files.copy(dir.resolve("topics.json"), copy.resolve("topics.json"));
-    first.close();
-    try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
+    first.channel.shutdownNow();
+    first.broker.haltForTests();
+    try (TestBroker b = new TestBroker(c -> c.withDataDir(dir))) {
       long next = b.publish("t", "f", 1, 1).get(0).getSequence();
       assertThat(next).isGreaterThan(10);
     }

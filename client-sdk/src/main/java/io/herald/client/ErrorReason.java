@@ -54,7 +54,9 @@ public enum ErrorReason {
   /** The topic's dispatch loop is restarting; nothing of the batch was accepted (metadata {@code topic}). */
   LOOP_RESTARTED(true),
   /** The broker failed in a way it did not expect (a bug); a retry may succeed. */
-  INTERNAL(true);
+  INTERNAL(true),
+  /** The topic is moving between nodes, or its owner is not reachable or not sure it still owns it: retry (metadata {@code topic}, {@code owner}). */
+  OWNER_UNAVAILABLE(true);
 
   private final boolean retryable;
 

@@ -22,6 +22,12 @@ public enum GapReason {
   TOPIC_RECREATED,
   /** The topic's dispatch loop failed and was restarted; these sequenced events were not delivered. */
   LOOP_RESTARTED,
+  /**
+   * The topic moved to another node (a new epoch). After a planned hand-over the count is exact
+   * (often 0); after its owner was lost, {@link Gap#countUnknown()} is set and the count is an upper
+   * bound, as with {@link #CRASH_RECOVERY}.
+   */
+  OWNER_CHANGE,
   /** A reason this SDK version does not know. */
   UNKNOWN
 }

@@ -3,6 +3,7 @@ package io.herald.broker.admin;
 import com.google.protobuf.Timestamp;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.herald.broker.metadata.ClusterView;
 import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.Subscription;
@@ -11,10 +12,13 @@ import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
 import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ClusterNode;
 import io.herald.proto.v1.CreateTopicRequest;
 import io.herald.proto.v1.CreateTopicResponse;
 import io.herald.proto.v1.DeleteTopicRequest;
 import io.herald.proto.v1.DeleteTopicResponse;
+import io.herald.proto.v1.GetClusterStatusRequest;
+import io.herald.proto.v1.GetClusterStatusResponse;
 import io.herald.proto.v1.GetTopicRequest;
 import io.herald.proto.v1.GetTopicResponse;
 import io.herald.proto.v1.ListSubscriptionsRequest;
@@ -153,9 +157,40 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
     });
   }
 
+  @Override
+  public void getClusterStatus(GetClusterStatusRequest req, StreamObserver<GetClusterStatusResponse> out) {
+    run(out, () -> {
+      ClusterView v = metadata.cluster();
+      GetClusterStatusResponse.Builder b = GetClusterStatusResponse.newBuilder()
+          .setLeaderId(v.leaderId())
+          .setTerm(v.term())
+          .setAnsweredBy(v.self())
+          .setCommitIndex(v.commitIndex());
+      for (ClusterView.Node n : v.nodes()) {
+        String role;
+        if (!n.voter()) {
+          role = "listener";
+        } else if (n.id().equals(v.self())) {
+          role = v.role();
+        } else {
+          role = n.id().equals(v.leaderId()) ? "leader" : "follower";
+        }
+        b.addNodes(ClusterNode.newBuilder()
+            .setNodeId(n.id())
+            .setAddress(n.address())
+            .setRole(role)
+            .setAlive(n.alive())
+            .setDraining(n.state().equals("draining"))
+            .setTopicsOwned(n.topicsOwned()));
+      }
+      return CompletableFuture.completedFuture(b.build());
+    });
+  }
+
   private io.herald.proto.v1.Topic view(TopicRecord r) {
     var live = topics.local(r.name());
-    TopicStats stats = live.map(TopicHandle::stats).orElse(TopicStats.getDefaultInstance());
+    // stats where this node serves the topic: its own loop, or a relay of the owner's
+    TopicStats stats = topics.get(r.name()).map(TopicHandle::stats).orElse(TopicStats.getDefaultInstance());
     // the live topic knows its epoch first (a restarted loop), the record once it is written
     return io.herald.proto.v1.Topic.newBuilder()
         .setName(r.name())
@@ -168,6 +203,7 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
         .setCreateEpoch(r.createEpoch())
         .setOwner(r.owner())
         .setCrashLostBelow(r.crashLostBelow())
+        .setLostCause(r.lostCause())
         .build();
   }
 

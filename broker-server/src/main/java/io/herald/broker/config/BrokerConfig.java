@@ -19,8 +19,8 @@ import java.time.Duration;
  * @param metricsTopicLabels topics that get their own series ({@code --metrics-topic-labels})
  * @param metricsTopSubscriptions subscriptions (deepest buffers) that get their own series
  * @param logFormat {@code text} or {@code json} ({@code --log-format})
- * @param cluster the Raft metadata group this broker belongs to ({@code --peers}), or null for a
- *     standalone broker with {@code LocalMetadataStore} (still the default)
+ * @param cluster the Raft metadata group this broker belongs to ({@code --peers}); null for a
+ *     standalone broker, which is a group of one ({@link Cluster#standalone})
  * @param subscribeInitTimeout how long a Subscribe stream may go without its init frame before it is
  *     ended with INVALID_ARGUMENT ({@code --subscribe-init-timeout}, {@code HERALD_SUBSCRIBE_INIT_TIMEOUT})
  */
@@ -49,8 +49,18 @@ public record BrokerConfig(
    * @param raftListen where this node's Raft server binds ({@code --raft-listen}); null: its entry in {@code peers}
    * @param peers every voter's id and Raft {@code host:port}, this node's included ({@code --peers}, {@code HERALD_PEERS})
    * @param electionTimeout the minimum Raft election timeout; the maximum is twice it ({@code --raft-election-timeout})
+   * @param advertise the gRPC address clients and other nodes use for this node ({@code --advertise},
+   *     {@code HERALD_ADVERTISE}); null: the listen address
+   * @param livenessTimeout a node not heard from for this long is lost: its topics move to other
+   *     nodes ({@code --liveness-timeout}, {@code HERALD_LIVENESS_TIMEOUT}); more than twice the
+   *     election timeout
    */
-  public record Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout) {
+  public record Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout,
+      String advertise, Duration livenessTimeout) {
+    public Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout) {
+      this(nodeId, raftListen, peers, electionTimeout, null, DEFAULT_LIVENESS_TIMEOUT);
+    }
+
     public Cluster {
       if (nodeId == null || nodeId.isBlank()) {
         throw new IllegalArgumentException("--node-id (HERALD_NODE_ID) is required with --peers; it names this node among the peers "
@@ -67,8 +77,53 @@ public record BrokerConfig(
         throw new IllegalArgumentException("--raft-election-timeout (HERALD_RAFT_ELECTION_TIMEOUT) must be between 50ms and 1m; got "
             + electionTimeout);
       }
+      if (advertise != null) {
+        if (parseAddress(advertise).getPort() == 0) {
+          throw new IllegalArgumentException("--advertise (HERALD_ADVERTISE) needs a fixed port; got " + advertise);
+        }
+      }
+      if (livenessTimeout == null || livenessTimeout.compareTo(electionTimeout.multipliedBy(2)) <= 0
+          || livenessTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+        throw new IllegalArgumentException("--liveness-timeout (HERALD_LIVENESS_TIMEOUT) must be more than twice --raft-election-timeout ("
+            + electionTimeout + ") and at most 10m; got " + livenessTimeout);
+      }
       peers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(peers));
     }
+
+    /**
+     * A standalone broker: a Raft group of one, node {@code nodeId} (null: {@value #DEFAULT_NODE_ID}),
+     * its Raft server on {@code raftListen} (null: a free loopback port).
+     */
+    public static Cluster standalone(String nodeId, String raftListen) {
+      String id = nodeId == null || nodeId.isBlank() ? DEFAULT_NODE_ID : nodeId;
+      String raft = raftListen == null || raftListen.isBlank() ? "127.0.0.1:" + freePort() : raftListen;
+      return new Cluster(id, null, java.util.Map.of(id, raft), DEFAULT_ELECTION_TIMEOUT);
+    }
+
+    public Cluster withAdvertise(String address) {
+      return new Cluster(nodeId, raftListen, peers, electionTimeout, address, livenessTimeout);
+    }
+
+    public Cluster withLivenessTimeout(Duration d) {
+      return new Cluster(nodeId, raftListen, peers, electionTimeout, advertise, d);
+    }
+
+    private static int freePort() {
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        return s.getLocalPort();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("no free loopback port for the Raft server: " + e.getMessage(), e);
+      }
+    }
+
+    /** The node id of a standalone broker without {@code --node-id}. */
+    public static final String DEFAULT_NODE_ID = "n1";
+
+    /**
+     * The default liveness timeout: an owner killed is replaced within about this plus an election
+     * (owner killed to new owner accepting: under 10 s on a loaded 2-core machine).
+     */
+    public static final Duration DEFAULT_LIVENESS_TIMEOUT = Duration.ofSeconds(5);
 
     /** The default election timeout: 1 s to 2 s, stable on a CPU-starved 2-core machine (150-300 ms flapped). */
     public static final Duration DEFAULT_ELECTION_TIMEOUT = Duration.ofSeconds(1);

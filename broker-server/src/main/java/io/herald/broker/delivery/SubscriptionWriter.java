@@ -190,6 +190,7 @@ final class SubscriptionWriter {
       case CRASH_RECOVERY -> io.herald.proto.v1.GapReason.GAP_REASON_CRASH_RECOVERY;
       case TOPIC_RECREATED -> io.herald.proto.v1.GapReason.GAP_REASON_TOPIC_RECREATED;
       case LOOP_RESTARTED -> io.herald.proto.v1.GapReason.GAP_REASON_LOOP_RESTARTED;
+      case OWNER_CHANGE -> io.herald.proto.v1.GapReason.GAP_REASON_OWNER_CHANGE;
     };
   }
 
@@ -206,6 +207,8 @@ final class SubscriptionWriter {
       case PROTOCOL_ERROR -> Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, protocolError == null ? "protocol error" : protocolError);
       case TOPIC_FAILED -> Errors.error(ErrorReason.ERROR_REASON_TOPIC_OUT_OF_SERVICE, "topic '" + name
           + "' is out of service: its dispatch loop failed repeatedly (see the broker log)", "topic", name);
+      case OWNER_MOVED -> Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
+          + "' moved to another node; resume (here or on any node) from the position after the last event received", "topic", name);
       case INTERNAL_ERROR -> Errors.internal("broker failed to write to the subscription (see the broker log)", null);
     };
     end(status);

@@ -10,8 +10,8 @@ import java.util.function.UnaryOperator;
 /**
  * Where topic metadata lives. Every create, update and delete goes through here; the data plane
  * (topics, loops, buffers, writers) learns of changes only through the {@link Listener}. A single
- * broker uses {@link LocalMetadataStore}; the cluster backs this with a replicated state machine,
- * which is why changes answer with futures.
+ * broker is a cluster of one: both run {@link RaftMetadataStore}, a replicated state machine, which
+ * is why changes answer with futures.
  *
  * <p>Implementations are thread-safe, and no method blocks its caller on I/O: changes are made on
  * the store's own thread and their futures complete once the change is durable (where the store
@@ -31,6 +31,9 @@ public interface MetadataStore extends AutoCloseable {
     void updated(TopicRecord topic);
 
     void deleted(String name);
+
+    /** Nodes joined, left, were lost or came back; ownership may have moved with them. */
+    default void membershipChanged() { }
   }
 
   CompletableFuture<TopicRecord> create(String name, TopicSettings settings);
@@ -41,28 +44,59 @@ public interface MetadataStore extends AutoCloseable {
   CompletableFuture<Void> delete(String name);
 
   /**
-   * Records that the topic's next sequence is at least {@code floor}, so that a restarted owner
-   * continues above every sequence it may have handed out. Completes when the floor is durable; a
-   * topic hands out sequences up to a floor only after that. No listener is told (it is the data
-   * plane's own bookkeeping). Ignored (completes at once) when the topic is unknown or is another
-   * incarnation than {@code incarnation} (its create epoch): a deleted topic's loop cannot move
-   * the floor of the topic re-created under its name.
+   * Records that the topic's next sequence is at least {@code floor}, so that a restarted or new
+   * owner continues above every sequence this one may have handed out. Completes when the floor is
+   * durable (committed); a topic hands out sequences up to a floor only after that. No listener is
+   * told. Completes at once when the topic is unknown or another incarnation (a deleted topic's
+   * loop cannot move the floor of the topic re-created under its name); fails with
+   * FAILED_PRECONDITION when the topic is no longer in {@code epoch} (it moved to another owner).
    */
-  CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long floor);
+  CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long epoch, long floor);
 
   /**
-   * Starts a new epoch of the topic incarnation at {@code startSequence} (a restarted dispatch
-   * loop; later an ownership change) and answers the updated record once it is durable. No
-   * listener is told. Fails with NOT_FOUND for an unknown topic or another incarnation.
+   * Starts a new epoch of the topic at {@code startSequence} (a restarted dispatch loop), with this
+   * node still the owner, and answers the updated record once it is durable. Fails with NOT_FOUND
+   * for an unknown topic or another incarnation, FAILED_PRECONDITION when it is no longer in
+   * {@code epoch}.
    */
-  CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long startSequence, EpochCause cause);
+  CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long epoch, long startSequence, EpochCause cause);
 
   /**
-   * Records that every topic's sequence floor is now exact (a graceful stop, after the last
-   * {@link #setSequenceFloor}): the next start continues every topic in its epoch. Without it, the
-   * next start treats the topics as crashed and gives each a new epoch.
+   * Hands a topic this node owns over (a graceful stop): its exact next sequence is {@code
+   * nextSequence}; another live node continues it in a new epoch (OWNER_CHANGE) from there, with
+   * nothing lost; with no other node, this node continues it in the same epoch when it starts again.
+   * Call after the topic's loop ended. Fails with FAILED_PRECONDITION if it is not this node's in
+   * {@code epoch} any more.
    */
-  CompletableFuture<Void> recordCleanStop();
+  CompletableFuture<TopicRecord> release(String name, long incarnation, long epoch, long nextSequence);
+
+  /** Marks this node as draining (it gets no new topics) before it hands its topics over. */
+  CompletableFuture<Void> drain();
+
+  /** Marks this node as gone after a drain; topics not handed over are moved as if it were lost. */
+  CompletableFuture<Void> leave();
+
+  /** This node's id. */
+  String nodeId();
+
+  /**
+   * True once this process's start is recorded in the metadata (it joined, and a restart's
+   * CRASH_RECOVERY epochs are committed): only then may it run the topics it owns.
+   */
+  boolean joined();
+
+  /**
+   * False when this node cannot be sure it still owns what the metadata says (it has not heard
+   * from the metadata leader within its lease): its topics refuse publishes until it hears again,
+   * so a stale owner stops accepting before the leader gives its topics to another node.
+   */
+  boolean ownershipValid();
+
+  /** The gRPC address of node {@code nodeId} while it is up or draining; empty otherwise. */
+  Optional<String> address(String nodeId);
+
+  /** The cluster as this node sees it. */
+  ClusterView cluster();
 
   Optional<TopicRecord> get(String name);
 
@@ -72,7 +106,7 @@ public interface MetadataStore extends AutoCloseable {
   /** Registers the listener and replays {@code created} for every existing topic, atomically. */
   void addListener(Listener listener);
 
-  /** Stops the store's thread after the changes already submitted. */
+  /** Stops the store's threads (hands Raft leadership to another peer first, where there is one). */
   @Override
   void close();
 }

@@ -2,17 +2,14 @@ package io.herald.broker.metadata;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.topic.TopicSettings;
+import io.herald.proto.cluster.v1.MetadataSnapshot;
+import io.herald.proto.cluster.v1.NodeState;
 import io.herald.proto.v1.EpochCause;
-import io.herald.proto.v1.ListTopicsResponse;
 import io.herald.proto.v1.Topic;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,15 +21,20 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
@@ -41,6 +43,9 @@ import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -67,90 +72,113 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Topic metadata replicated over a Raft group (Apache Ratis 3.3.0, gRPC transport): every change is
- * a log entry, applied in log order by {@link TopicStateMachine#applyTransaction} on every peer,
- * which tells this node's listeners. See {@code docs/concurrency.md} and {@code RATIS.md}.
+ * The cluster metadata (topics, owners, epochs, nodes; {@link ClusterState}) replicated over a Raft
+ * group (Apache Ratis 3.3.0, gRPC transport). A standalone broker is a group of one and runs the
+ * same code. See {@code docs/cluster.md}, {@code docs/concurrency.md} and {@code RATIS.md}.
  *
- * <h2>Determinism</h2>
- * Everything an entry needs is in the entry: the proposer puts its clock reading in (for the create
- * time and the clock part of {@link TopicRecord#nextEpoch}); validation (exists, not found, other
- * incarnation) happens inside apply, on the replicated state, and a refused change is a failed
- * <em>reply</em> (status code + description), never an exception (which would stop the server).
+ * <h2>Changes</h2>
+ * Every change is a log entry, applied in log order by {@link StateMachine#applyTransaction} on
+ * every peer, which tells this node's listeners. A change's future completes once the entry is
+ * applied <em>on this node</em> too, so whoever proposed it reads its own write. Validation happens
+ * inside apply, on the replicated state; a refused change is a failed reply (status code and
+ * description), never an exception (which would stop the server).
+ *
+ * <h2>Membership and liveness</h2>
+ * Each process start joins with a fresh boot id (a restart is a join with another boot: what the
+ * node owned continues in the same epoch after a clean stop, else in a CRASH_RECOVERY epoch). The
+ * node runs the topics it owns only after its join is applied ({@link #joined()}). The metadata
+ * leader watches how long ago each peer answered its heartbeats ({@code lastRpcElapsedTime}) and
+ * proposes DOWN for a node not heard within the liveness timeout (its topics move) and UP when it is
+ * heard again. Every node keeps a lease of half the liveness timeout: a follower that has not heard
+ * from the leader, or a leader that has not heard from a majority, within it reports {@link
+ * #ownershipValid()} false, and its topics refuse publishes, so a stale owner stops accepting before
+ * the leader can give its topics to another node.
  *
  * <h2>Snapshots and restarts</h2>
- * A snapshot (the topics as a {@code ListTopicsResponse}, proto binary) is taken every
- * {@link Options#snapshotThreshold} entries, so the log stays short. On restart the snapshot is loaded
- * and the entries after it are re-applied. A snapshot installed from the leader replaces the state
- * wholesale: {@code reinitialize} then tells the listeners the difference (created, updated,
- * deleted), a full resync. Listener calls are derived from the state before and after each change,
- * so re-applying an entry whose effect is already there tells nobody anything.
- *
- * <h2>Limits of this slice</h2>
- * {@link #update} applies the operator to this node's view and replicates the resulting settings
- * (last writer wins between concurrent updates of one topic). Every node still runs its own loop
- * for every topic (no ownership yet), so the loops of several nodes write one topic's floor and
- * epoch: correct with one broker per topic, not yet with several. {@link #recordCleanStop}
- * completes at once and a restart never starts CRASH_RECOVERY epochs: under Raft these belong with
- * ownership (the next slice), which decides who continues a topic after a crash.
+ * A snapshot (the state as a {@code MetadataSnapshot}) is taken every {@link Options#snapshotThreshold}
+ * entries. On restart the snapshot is loaded and the entries after it re-applied; a snapshot
+ * installed from the leader replaces the state wholesale and tells the listeners the difference.
  */
 public final class RaftMetadataStore implements MetadataStore {
   private static final Logger log = LoggerFactory.getLogger(RaftMetadataStore.class);
-
-  private static final byte CREATE = 1;
-  private static final byte UPDATE = 2;
-  private static final byte DELETE = 3;
-  private static final byte FLOOR = 4;
-  private static final byte NEW_EPOCH = 5;
+  private static final long MONITOR_TICK_MILLIS = 200;
 
   /** Raft settings; the defaults hold on a loaded 2-core machine (RATIS.md #11). */
   public record Options(Duration electionTimeoutMin, Duration electionTimeoutMax, Duration requestTimeout,
-      long snapshotThreshold, String clusterName) {
-    public static final Options DEFAULTS =
-        new Options(Duration.ofMillis(1000), Duration.ofMillis(2000), Duration.ofSeconds(10), 1024, "herald");
+      long snapshotThreshold, String clusterName, Duration livenessTimeout) {
+    public static final Options DEFAULTS = new Options(Duration.ofMillis(1000), Duration.ofMillis(2000), Duration.ofSeconds(10), 1024,
+        "herald", BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT);
 
     public Options {
       if (electionTimeoutMin.toMillis() < 50 || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
         throw new IllegalArgumentException("--raft-election-timeout must be at least 50ms and below --raft-election-timeout-max; got "
             + electionTimeoutMin + " and " + electionTimeoutMax);
       }
+      if (livenessTimeout.compareTo(electionTimeoutMax) <= 0) {
+        throw new IllegalArgumentException("--liveness-timeout (" + livenessTimeout + ") must be longer than the largest election timeout ("
+            + electionTimeoutMax + "), or a node is declared lost during an ordinary election");
+      }
     }
 
     public Options withElectionTimeouts(Duration min, Duration max) {
-      return new Options(min, max, requestTimeout, snapshotThreshold, clusterName);
+      return new Options(min, max, requestTimeout, snapshotThreshold, clusterName, livenessTimeout);
     }
 
     public Options withSnapshotThreshold(long n) {
-      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, n, clusterName);
+      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, n, clusterName, livenessTimeout);
+    }
+
+    public Options withLivenessTimeout(Duration d) {
+      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, snapshotThreshold, clusterName, d);
+    }
+
+    /** How long a node trusts its ownership without hearing from the leader (or a leader from a majority). */
+    Duration lease() {
+      return livenessTimeout.dividedBy(2);
     }
   }
 
-  private final TopicStateMachine sm = new TopicStateMachine();
+  private final StateMachine sm = new StateMachine();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final RaftServer server;
+  private final RaftGroup group;
   private final RaftClient client;
   private final Options options;
   private final String nodeId;
+  /** This node's gRPC address for clients and peers: known once the server is bound; the node joins after. */
+  private volatile String advertise;
+  private final String boot = UUID.randomUUID().toString();
+  private final Set<String> voters;
+  /** Completes change futures off the Ratis apply thread. Closed by {@link #close()}. */
+  private final ExecutorService callbacks = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("herald-metadata-reply-", 0).factory());
+  private final Thread monitor;
+  private final CompletableFuture<Void> joinedFuture = new CompletableFuture<>();
+  private volatile boolean closed;
+  private volatile boolean leaseValid;
+  private volatile long leaseCheckedNanos;
+  private volatile CompletableFuture<?> joining;
+  /** Node state changes this leader proposed and has not seen applied yet (no duplicates). */
+  private final Set<String> proposing = ConcurrentHashMap.newKeySet();
 
   /**
-   * Starts this node's Raft peer; returns without waiting for a leader (writes wait for one, up to
-   * the request timeout). {@code peers} maps node ids to their Raft {@code host:port}, this node's
-   * included; {@code dataDir} holds its log and snapshots.
+   * Starts this node's Raft peer and its monitor; returns without waiting for a leader (changes
+   * wait for one, up to the request timeout). {@code peers} maps voter ids to their Raft {@code
+   * host:port}, this node's included; {@code advertise} is this node's gRPC address for clients
+   * and peers (null: set later with {@link #advertise(String)}; the node joins only once it is
+   * known); {@code dataDir} holds its log and snapshots.
    */
-  public RaftMetadataStore(String nodeId, Map<String, String> peers, Path dataDir, Options options) {
-    this(nodeId, peers, null, dataDir, options);
-  }
-
-  /** As above, binding the Raft server to {@code raftListen} ({@code host:port}; null: this node's entry in {@code peers}). */
-  public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, Path dataDir, Options options) {
+  public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, String advertise, Path dataDir, Options options) {
     if (!peers.containsKey(nodeId)) {
       throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet());
     }
     this.nodeId = nodeId;
     this.options = options;
+    this.advertise = advertise;
+    this.voters = Set.copyOf(peers.keySet());
     List<RaftPeer> raftPeers = new ArrayList<>();
     peers.forEach((id, addr) -> raftPeers.add(RaftPeer.newBuilder().setId(RaftPeerId.valueOf(id)).setAddress(addr).build()));
     RaftGroupId groupId = RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("herald-metadata:" + options.clusterName()).getBytes(StandardCharsets.UTF_8)));
-    RaftGroup group = RaftGroup.valueOf(groupId, raftPeers);
+    this.group = RaftGroup.valueOf(groupId, raftPeers);
 
     RaftProperties props = new RaftProperties();
     Path storage = dataDir.resolve("raft");
@@ -161,7 +189,7 @@ public final class RaftMetadataStore implements MetadataStore {
     }
     RaftServerConfigKeys.setStorageDir(props, List.of(storage.toFile()));
     String own = raftListen == null ? peers.get(nodeId) : raftListen;
-    var bind = io.herald.broker.config.BrokerConfig.parseAddress(own);
+    var bind = BrokerConfig.parseAddress(own);
     GrpcConfigKeys.Server.setHost(props, bind.getHostString());
     GrpcConfigKeys.Server.setPort(props, bind.getPort());
     RaftServerConfigKeys.Rpc.setTimeoutMin(props, ms(options.electionTimeoutMin()));
@@ -186,27 +214,33 @@ public final class RaftMetadataStore implements MetadataStore {
           .setOption(formatted ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
           .build();
       s.start();
-      RaftProperties clientProps = new RaftProperties();
-      RaftServerConfigKeys.Rpc.setRequestTimeout(clientProps, ms(options.requestTimeout()));
-      c = RaftClient.newBuilder()
-          .setProperties(clientProps)
-          .setRaftGroup(group)
-          .setLeaderId(null)
-          .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), clientProps))
-          // RATIS.md #7: the default policy spins with no sleep while there is no leader
-          .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-              (int) Math.max(1, options.requestTimeout().toMillis() / 100), TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))
-          .build();
+      c = newClient();
     } catch (IOException | RuntimeException e) {
       // RATIS.md #2: Ratis threads are non-daemon; a failed start must not leave them running
       closeQuietly(c);
       closeQuietly(s);
+      callbacks.shutdownNow();
       throw new IllegalStateException("cannot start the metadata Raft peer " + nodeId + " on " + own + " (data " + storage + "): " + e, e);
     }
     this.server = s;
     this.client = c;
-    log.info("metadata Raft peer {} on {} started ({} peers, data {}, {})", nodeId, own, peers.size(), storage,
+    this.monitor = Thread.ofVirtual().name("herald-metadata-monitor").start(this::monitor);
+    log.info("metadata Raft peer {} on {} started ({} voters, data {}, {})", nodeId, own, peers.size(), storage,
         formatted ? "recovered" : "new");
+  }
+
+  private RaftClient newClient() {
+    RaftProperties clientProps = new RaftProperties();
+    RaftServerConfigKeys.Rpc.setRequestTimeout(clientProps, ms(options.requestTimeout()));
+    return RaftClient.newBuilder()
+        .setProperties(clientProps)
+        .setRaftGroup(group)
+        .setLeaderId(null)
+        .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), clientProps))
+        // RATIS.md #7: the default policy spins with no sleep while there is no leader
+        .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+            (int) Math.max(1, options.requestTimeout().toMillis() / 100), TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))
+        .build();
   }
 
   /** Parses {@code n1=host:port,n2=host:port}. */
@@ -223,7 +257,7 @@ public final class RaftMetadataStore implements MetadataStore {
       }
       String id = p.substring(0, eq);
       String addr = p.substring(eq + 1);
-      var parsed = io.herald.broker.config.BrokerConfig.parseAddress(addr); // validates host:port
+      var parsed = BrokerConfig.parseAddress(addr); // validates host:port
       if (parsed.getPort() == 0) {
         throw new IllegalArgumentException("--peers entry '" + p + "' needs a fixed port");
       }
@@ -241,21 +275,144 @@ public final class RaftMetadataStore implements MetadataStore {
     return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  @Override
   public String nodeId() {
     return nodeId;
+  }
+
+  private RaftServer.Division division() throws IOException {
+    return server.getDivision(group.getGroupId());
   }
 
   /** True when this peer is the Raft leader (tests, metrics). */
   public boolean isLeader() {
     try {
-      return server.getDivision(server.getGroupIds().iterator().next()).getInfo().isLeader();
+      return division().getInfo().isLeader();
     } catch (IOException | RuntimeException e) {
       return false;
     }
   }
 
-  // ---- changes: encode, replicate, decode the reply ----
+  /** Completes when this process's join is applied; see {@link #joined()}. */
+  public CompletableFuture<Void> joinedFuture() {
+    return joinedFuture;
+  }
 
+  @Override
+  public boolean joined() {
+    return joinedFuture.isDone();
+  }
+
+  @Override
+  public boolean ownershipValid() {
+    return leaseValid && System.nanoTime() - leaseCheckedNanos < TimeUnit.MILLISECONDS.toNanos(4 * MONITOR_TICK_MILLIS + 500);
+  }
+
+  // ------------------------------------------------------------------ monitor: join, lease, liveness
+
+  /** Every tick: joins until joined, renews the lease, and (on the leader) watches liveness. */
+  private void monitor() {
+    while (!closed) {
+      try {
+        tick();
+      } catch (RuntimeException | IOException e) {
+        log.debug("metadata monitor: {}", e.toString());
+      }
+      try {
+        Thread.sleep(MONITOR_TICK_MILLIS);
+      } catch (InterruptedException e) {
+        return; // close()
+      }
+    }
+  }
+
+  /** Sets this node's advertised gRPC address (once the server is bound); it then joins. */
+  public void advertise(String address) {
+    if (this.advertise == null) {
+      this.advertise = address;
+    }
+  }
+
+  private void tick() throws IOException {
+    String adv = advertise;
+    if (!joined() && adv != null && (joining == null || joining.isDone())) {
+      long clock = System.currentTimeMillis();
+      joining = send(ClusterState.encode(ClusterState.JOIN, out -> {
+        out.writeUTF(nodeId);
+        out.writeUTF(adv);
+        out.writeUTF(boot);
+        out.writeLong(clock);
+      }));
+    }
+    RaftServer.Division d = division();
+    RoleInfoProto role = d.getInfo().getRoleInfoProto();
+    long lease = options.lease().toMillis();
+    boolean valid;
+    Map<String, Long> elapsed = new HashMap<>();
+    if (role.getRole() == RaftPeerRole.LEADER) {
+      int fresh = 1; // itself
+      for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+        String id = f.getId().getId().toStringUtf8();
+        elapsed.put(id, f.getLastRpcElapsedTimeMs());
+        if (voters.contains(id) && f.getLastRpcElapsedTimeMs() < lease) {
+          fresh++;
+        }
+      }
+      valid = 2 * fresh > voters.size();
+      if (d.getInfo().isLeaderReady()) {
+        watchLiveness(elapsed, role.getRoleElapsedTimeMs());
+      }
+    } else if (role.getRole() == RaftPeerRole.FOLLOWER) {
+      valid = role.getFollowerInfo().hasLeaderInfo() && role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() < lease;
+    } else {
+      valid = false;
+    }
+    leaseCheckedNanos = System.nanoTime();
+    if (valid != leaseValid) {
+      leaseValid = valid;
+      if (!valid) {
+        log.warn("node {} has not heard from a metadata majority within {} ms: its topics refuse publishes until it does", nodeId, lease);
+      } else {
+        log.info("node {} is in contact with the metadata leader again", nodeId);
+      }
+    }
+  }
+
+  /** On the leader: DOWN for a present node not heard within the liveness timeout, UP for a DOWN one heard again. */
+  private void watchLiveness(Map<String, Long> elapsed, long leaderForMillis) {
+    long liveness = options.livenessTimeout().toMillis();
+    for (ClusterState.Node n : sm.nodes()) {
+      if (n.id().equals(nodeId) || proposing.contains(n.id())) {
+        continue;
+      }
+      long quiet = elapsed.getOrDefault(n.id(), leaderForMillis);
+      NodeState next = null;
+      if (n.present() && quiet > liveness) {
+        next = NodeState.NODE_STATE_DOWN;
+        log.warn("node {} not heard for {} ms (liveness timeout {} ms): marking it down; its topics move", n.id(), quiet, liveness);
+      } else if (n.state() == NodeState.NODE_STATE_DOWN && quiet < liveness / 2) {
+        next = NodeState.NODE_STATE_UP;
+        log.info("node {} is heard again: marking it up", n.id());
+      }
+      if (next != null) {
+        proposing.add(n.id());
+        setNodeState(n.id(), next).whenComplete((v, e) -> proposing.remove(n.id()));
+      }
+    }
+  }
+
+  private CompletableFuture<Void> setNodeState(String node, NodeState state) {
+    long clock = System.currentTimeMillis();
+    return send(ClusterState.encode(ClusterState.NODE_STATE, out -> {
+      out.writeUTF(node);
+      out.writeInt(state.getNumber());
+      out.writeLong(clock);
+    })).thenApply(r -> null);
+  }
+
+  // ------------------------------------------------------------------ changes: encode, replicate, decode
+
+  /** Replicates {@code command}; completes (off the apply thread) once it is applied on this node. */
   private CompletableFuture<byte[]> send(byte[] command) {
     CompletableFuture<RaftClientReply> sent;
     try {
@@ -270,18 +427,33 @@ public final class RaftMetadataStore implements MetadataStore {
       if (!reply.isSuccess()) {
         throw unavailable(reply.getException());
       }
-      byte[] content = reply.getMessage().getContent().toByteArray();
-      if (content.length == 0) {
-        return content;
-      }
-      if (content[0] != 0) {
-        String description = new String(content, 1, content.length - 1, StandardCharsets.UTF_8);
-        throw Status.fromCodeValue(content[0]).withDescription(description).asRuntimeException();
-      }
-      byte[] rest = new byte[content.length - 1];
-      System.arraycopy(content, 1, rest, 0, rest.length);
-      return rest;
-    });
+      return reply;
+    }).thenCompose(reply -> sm.appliedAt(reply.getLogIndex())
+        .completeOnTimeout(null, options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .thenApplyAsync(v -> decode(reply), this::callback));
+  }
+
+  /** Runs a change's completion off the apply thread; after close, on the caller. */
+  private void callback(Runnable r) {
+    try {
+      callbacks.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      r.run();
+    }
+  }
+
+  private static byte[] decode(RaftClientReply reply) {
+    byte[] content = reply.getMessage().getContent().toByteArray();
+    if (content.length == 0) {
+      return content;
+    }
+    if (content[0] != 0) {
+      String description = new String(content, 1, content.length - 1, StandardCharsets.UTF_8);
+      throw Status.fromCodeValue(content[0]).withDescription(description).asRuntimeException();
+    }
+    byte[] rest = new byte[content.length - 1];
+    System.arraycopy(content, 1, rest, 0, rest.length);
+    return rest;
   }
 
   private static StatusRuntimeException unavailable(Throwable e) {
@@ -304,9 +476,9 @@ public final class RaftMetadataStore implements MetadataStore {
   @Override
   public CompletableFuture<TopicRecord> create(String name, TopicSettings settings) {
     Instant now = Instant.now();
-    return send(encode(CREATE, out -> {
+    return send(ClusterState.encode(ClusterState.CREATE, out -> {
       out.writeUTF(name);
-      writeBytes(out, settings.toProto().toByteArray());
+      ClusterState.writeBytes(out, settings.toProto().toByteArray());
       out.writeLong(now.getEpochSecond());
       out.writeInt(now.getNano());
     })).thenApply(RaftMetadataStore::recordFrom);
@@ -314,6 +486,11 @@ public final class RaftMetadataStore implements MetadataStore {
 
   @Override
   public CompletableFuture<TopicRecord> update(String name, UnaryOperator<TopicSettings> change) {
+    return update(name, change, 5);
+  }
+
+  /** Compare-and-set on the settings: a concurrent update (ABORTED) re-applies {@code change} to the newer settings. */
+  private CompletableFuture<TopicRecord> update(String name, UnaryOperator<TopicSettings> change, int triesLeft) {
     TopicRecord old = sm.get(name);
     if (old == null) {
       return CompletableFuture.failedFuture(notFound(name));
@@ -324,33 +501,53 @@ public final class RaftMetadataStore implements MetadataStore {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return send(encode(UPDATE, out -> {
+    return send(ClusterState.encode(ClusterState.UPDATE, out -> {
       out.writeUTF(name);
       out.writeLong(old.createEpoch());
-      writeBytes(out, next.toProto().toByteArray());
-    })).thenApply(RaftMetadataStore::recordFrom);
+      ClusterState.writeBytes(out, old.settings().toProto().toByteArray());
+      ClusterState.writeBytes(out, next.toProto().toByteArray());
+    })).thenApply(RaftMetadataStore::recordFrom)
+        .exceptionallyCompose(e -> {
+          Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          if (triesLeft > 1 && c instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ABORTED) {
+            return update(name, change, triesLeft - 1);
+          }
+          return CompletableFuture.failedFuture(c);
+        });
   }
 
   @Override
   public CompletableFuture<Void> delete(String name) {
-    return send(encode(DELETE, out -> out.writeUTF(name))).thenApply(r -> null);
+    return send(ClusterState.encode(ClusterState.DELETE, out -> out.writeUTF(name))).thenApply(r -> null);
   }
 
+  /** For tests: while set, floor writes fail as a full disk or a lost quorum would make them fail. */
+  public void failFloorWritesForTests(boolean fail) {
+    failFloors = fail;
+  }
+
+  private volatile boolean failFloors;
+
   @Override
-  public CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long floor) {
-    return send(encode(FLOOR, out -> {
+  public CompletableFuture<Void> setSequenceFloor(String name, long incarnation, long epoch, long floor) {
+    if (failFloors) {
+      return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("floor writes fail (test)").asRuntimeException());
+    }
+    return send(ClusterState.encode(ClusterState.FLOOR, out -> {
       out.writeUTF(name);
       out.writeLong(incarnation);
+      out.writeLong(epoch);
       out.writeLong(floor);
     })).thenApply(r -> null);
   }
 
   @Override
-  public CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long startSequence, EpochCause cause) {
+  public CompletableFuture<TopicRecord> newEpoch(String name, long incarnation, long epoch, long startSequence, EpochCause cause) {
     long clock = System.currentTimeMillis();
-    return send(encode(NEW_EPOCH, out -> {
+    return send(ClusterState.encode(ClusterState.NEW_EPOCH, out -> {
       out.writeUTF(name);
       out.writeLong(incarnation);
+      out.writeLong(epoch);
       out.writeLong(startSequence);
       out.writeInt(cause.getNumber());
       out.writeLong(clock);
@@ -358,8 +555,26 @@ public final class RaftMetadataStore implements MetadataStore {
   }
 
   @Override
-  public CompletableFuture<Void> recordCleanStop() {
-    return CompletableFuture.completedFuture(null);
+  public CompletableFuture<TopicRecord> release(String name, long incarnation, long epoch, long nextSequence) {
+    long clock = System.currentTimeMillis();
+    return send(ClusterState.encode(ClusterState.RELEASE, out -> {
+      out.writeUTF(name);
+      out.writeUTF(nodeId);
+      out.writeLong(incarnation);
+      out.writeLong(epoch);
+      out.writeLong(nextSequence);
+      out.writeLong(clock);
+    })).thenApply(r -> r.length == 0 ? null : recordFrom(r));
+  }
+
+  @Override
+  public CompletableFuture<Void> drain() {
+    return setNodeState(nodeId, NodeState.NODE_STATE_DRAINING);
+  }
+
+  @Override
+  public CompletableFuture<Void> leave() {
+    return setNodeState(nodeId, NodeState.NODE_STATE_LEFT);
   }
 
   @Override
@@ -377,14 +592,71 @@ public final class RaftMetadataStore implements MetadataStore {
     sm.register(listener);
   }
 
-  /** Closes the client and the Raft server (every Ratis thread this store started). Does not hand leadership off. */
+  @Override
+  public Optional<String> address(String node) {
+    return Optional.ofNullable(sm.address(node));
+  }
+
+  @Override
+  public ClusterView cluster() {
+    String leader = "";
+    long term = 0;
+    String role = "unknown";
+    long commit = 0;
+    long applied = 0;
+    try {
+      RaftServer.Division d = division();
+      RaftPeerId l = d.getInfo().getLeaderId();
+      leader = l == null ? "" : l.toString();
+      term = d.getInfo().getCurrentTerm();
+      role = d.getInfo().getCurrentRole().name().toLowerCase(java.util.Locale.ROOT);
+      commit = d.getRaftLog().getLastCommittedIndex();
+      applied = d.getInfo().getLastAppliedIndex();
+    } catch (IOException | RuntimeException e) {
+      log.debug("raft state not readable: {}", e.toString());
+    }
+    List<ClusterView.Node> nodes = new ArrayList<>();
+    for (var n : sm.nodeViews(voters)) {
+      nodes.add(n);
+    }
+    return new ClusterView(nodeId, nodes, leader, term, role, commit, applied);
+  }
+
+  /**
+   * Stops the monitor, hands Raft leadership to another voter when this node leads a group of
+   * several (RATIS.md #11), then closes the client and the Raft server (every Ratis thread this
+   * store started).
+   */
   @Override
   public void close() {
+    closed = true;
+    monitor.interrupt();
     try {
-      closeQuietly(client);
+      if (voters.size() > 1 && isLeader()) {
+        transferLeadership();
+      }
     } finally {
+      closeQuietly(client);
       closeQuietly(server);
+      callbacks.shutdownNow();
       listeners.clear();
+    }
+  }
+
+  private void transferLeadership() {
+    ClusterView view = cluster();
+    for (String v : voters) {
+      ClusterView.Node n = view.node(v);
+      if (v.equals(nodeId) || (n != null && !n.alive())) {
+        continue;
+      }
+      try (RaftClient admin = newClient()) { // RATIS.md #8: its own client for the blocking admin call
+        admin.admin().transferLeadership(RaftPeerId.valueOf(v), 3000);
+        log.info("metadata leadership handed to {}", v);
+        return;
+      } catch (IOException | RuntimeException e) {
+        log.info("could not hand metadata leadership to {}: {}", v, e.toString());
+      }
     }
   }
 
@@ -403,67 +675,28 @@ public final class RaftMetadataStore implements MetadataStore {
     return Status.NOT_FOUND.withDescription("topic '" + name + "' does not exist").asRuntimeException();
   }
 
-  // ---- encoding ----
-
-  private interface Writer {
-    void write(DataOutputStream out) throws IOException;
-  }
-
-  private static byte[] encode(byte op, Writer w) {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    try (DataOutputStream out = new DataOutputStream(b)) {
-      out.writeByte(op);
-      w.write(out);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return b.toByteArray();
-  }
-
-  private static void writeBytes(DataOutputStream out, byte[] bytes) throws IOException {
-    out.writeInt(bytes.length);
-    out.write(bytes);
-  }
-
-  private static byte[] readBytes(DataInputStream in) throws IOException {
-    byte[] b = new byte[in.readInt()];
-    in.readFully(b);
-    return b;
-  }
-
-
-  private static byte[] ok(TopicRecord r) {
-    byte[] body = r == null ? new byte[0] : r.toStored().toByteArray();
-    byte[] out = new byte[body.length + 1];
-    System.arraycopy(body, 0, out, 1, body.length);
-    return out;
-  }
-
-  private static byte[] failed(Status.Code code, String description) {
-    byte[] d = description.getBytes(StandardCharsets.UTF_8);
-    byte[] out = new byte[d.length + 1];
-    out[0] = (byte) code.value();
-    System.arraycopy(d, 0, out, 1, d.length);
-    return out;
-  }
-
-  // ---- the replicated state machine ----
+  // ------------------------------------------------------------------ the replicated state machine
 
   /**
-   * The topics, changed only by applying log entries (one at a time, on Ratis's apply thread) or by
-   * loading a snapshot. {@link #lock} guards the map and is held while listeners are told, so a
-   * listener registering sees each change exactly once: either in its replay or as a call.
+   * Applies entries to the {@link ClusterState} (one at a time, on Ratis's apply thread) or loads a
+   * snapshot. {@link #lock} guards the state and is held while listeners are told, so a listener
+   * registering sees each change exactly once: either in its replay or as a call.
    */
-  final class TopicStateMachine extends BaseStateMachine {
+  final class StateMachine extends BaseStateMachine {
     private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
     private final ReentrantLock lock = new ReentrantLock();
     @GuardedBy("lock")
-    private final TreeMap<String, TopicRecord> topics = new TreeMap<>();
+    private final ClusterState state = new ClusterState();
+    /** Futures waiting for an index to be applied here, by index. */
+    @GuardedBy("lock")
+    private final TreeMap<Long, List<CompletableFuture<Void>>> waiting = new TreeMap<>();
+    @GuardedBy("lock")
+    private long applied;
 
     TopicRecord get(String name) {
       lock.lock();
       try {
-        return topics.get(name);
+        return state.topics.get(name);
       } finally {
         lock.unlock();
       }
@@ -472,7 +705,71 @@ public final class RaftMetadataStore implements MetadataStore {
     List<TopicRecord> list(String afterName, int limit) {
       lock.lock();
       try {
-        return TopicRecord.page(topics, afterName, limit);
+        return TopicRecord.page(state.topics, afterName, limit);
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    String address(String node) {
+      lock.lock();
+      try {
+        ClusterState.Node n = state.nodes.get(node);
+        return n == null || !n.present() ? null : n.address();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    List<ClusterState.Node> nodes() {
+      lock.lock();
+      try {
+        return state.nodeList();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    List<ClusterView.Node> nodeViews(Set<String> voterIds) {
+      lock.lock();
+      try {
+        List<ClusterView.Node> out = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (ClusterState.Node n : state.nodes.values()) {
+          seen.add(n.id());
+          out.add(new ClusterView.Node(n.id(), n.address(), voterIds.contains(n.id()), stateName(n.state()), state.ownedBy(n.id())));
+        }
+        for (String v : voterIds) {
+          if (!seen.contains(v)) { // a seed node that never joined
+            out.add(new ClusterView.Node(v, "", true, "down", 0));
+          }
+        }
+        out.sort((a, b) -> a.id().compareTo(b.id()));
+        return out;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    private static String stateName(NodeState s) {
+      return switch (s) {
+        case NODE_STATE_UP -> "up";
+        case NODE_STATE_DRAINING -> "draining";
+        case NODE_STATE_LEFT -> "left";
+        default -> "down";
+      };
+    }
+
+    /** Completes when entry {@code index} is applied on this node. */
+    CompletableFuture<Void> appliedAt(long index) {
+      lock.lock();
+      try {
+        if (applied >= index) {
+          return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        waiting.computeIfAbsent(index, k -> new ArrayList<>(1)).add(f);
+        return f;
       } finally {
         lock.unlock();
       }
@@ -482,9 +779,10 @@ public final class RaftMetadataStore implements MetadataStore {
       lock.lock();
       try {
         listeners.add(l);
-        for (TopicRecord r : topics.values()) {
+        for (TopicRecord r : state.topics.values()) {
           l.created(r);
         }
+        l.membershipChanged();
       } finally {
         lock.unlock();
       }
@@ -499,7 +797,7 @@ public final class RaftMetadataStore implements MetadataStore {
     public void initialize(RaftServer raftServer, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
       super.initialize(raftServer, groupId, raftStorage);
       storage.init(raftStorage);
-      load(storage.loadLatestSnapshot(), false);
+      load(storage.loadLatestSnapshot());
     }
 
     @Override
@@ -514,7 +812,7 @@ public final class RaftMetadataStore implements MetadataStore {
 
     @Override
     public void reinitialize() throws IOException {
-      load(storage.loadLatestSnapshot(), true);
+      load(storage.loadLatestSnapshot());
       LifeCycle lc = getLifeCycle();
       if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
         lc.transition(LifeCycle.State.STARTING);
@@ -522,8 +820,8 @@ public final class RaftMetadataStore implements MetadataStore {
       }
     }
 
-    /** Replaces the state with the snapshot's; when {@code resync}, tells the listeners the difference. */
-    private void load(SingleFileSnapshotInfo snapshot, boolean resync) throws IOException {
+    /** Replaces the state with the snapshot's and tells the listeners the difference (a full resync). */
+    private void load(SingleFileSnapshotInfo snapshot) throws IOException {
       if (snapshot == null) {
         return;
       }
@@ -531,49 +829,31 @@ public final class RaftMetadataStore implements MetadataStore {
       if (snapshot.getFile().getFileDigest() != null) {
         MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
       }
-      ListTopicsResponse all = ListTopicsResponse.parseFrom(Files.readAllBytes(file));
-      TreeMap<String, TopicRecord> next = new TreeMap<>();
-      for (Topic t : all.getTopicsList()) {
-        next.put(t.getName(), TopicRecord.fromStored(t));
-      }
+      MetadataSnapshot s = MetadataSnapshot.parseFrom(Files.readAllBytes(file));
+      List<ClusterState.Change> changes = new ArrayList<>();
+      List<CompletableFuture<Void>> ready;
       lock.lock();
       try {
-        Map<String, TopicRecord> before = new HashMap<>(topics);
-        topics.clear();
-        topics.putAll(next);
+        state.load(s, changes);
         setLastAppliedTermIndex(snapshot.getTermIndex());
-        if (resync) {
-          for (var e : before.entrySet()) {
-            TopicRecord now = next.get(e.getKey());
-            if (now == null || now.createEpoch() != e.getValue().createEpoch()) {
-              tellDeleted(e.getKey());
-            }
-          }
-          for (TopicRecord now : next.values()) {
-            TopicRecord was = before.get(now.name());
-            if (was == null || was.createEpoch() != now.createEpoch()) {
-              tellCreated(now);
-            } else if (!was.settings().equals(now.settings())) {
-              tellUpdated(now);
-            }
-          }
-          log.info("metadata resynced from snapshot {}: {} topics", snapshot.getTermIndex(), next.size());
-        }
+        checkJoined();
+        tell(changes);
+        ready = advance(snapshot.getTermIndex().getIndex());
+        log.info("metadata loaded from snapshot {}: {} topics, {} nodes", snapshot.getTermIndex(), s.getTopicsCount(), s.getNodesCount());
       } finally {
         lock.unlock();
       }
+      ready.forEach(f -> f.complete(null));
     }
 
     @Override
     public long takeSnapshot() throws IOException {
-      ListTopicsResponse.Builder b = ListTopicsResponse.newBuilder();
+      MetadataSnapshot s;
       TermIndex last;
       lock.lock(); // RATIS.md #4: serialised with apply
       try {
         last = getLastAppliedTermIndex();
-        for (TopicRecord r : topics.values()) {
-          b.addTopics(r.toStored());
-        }
+        s = state.toSnapshot();
       } finally {
         lock.unlock();
       }
@@ -582,7 +862,7 @@ public final class RaftMetadataStore implements MetadataStore {
       }
       File target = storage.getSnapshotFile(last.getTerm(), last.getIndex());
       Path tmp = target.toPath().resolveSibling(target.getName() + ".writing");
-      Files.write(tmp, b.build().toByteArray());
+      Files.write(tmp, s.toByteArray());
       Files.move(tmp, target.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
       storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
@@ -593,123 +873,65 @@ public final class RaftMetadataStore implements MetadataStore {
     public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
       var entry = trx.getLogEntry();
       byte[] reply;
+      List<CompletableFuture<Void>> ready;
       lock.lock();
       try {
+        List<ClusterState.Change> changes = new ArrayList<>();
         try {
-          reply = apply(entry.getStateMachineLogEntry().getLogData().toByteArray());
+          reply = state.apply(entry.getStateMachineLogEntry().getLogData().toByteArray(), changes);
         } catch (IOException | RuntimeException e) {
           // RATIS.md #5: an exception here stops the server; answer a failed reply instead
           log.error("metadata entry {} could not be applied: {}", TermIndex.valueOf(entry), e.toString(), e);
-          reply = failed(Status.Code.INTERNAL, "metadata entry could not be applied: " + e);
+          reply = ClusterState.failed(Status.Code.INTERNAL, "metadata entry could not be applied: " + e);
+          changes.clear();
         }
         updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+        checkJoined();
+        tell(changes);
+        ready = advance(entry.getIndex());
       } finally {
         lock.unlock();
       }
+      ready.forEach(f -> f.complete(null));
       return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
     }
 
     @GuardedBy("lock")
-    private byte[] apply(byte[] data) throws IOException {
-      DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
-      byte op = in.readByte();
-      String name = in.readUTF();
-      TopicRecord old = topics.get(name);
-      switch (op) {
-        case CREATE -> {
-          TopicSettings settings = TopicSettings.DEFAULTS.merge(io.herald.proto.v1.TopicConfig.parseFrom(readBytes(in)));
-          long seconds = in.readLong();
-          int nanos = in.readInt();
-          if (old != null) {
-            return failed(Status.Code.ALREADY_EXISTS, "topic '" + name + "' already exists");
-          }
-          long lastEpoch = 0;
-          for (TopicRecord t : topics.values()) {
-            lastEpoch = Math.max(lastEpoch, t.epoch());
-          }
-          Instant created = Instant.ofEpochSecond(seconds, nanos);
-          // the proposer's clock, not this node's: every peer computes the same epoch
-          long epoch = Math.max(lastEpoch + 1, created.toEpochMilli());
-          TopicRecord r = TopicRecord.created(name, settings, created, epoch);
-          topics.put(name, r);
-          tellCreated(r);
-          return ok(r);
-        }
-        case UPDATE -> {
-          long incarnation = in.readLong();
-          TopicSettings settings = TopicSettings.DEFAULTS.merge(io.herald.proto.v1.TopicConfig.parseFrom(readBytes(in)));
-          if (old == null || old.createEpoch() != incarnation) {
-            return failed(Status.Code.NOT_FOUND, "topic '" + name + "' does not exist");
-          }
-          TopicRecord r = old.withSettings(settings);
-          topics.put(name, r);
-          if (!old.settings().equals(settings)) {
-            tellUpdated(r);
-          }
-          return ok(r);
-        }
-        case DELETE -> {
-          if (old == null) {
-            return failed(Status.Code.NOT_FOUND, "topic '" + name + "' does not exist");
-          }
-          topics.remove(name);
-          tellDeleted(name);
-          return ok(null);
-        }
-        case FLOOR -> {
-          long incarnation = in.readLong();
-          long floor = in.readLong();
-          // exactly what was asked, as LocalMetadataStore does: a clean stop records the exact next
-          // sequence, so the next start continues without a jump
-          if (old != null && old.createEpoch() == incarnation && floor != old.sequenceFloor()) {
-            topics.put(name, old.withSequenceFloor(floor));
-          }
-          return ok(null);
-        }
-        case NEW_EPOCH -> {
-          long incarnation = in.readLong();
-          long start = in.readLong();
-          EpochCause cause = EpochCause.forNumber(in.readInt());
-          long clock = in.readLong();
-          if (old == null || old.createEpoch() != incarnation) {
-            return failed(Status.Code.NOT_FOUND, "topic '" + name + "' does not exist");
-          }
-          TopicRecord r = old.withNewEpoch(Math.max(old.epoch() + 1, clock),
-              start, cause == null ? EpochCause.EPOCH_CAUSE_UNSPECIFIED : cause);
-          topics.put(name, r);
-          return ok(r);
-        }
-        default -> {
-          return failed(Status.Code.INTERNAL, "unknown metadata operation " + op + " (a newer broker wrote this entry?)");
-        }
+    private void checkJoined() {
+      ClusterState.Node self = state.nodes.get(nodeId);
+      if (!joinedFuture.isDone() && self != null && self.boot().equals(boot) && self.present()) {
+        log.info("node {} joined the cluster metadata ({} at {})", nodeId, boot, advertise);
+        joinedFuture.complete(null);
       }
+    }
+
+    @GuardedBy("lock")
+    private List<CompletableFuture<Void>> advance(long index) {
+      applied = Math.max(applied, index);
+      List<CompletableFuture<Void>> ready = new ArrayList<>();
+      while (!waiting.isEmpty() && waiting.firstKey() <= applied) {
+        ready.addAll(waiting.pollFirstEntry().getValue());
+      }
+      return ready;
     }
 
     // listeners are called with the lock held, on the apply thread, in commit order; they must not block
 
-    private void tellCreated(TopicRecord r) {
-      for (Listener l : listeners) {
-        guard(() -> l.created(r));
-      }
-    }
-
-    private void tellUpdated(TopicRecord r) {
-      for (Listener l : listeners) {
-        guard(() -> l.updated(r));
-      }
-    }
-
-    private void tellDeleted(String name) {
-      for (Listener l : listeners) {
-        guard(() -> l.deleted(name));
-      }
-    }
-
-    private void guard(Runnable call) {
-      try {
-        call.run();
-      } catch (RuntimeException e) {
-        log.error("a metadata listener failed: {}", e.toString(), e);
+    @GuardedBy("lock")
+    private void tell(List<ClusterState.Change> changes) {
+      for (ClusterState.Change c : changes) {
+        for (Listener l : listeners) {
+          try {
+            switch (c) {
+              case ClusterState.Created cr -> l.created(cr.topic());
+              case ClusterState.Updated u -> l.updated(u.topic());
+              case ClusterState.Deleted d -> l.deleted(d.name());
+              case ClusterState.Membership m -> l.membershipChanged();
+            }
+          } catch (RuntimeException e) {
+            log.error("a metadata listener failed: {}", e.toString(), e);
+          }
+        }
       }
     }
   }

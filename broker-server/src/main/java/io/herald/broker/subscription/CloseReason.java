@@ -14,6 +14,8 @@ public enum CloseReason {
   PROTOCOL_ERROR,
   /** The topic's dispatch loop failed more often than its restart budget allows. */
   TOPIC_FAILED,
+  /** The topic moved to another node (or this node is no longer sure it owns it): resume elsewhere or here. */
+  OWNER_MOVED,
   /** The broker failed while writing to the stream (a bug): the stream ends with INTERNAL. */
   INTERNAL_ERROR
 }

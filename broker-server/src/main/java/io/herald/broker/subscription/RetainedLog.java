@@ -19,6 +19,11 @@ public interface RetainedLog {
    */
   long unknownBelow();
 
+  /** Why the sequences below {@link #unknownBelow()} were lost: CRASH_RECOVERY or OWNER_CHANGE. */
+  default GapReason unknownReason() {
+    return GapReason.CRASH_RECOVERY;
+  }
+
   /**
    * The gap recorded in the log where sequences skip (an upstream gap, e.g. on a relay) that
    * covers {@code sequence}, or null when {@code sequence} is simply no longer retained.

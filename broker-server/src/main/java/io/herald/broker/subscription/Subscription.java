@@ -597,7 +597,7 @@ public final class Subscription {
     long unknownBelow = log.unknownBelow();
     if (cursor < unknownBelow) {
       long end = Math.min(upTo, unknownBelow - 1);
-      out.add(new Gap(cursor, end, GapReason.CRASH_RECOVERY, epoch, true));
+      out.add(new Gap(cursor, end, log.unknownReason(), epoch, true));
       cursor = end + 1;
     }
     while (cursor <= upTo) {

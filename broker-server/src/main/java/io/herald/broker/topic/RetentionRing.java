@@ -2,6 +2,7 @@ package io.herald.broker.topic;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.herald.broker.subscription.Gap;
+import io.herald.broker.subscription.GapReason;
 import io.herald.broker.subscription.RetainedLog;
 import io.herald.broker.subscription.Sequenced;
 import java.util.ArrayDeque;
@@ -36,6 +37,7 @@ final class RetentionRing implements RetainedLog {
   private long next = 1;
   @GuardedBy("lock")
   private long unknownBelow;
+  private GapReason unknownReason = GapReason.CRASH_RECOVERY;
   /** Pinned sequence -> how many pins (BLOCK readers catching up): trimming stops below the lowest. */
   @GuardedBy("lock")
   private final java.util.TreeMap<Long, Integer> pins = new java.util.TreeMap<>();
@@ -161,9 +163,10 @@ final class RetentionRing implements RetainedLog {
 
   /**
    * Empties the ring, which goes on at {@code nextSequence}. Sequences below {@code unknownBelow}
-   * (0: none) are recorded as lost by a crash (how many of them existed is not known).
+   * (0: none) are recorded as lost, for {@code unknownReason} (a crash or a lost owner: how many of
+   * them existed is not known).
    */
-  void resetTo(long nextSequence, long unknownBelow) {
+  void resetTo(long nextSequence, long unknownBelow, GapReason unknownReason) {
     lock.lock();
     try {
       ring = new Sequenced[0];
@@ -174,6 +177,7 @@ final class RetentionRing implements RetainedLog {
       first = nextSequence;
       next = nextSequence;
       this.unknownBelow = unknownBelow;
+      this.unknownReason = unknownReason;
     } finally {
       lock.unlock();
     }
@@ -225,6 +229,16 @@ final class RetentionRing implements RetainedLog {
     lock.lock();
     try {
       return next;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public GapReason unknownReason() {
+    lock.lock();
+    try {
+      return unknownReason;
     } finally {
       lock.unlock();
     }

@@ -72,6 +72,11 @@ public final class Topic implements TopicHandle {
 
     /** Starts a new epoch at {@code startSequence}; answers the new record. */
     CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause);
+
+    /** False while this node cannot be sure it still owns the topic: publishes are refused (retryable). */
+    default boolean mayAccept() {
+      return true;
+    }
   }
 
   /** Where the time events spend in subscription buffers goes (the metrics). */
@@ -122,7 +127,8 @@ public final class Topic implements TopicHandle {
     this.firstSequence = next;
     // after a crash, the numbers below the floor it resumed at are history the broker lost, and it
     // cannot tell how many of them were assigned (kept in the record across later epochs)
-    ring.resetTo(next, record.crashLostBelow());
+    ring.resetTo(next, record.crashLostBelow(),
+        record.lostCause() == EpochCause.EPOCH_CAUSE_OWNER_CHANGE ? GapReason.OWNER_CHANGE : GapReason.CRASH_RECOVERY);
     SequenceReservation r = new SequenceReservation(name, next, reservation, bookkeeping::recordFloor);
     this.loop = new DispatchLoop(this, inbox, ring, counters, r, next);
     this.thread = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::supervise);
@@ -186,6 +192,10 @@ public final class Topic implements TopicHandle {
     StatusRuntimeException f = failed;
     if (f != null) {
       throw f;
+    }
+    if (!bookkeeping.mayAccept()) {
+      throw Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "this node owns topic '" + name + "' but has lost contact with the"
+          + " cluster metadata, so it may not own it any more: nothing accepted; retry (on any node)", "topic", name, "owner", owner);
     }
     Admission a = inbox.offer(batch, settings);
     if (a == Admission.FULL || a == Admission.LINE_FULL) {

@@ -7,6 +7,7 @@ import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
 import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.EpochCause;
+import io.herald.proto.v1.ErrorReason;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -18,20 +19,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The live topics of this broker, kept in step with the {@link MetadataStore}: a committed create
- * starts a topic and its dispatch loop, an update swaps its settings, a delete closes it. Lookups
- * are lock-free and nothing here blocks a caller: the listener methods run on the store's thread
- * and never wait (a deleted topic's loop ends by itself), and auto-create answers with a future.
+ * The topics as this node serves them, kept in step with the {@link MetadataStore}: a topic this
+ * node owns runs here (a {@link Topic} and its dispatch loop), started once this node's start is
+ * recorded ({@link MetadataStore#joined()}); a topic another node owns is served through a {@link
+ * RemoteTopic} (publishes forwarded to the owner, subscriptions relayed from it). Every committed
+ * change reconciles what runs here with what the metadata says: a create starts a topic or a remote
+ * handle, an owner change closes one and opens the other, a delete closes it. Lookups are lock-free
+ * and nothing here blocks a caller: the listener methods run on the store's thread and never wait
+ * (a closed topic's loop ends by itself), and auto-create answers with a future.
  */
 public final class TopicRegistry implements MetadataStore.Listener {
   private static final Logger log = LoggerFactory.getLogger(TopicRegistry.class);
 
+  /** A topic another node owns, as this node serves it. Methods never block. */
+  public interface RemoteTopic extends TopicHandle {
+    /** The topic's record changed (settings, owner, epoch); {@code ownerAddress} is null while the owner is unknown or down. */
+    void moved(TopicRecord record, String ownerAddress);
+
+    /** Ends the handle: its local subscriptions end with {@code reason}, unanswered publishes with {@code status}. */
+    void close(StatusRuntimeException status, CloseReason reason);
+  }
+
+  /** Makes the {@link RemoteTopic}s (the cluster's forwarding and relays). */
+  public interface RemoteTopics {
+    RemoteTopic open(TopicRecord record, String ownerAddress);
+  }
+
   private final MetadataStore metadata;
   private final boolean autoCreate;
-  private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
+  /** Each topic: a {@link Topic} this node owns or a {@link RemoteTopic}. Written on the store's thread (and by closeAll). */
+  private final ConcurrentHashMap<String, TopicHandle> topics = new ConcurrentHashMap<>();
   private volatile Lifecycle lifecycle = new Lifecycle() { };
+  private volatile RemoteTopics remotes = Unowned::new;
   private volatile boolean closing;
-  /** Set by {@link #closeAll}: topics committed after it are not started. Guarded by this. */
+  /** Set by {@link #closeAll}: nothing is started after it. Guarded by this. */
   private boolean closed;
 
   /** Told when topics start and stop (the metrics). Called on the metadata thread; must not block. */
@@ -46,6 +67,11 @@ public final class TopicRegistry implements MetadataStore.Listener {
     this.lifecycle = l;
   }
 
+  /** Set before {@link #start()}: how topics other nodes own are served (default: refused with UNAVAILABLE). */
+  public void remoteTopics(RemoteTopics r) {
+    this.remotes = r;
+  }
+
   public TopicRegistry(MetadataStore metadata, boolean autoCreate) {
     this.metadata = metadata;
     this.autoCreate = autoCreate;
@@ -58,58 +84,112 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   @Override
   public void created(TopicRecord r) {
-    String name = r.name();
-    if (closing) {
-      // committed while the broker shuts down (an auto-create in flight): not started here; the
-      // next start loads it
-      log.info("topic '{}' created while shutting down; it starts with the next broker", name);
-      return;
-    }
-    long incarnation = r.createEpoch();
-    Topic t = new Topic(r, new Topic.Bookkeeping() {
-      @Override
-      public CompletableFuture<Void> recordFloor(long floor) {
-        return metadata.setSequenceFloor(name, incarnation, floor);
-      }
-
-      @Override
-      public CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
-        return metadata.newEpoch(name, incarnation, startSequence, cause);
-      }
-    });
-    Topic prev;
-    synchronized (this) { // against closeAll taking its list: a topic is either in it or not started
-      if (closed) {
-        return;
-      }
-      prev = topics.putIfAbsent(name, t);
-    }
-    if (prev == null) {
-      lifecycle.started(t);
-      t.start();
-      log.info("topic '{}' created (epoch {}, {} at sequence {})", name, r.epoch(), r.epochCause(), r.epochStartSequence());
-    }
+    reconcile(r);
   }
 
   @Override
   public void updated(TopicRecord r) {
-    Topic t = topics.get(r.name());
-    if (t != null) {
-      t.updateSettings(r.settings());
-      log.info("topic '{}' updated", r.name());
+    reconcile(r);
+  }
+
+  @Override
+  public void membershipChanged() {
+    // this node joined, or nodes came and went: owners' addresses and whether this node may run its
+    // topics may have changed
+    for (TopicRecord r : metadata.list(null, Integer.MAX_VALUE)) {
+      reconcile(r);
     }
   }
 
   @Override
   public void deleted(String name) {
-    Topic t = topics.remove(name);
-    if (t != null) {
-      // never waits: the loop finishes the batch it is on and ends by itself
-      t.close(Errors.topicNotFound(name, "topic '" + name + "' was deleted before the batch was sequenced"),
-          CloseReason.TOPIC_DELETED);
-      t.terminated().whenComplete((v, e) -> lifecycle.stopped(t));
+    TopicHandle h;
+    synchronized (this) {
+      h = topics.remove(name);
+    }
+    if (h != null) {
+      StatusRuntimeException st = Errors.topicNotFound(name, "topic '" + name + "' was deleted before the batch was sequenced");
+      stop(h, st, CloseReason.TOPIC_DELETED);
       log.info("topic '{}' deleted", name);
     }
+  }
+
+  /** Makes what serves {@code r} here match the record: its own loop if this node owns it, else a remote handle. */
+  private synchronized void reconcile(TopicRecord r) {
+    String name = r.name();
+    if (closed || closing) {
+      return; // committed while the broker shuts down: the next start (or the new owner) takes it
+    }
+    TopicHandle cur = topics.get(name);
+    boolean here = r.owner().equals(metadata.nodeId()) && metadata.joined();
+    if (here) {
+      if (cur instanceof Topic t && t.createEpoch() == r.createEpoch()) {
+        if (!t.settings().equals(r.settings())) {
+          t.updateSettings(r.settings());
+          log.info("topic '{}' updated", name);
+        }
+        return;
+      }
+      Topic t = newTopic(r);
+      topics.put(name, t);
+      if (cur != null) {
+        stop(cur, moved(name, metadata.nodeId()), CloseReason.OWNER_MOVED);
+      }
+      lifecycle.started(t);
+      t.start();
+      log.info("topic '{}' runs here (epoch {}, {} at sequence {})", name, r.epoch(), r.epochCause(), r.epochStartSequence());
+      return;
+    }
+    String address = r.owner().isEmpty() ? null : metadata.address(r.owner()).orElse(null);
+    if (cur instanceof RemoteTopic rt) {
+      rt.moved(r, address);
+      return;
+    }
+    RemoteTopic rt = remotes.open(r, address);
+    topics.put(name, rt);
+    if (cur != null) {
+      // it ran here: it moved away (handed over, or this node was taken for lost)
+      stop(cur, moved(name, r.owner()), CloseReason.OWNER_MOVED);
+      log.info("topic '{}' moved to node '{}' (epoch {}, {})", name, r.owner(), r.epoch(), r.epochCause());
+    }
+  }
+
+  private Topic newTopic(TopicRecord r) {
+    String name = r.name();
+    long incarnation = r.createEpoch();
+    Topic[] self = new Topic[1];
+    self[0] = new Topic(r, new Topic.Bookkeeping() {
+      @Override
+      public CompletableFuture<Void> recordFloor(long floor) {
+        return metadata.setSequenceFloor(name, incarnation, self[0].epoch(), floor);
+      }
+
+      @Override
+      public CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
+        return metadata.newEpoch(name, incarnation, self[0].epoch(), startSequence, cause);
+      }
+
+      @Override
+      public boolean mayAccept() {
+        return metadata.ownershipValid();
+      }
+    });
+    return self[0];
+  }
+
+  private void stop(TopicHandle h, StatusRuntimeException status, CloseReason reason) {
+    if (h instanceof Topic t) {
+      // never waits: the loop finishes the batch it is on and ends by itself
+      t.close(status, reason);
+      t.terminated().whenComplete((v, e) -> lifecycle.stopped(t));
+    } else if (h instanceof RemoteTopic rt) {
+      rt.close(status, reason);
+    }
+  }
+
+  private static StatusRuntimeException moved(String name, String owner) {
+    return Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name + "' moved to node '" + owner
+        + "' before the batch was sequenced; nothing of it was accepted; retry", "topic", name, "owner", owner);
   }
 
   /** The live topic, or empty. */
@@ -124,13 +204,18 @@ public final class TopicRegistry implements MetadataStore.Listener {
    * The name must already be valid.
    */
   public CompletableFuture<TopicHandle> resolve(String name) {
-    Topic t = topics.get(name);
+    TopicHandle t = topics.get(name);
     if (t != null) {
       return CompletableFuture.completedFuture(t);
     }
     if (closing) {
       // not "not found": the topic is there, this broker is going away; a retry elsewhere helps
       return CompletableFuture.failedFuture(Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry"));
+    }
+    if (metadata.get(name).isPresent()) {
+      // known, but this node does not serve it yet (it has not joined)
+      return CompletableFuture.failedFuture(Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
+          + "' is not available on this node yet (it is starting); retry", "topic", name));
     }
     if (!autoCreate) {
       return CompletableFuture.failedFuture(notFound(name));
@@ -140,7 +225,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
       if (cause != null && !(cause instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS)) {
         throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
       }
-      Topic created = topics.get(name);
+      TopicHandle created = topics.get(name); // applied here before the create answered
       if (created == null) {
         throw notFound(name); // deleted again meanwhile
       }
@@ -155,16 +240,34 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   /** Every live topic this node owns. */
   public List<Topic> all() {
-    return new ArrayList<>(topics.values());
+    List<Topic> out = new ArrayList<>();
+    for (TopicHandle h : topics.values()) {
+      if (h instanceof Topic t) {
+        out.add(t);
+      }
+    }
+    return out;
   }
 
-  /** The live topic this node owns, for tests and metrics. */
+  /** Every topic another node owns that this node serves. */
+  public List<RemoteTopic> remote() {
+    List<RemoteTopic> out = new ArrayList<>();
+    for (TopicHandle h : topics.values()) {
+      if (h instanceof RemoteTopic r) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /** The live topic if this node owns it, for tests and metrics. */
   public Optional<Topic> local(String name) {
-    return Optional.ofNullable(topics.get(name));
+    return topics.get(name) instanceof Topic t ? Optional.of(t) : Optional.empty();
   }
 
+  /** Topics this node owns. */
   public int size() {
-    return topics.size();
+    return all().size();
   }
 
   // ------------------------------------------------------------------ shutdown, from the outside in
@@ -172,14 +275,14 @@ public final class TopicRegistry implements MetadataStore.Listener {
   /** Step 1: refuse new publishes on every topic. */
   public void stopAccepting(StatusRuntimeException status) {
     closing = true;
-    for (Topic t : topics.values()) {
+    for (Topic t : all()) {
       t.stopAccepting(status);
     }
   }
 
   /** Step 2: wait (bounded) for every inbox to be sequenced. False if the deadline passed first. */
   public boolean awaitInboxesEmpty(long deadlineNanos) throws InterruptedException {
-    for (Topic t : topics.values()) {
+    for (Topic t : all()) {
       long left = deadlineNanos - System.nanoTime();
       if (!t.awaitInboxEmpty(Math.max(left, 0), TimeUnit.NANOSECONDS)) {
         return false;
@@ -190,60 +293,152 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
   /** Step 3: let writers send what is buffered, then end their streams. */
   public void drainSubscribers() {
-    for (Topic t : topics.values()) {
+    for (Topic t : all()) {
       t.drainSubscribers(CloseReason.SHUTDOWN);
     }
   }
 
   /**
-   * Step 4: close every topic and wait (bounded) for its loop to end, then record each topic's
-   * exact next sequence and that the stop was clean, so that after a graceful restart sequences
-   * continue in the same epoch without a jump and a resuming subscriber's gap notice counts exactly
-   * the events it lost. If a loop did not end in time, the stop is not recorded as clean (the next
-   * start treats it as a crash: new epochs above the reserved floors). Not on a transport thread.
+   * Step 4: close every topic and wait (bounded) for its loop to end, then hand each over at its
+   * exact next sequence ({@link MetadataStore#release}): another node continues it in a new epoch
+   * with nothing lost, or, with no other node, this node continues it in the same epoch at its next
+   * start, and a resuming subscriber's gap notice counts exactly the events it lost. A topic whose
+   * loop did not end in time is not handed over: it moves as if this node were lost (unknown
+   * loss above its reserved floor). Remote handles are closed. Without {@code handOver} (tests of
+   * a crash) nothing is recorded. Not on a transport thread.
    */
-  public void closeAll(StatusRuntimeException status) {
-    boolean clean = true;
-    List<Topic> all;
+  public void closeAll(StatusRuntimeException status, boolean handOver) {
+    List<TopicHandle> handles;
     synchronized (this) {
       closed = true;
-      all = new ArrayList<>(topics.values());
+      handles = new ArrayList<>(topics.values());
     }
-    for (Topic t : all) {
-      t.close(status, CloseReason.SHUTDOWN);
+    List<Topic> local = new ArrayList<>();
+    for (TopicHandle h : handles) {
+      if (h instanceof Topic t) {
+        t.close(status, CloseReason.SHUTDOWN);
+        local.add(t);
+      } else if (h instanceof RemoteTopic r) {
+        r.close(status, CloseReason.SHUTDOWN);
+      }
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    List<CompletableFuture<Void>> floors = new ArrayList<>(all.size());
-    for (Topic t : all) {
+    List<CompletableFuture<?>> releases = new ArrayList<>(local.size());
+    for (Topic t : local) {
       try {
         t.terminated().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        floors.add(metadata.setSequenceFloor(t.name(), t.createEpoch(), t.nextSequence())); // coalesced into few writes
+        if (!handOver) {
+          continue;
+        }
+        releases.add(metadata.release(t.name(), t.createEpoch(), t.epoch(), t.nextSequence()).exceptionally(e -> {
+          log.warn("topic '{}' not handed over ({}); it moves as if this node were lost", t.name(), e.toString());
+          return null;
+        }));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        clean = false;
+        break;
       } catch (Exception e) {
-        log.warn("topic '{}': its dispatch loop did not end in time ({}); the next start treats it as a crash", t.name(), e.toString());
-        clean = false;
+        log.warn("topic '{}': its dispatch loop did not end in time ({}); it moves as if this node were lost", t.name(), e.toString());
       }
     }
     try {
-      CompletableFuture.allOf(floors.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+      CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      clean = false;
     } catch (Exception e) {
-      log.warn("could not record the topics' exact next sequences ({}); the next start treats it as a crash", e.toString());
-      clean = false;
-    }
-    if (clean) {
-      try {
-        metadata.recordCleanStop().get(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (Exception e) {
-        log.warn("could not record a clean stop ({}); the next start treats it as a crash", e.toString());
-      }
+      log.warn("could not hand every topic over ({}); those left move as if this node were lost", e.toString());
     }
     topics.clear();
+  }
+
+  /** Serves a topic another node owns when no forwarding or relay is wired: refuses with UNAVAILABLE. */
+  private static final class Unowned implements RemoteTopic {
+    private volatile TopicRecord record;
+    private volatile String address;
+
+    Unowned(TopicRecord record, String address) {
+      this.record = record;
+      this.address = address;
+    }
+
+    private StatusRuntimeException refused() {
+      TopicRecord r = record;
+      return Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + r.name() + "' is owned by node '" + r.owner() + "'"
+          + (address == null ? "" : " at " + address) + "; this node cannot serve it; use that node", "topic", r.name(), "owner", r.owner());
+    }
+
+    @Override
+    public void moved(TopicRecord r, String ownerAddress) {
+      this.record = r;
+      this.address = ownerAddress;
+    }
+
+    @Override
+    public void close(StatusRuntimeException status, CloseReason reason) { }
+
+    @Override
+    public String name() {
+      return record.name();
+    }
+
+    @Override
+    public TopicSettings settings() {
+      return record.settings();
+    }
+
+    @Override
+    public long epoch() {
+      return record.epoch();
+    }
+
+    @Override
+    public Admission offer(PublishBatch batch) {
+      throw refused();
+    }
+
+    @Override
+    public boolean withdraw(PublishBatch batch) {
+      return false;
+    }
+
+    @Override
+    public io.herald.broker.subscription.Subscription newSubscription(String id, String subscriberName, String peer,
+        io.herald.broker.subscription.Policy policy, long maxEvents, long maxBytes, long creditEvents, long creditBytes) {
+      throw refused();
+    }
+
+    @Override
+    public Start register(io.herald.broker.subscription.Subscription sub, io.herald.broker.subscription.StartKind kind, long sequence,
+        long positionEpoch) {
+      throw refused();
+    }
+
+    @Override
+    public void unregister(io.herald.broker.subscription.Subscription sub) { }
+
+    @Override
+    public List<io.herald.broker.subscription.Subscription> subscriptions() {
+      return List.of();
+    }
+
+    @Override
+    public long waitingEvents() {
+      return 0;
+    }
+
+    @Override
+    public long waitingBytes() {
+      return 0;
+    }
+
+    @Override
+    public long nextSequence() {
+      return record.sequenceFloor();
+    }
+
+    @Override
+    public io.herald.proto.v1.TopicStats stats() {
+      return io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(record.sequenceFloor()).build();
+    }
   }
 }

@@ -51,7 +51,7 @@ class RaftMetadataStoreTest {
     }
     stores.clear();
     for (String id : peers.keySet()) {
-      RaftMetadataStore s = new RaftMetadataStore(id, peers, dir.resolve(id), options);
+      RaftMetadataStore s = new RaftMetadataStore(id, peers, null, "127.0.0.1:" + (7000 + stores.size()), dir.resolve(id), options);
       stores.add(s);
       Set<String> names = ConcurrentHashMap.newKeySet();
       seen.put(id, names);
