@@ -16,7 +16,7 @@ import picocli.CommandLine.Mixin;
  */
 @Command(name = "herald", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
     description = "Manage and use a Herald event bus: topics, publish, subscribe, load tests.",
-    subcommands = {TopicCommand.class, PublishCommand.class, SubscribeCommand.class, SubscriptionCommand.class,
+    subcommands = {TopicCommand.class, PublishCommand.class, SubscribeCommand.class, SubscriptionCommand.class, ClusterCommand.class,
         BrokerCommand.class, BenchCommand.class, CompletionCommand.class, VersionCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Examples:",
         "  herald topic create orders --policy DROP_OLDEST",

@@ -123,6 +123,7 @@ public final class Broker implements AutoCloseable {
       });
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);
+      metrics.cluster(metadata);
       metrics.writers("publish", publishService::streamCount);
     } catch (RuntimeException e) {
       metadata.close(); // a Raft store runs non-daemon threads: never leave them behind a failed start

@@ -257,7 +257,8 @@ class LifecycleTest {
       for (TestSubscriber s : subs) {
         s.awaitEvents(1);
       }
-      assertThat(platformThreads()).isEqualTo(threadsWithOne);
+      // no new ones (idle JDK pool workers of earlier tests may have exited meanwhile)
+      assertThat(platformThreads()).isSubsetOf(threadsWithOne);
     }
   }
 }

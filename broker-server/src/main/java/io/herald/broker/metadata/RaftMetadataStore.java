@@ -224,7 +224,8 @@ public final class RaftMetadataStore implements MetadataStore {
     }
     this.server = s;
     this.client = c;
-    this.monitor = Thread.ofVirtual().name("herald-metadata-monitor").start(this::monitor);
+    // a platform thread: busy dispatch loops (virtual threads) must not starve liveness checks
+    this.monitor = Thread.ofPlatform().daemon().name("herald-metadata-monitor").start(this::monitor);
     log.info("metadata Raft peer {} on {} started ({} voters, data {}, {})", nodeId, own, peers.size(), storage,
         formatted ? "recovered" : "new");
   }
@@ -305,7 +306,60 @@ public final class RaftMetadataStore implements MetadataStore {
 
   @Override
   public boolean ownershipValid() {
-    return leaseValid && System.nanoTime() - leaseCheckedNanos < TimeUnit.MILLISECONDS.toNanos(4 * MONITOR_TICK_MILLIS + 500);
+    if (closed) {
+      return false;
+    }
+    if (voters.size() == 1) {
+      return true; // a group of one: nobody else can be given its topics
+    }
+    long now = System.nanoTime();
+    if (now - leaseCheckedNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
+      // recomputed by whoever asks first after 100 ms (the monitor may be starved of CPU; the
+      // answer must not go stale with it)
+      try {
+        checkLease(division().getInfo().getRoleInfoProto(), null);
+      } catch (IOException | RuntimeException e) {
+        leaseValid = false;
+        leaseCheckedNanos = now;
+      }
+    }
+    return leaseValid;
+  }
+
+  /**
+   * Renews {@link #leaseValid}: a follower heard from the leader, or a leader from a majority of
+   * the voters, within the lease. Fills {@code elapsed} (when not null) with how long ago the
+   * leader heard from each peer.
+   */
+  private void checkLease(RoleInfoProto role, Map<String, Long> elapsed) {
+    long lease = options.lease().toMillis();
+    boolean valid;
+    if (role.getRole() == RaftPeerRole.LEADER) {
+      int fresh = 1; // itself
+      for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+        String id = f.getId().getId().toStringUtf8();
+        if (elapsed != null) {
+          elapsed.put(id, f.getLastRpcElapsedTimeMs());
+        }
+        if (voters.contains(id) && f.getLastRpcElapsedTimeMs() < lease) {
+          fresh++;
+        }
+      }
+      valid = 2 * fresh > voters.size();
+    } else if (role.getRole() == RaftPeerRole.FOLLOWER) {
+      valid = role.getFollowerInfo().hasLeaderInfo() && role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() < lease;
+    } else {
+      valid = false;
+    }
+    leaseCheckedNanos = System.nanoTime();
+    if (valid != leaseValid) {
+      leaseValid = valid;
+      if (!valid) {
+        log.warn("node {} has not heard from a metadata majority within {} ms: its topics refuse publishes until it does", nodeId, lease);
+      } else {
+        log.info("node {} is in contact with the metadata leader", nodeId);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ monitor: join, lease, liveness
@@ -346,35 +400,10 @@ public final class RaftMetadataStore implements MetadataStore {
     }
     RaftServer.Division d = division();
     RoleInfoProto role = d.getInfo().getRoleInfoProto();
-    long lease = options.lease().toMillis();
-    boolean valid;
     Map<String, Long> elapsed = new HashMap<>();
-    if (role.getRole() == RaftPeerRole.LEADER) {
-      int fresh = 1; // itself
-      for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
-        String id = f.getId().getId().toStringUtf8();
-        elapsed.put(id, f.getLastRpcElapsedTimeMs());
-        if (voters.contains(id) && f.getLastRpcElapsedTimeMs() < lease) {
-          fresh++;
-        }
-      }
-      valid = 2 * fresh > voters.size();
-      if (d.getInfo().isLeaderReady()) {
-        watchLiveness(elapsed, role.getRoleElapsedTimeMs());
-      }
-    } else if (role.getRole() == RaftPeerRole.FOLLOWER) {
-      valid = role.getFollowerInfo().hasLeaderInfo() && role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() < lease;
-    } else {
-      valid = false;
-    }
-    leaseCheckedNanos = System.nanoTime();
-    if (valid != leaseValid) {
-      leaseValid = valid;
-      if (!valid) {
-        log.warn("node {} has not heard from a metadata majority within {} ms: its topics refuse publishes until it does", nodeId, lease);
-      } else {
-        log.info("node {} is in contact with the metadata leader again", nodeId);
-      }
+    checkLease(role, elapsed);
+    if (role.getRole() == RaftPeerRole.LEADER && d.getInfo().isLeaderReady()) {
+      watchLiveness(elapsed, role.getRoleElapsedTimeMs());
     }
   }
 
@@ -461,8 +490,25 @@ public final class RaftMetadataStore implements MetadataStore {
     if (cause instanceof StatusRuntimeException sre) {
       return sre;
     }
-    return Status.UNAVAILABLE.withDescription("metadata not replicated (no Raft leader reachable?): " + cause)
-        .withCause(cause).asRuntimeException();
+    return io.herald.broker.transport.Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_METADATA_UNAVAILABLE,
+        "metadata not replicated (no metadata leader reachable, or no majority of the nodes up?): " + cause, cause);
+  }
+
+  /** A refusal of a change to topic {@code name} as the API sends it: with its ErrorInfo reason. */
+  private static <T> CompletableFuture<T> forTopic(String name, CompletableFuture<T> f) {
+    return f.exceptionallyCompose(e -> {
+      Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      if (c instanceof StatusRuntimeException sre && io.herald.broker.transport.Errors.info(sre) == null) {
+        String d = sre.getStatus().getDescription();
+        switch (sre.getStatus().getCode()) {
+          case NOT_FOUND -> c = io.herald.broker.transport.Errors.topicNotFound(name, d);
+          case ALREADY_EXISTS -> c = io.herald.broker.transport.Errors.error(
+              io.herald.proto.v1.ErrorReason.ERROR_REASON_TOPIC_ALREADY_EXISTS, d, "topic", name);
+          default -> { }
+        }
+      }
+      return CompletableFuture.failedFuture(c);
+    });
   }
 
   private static TopicRecord recordFrom(byte[] reply) {
@@ -476,17 +522,17 @@ public final class RaftMetadataStore implements MetadataStore {
   @Override
   public CompletableFuture<TopicRecord> create(String name, TopicSettings settings) {
     Instant now = Instant.now();
-    return send(ClusterState.encode(ClusterState.CREATE, out -> {
+    return forTopic(name, send(ClusterState.encode(ClusterState.CREATE, out -> {
       out.writeUTF(name);
       ClusterState.writeBytes(out, settings.toProto().toByteArray());
       out.writeLong(now.getEpochSecond());
       out.writeInt(now.getNano());
-    })).thenApply(RaftMetadataStore::recordFrom);
+    })).thenApply(RaftMetadataStore::recordFrom));
   }
 
   @Override
   public CompletableFuture<TopicRecord> update(String name, UnaryOperator<TopicSettings> change) {
-    return update(name, change, 5);
+    return forTopic(name, update(name, change, 5));
   }
 
   /** Compare-and-set on the settings: a concurrent update (ABORTED) re-applies {@code change} to the newer settings. */
@@ -518,7 +564,7 @@ public final class RaftMetadataStore implements MetadataStore {
 
   @Override
   public CompletableFuture<Void> delete(String name) {
-    return send(ClusterState.encode(ClusterState.DELETE, out -> out.writeUTF(name))).thenApply(r -> null);
+    return forTopic(name, send(ClusterState.encode(ClusterState.DELETE, out -> out.writeUTF(name))).thenApply(r -> null));
   }
 
   /** For tests: while set, floor writes fail as a full disk or a lost quorum would make them fail. */

@@ -195,6 +195,29 @@ public final class BrokerMetrics {
   }
 
   /** Registers a gauge of the live streams of a role (subscription writers, publish streams). */
+  /**
+   * The cluster as this node sees it: Raft role (1 for the current one), term, commit and applied
+   * index, nodes by state, topics this node owns.
+   */
+  public void cluster(io.herald.broker.metadata.MetadataStore metadata) {
+    for (String role : new String[] {"leader", "follower", "candidate", "listener"}) {
+      Gauge.builder("herald_raft_role", metadata, m -> m.cluster().role().equals(role) ? 1 : 0).tag("role", role)
+          .description("This node's metadata Raft role: 1 for the current one").register(registry);
+    }
+    Gauge.builder("herald_raft_term", metadata, m -> m.cluster().term())
+        .description("This node's metadata Raft term").register(registry);
+    Gauge.builder("herald_raft_commit_index", metadata, m -> m.cluster().commitIndex())
+        .description("The last metadata log index this node knows committed").register(registry);
+    Gauge.builder("herald_raft_applied_index", metadata, m -> m.cluster().appliedIndex())
+        .description("The last metadata log index this node applied").register(registry);
+    for (String state : new String[] {"up", "down", "draining", "left"}) {
+      Gauge.builder("herald_cluster_nodes", metadata, m -> m.cluster().nodes().stream().filter(n -> n.state().equals(state)).count())
+          .tag("state", state).description("Nodes of the cluster by state, as this node sees them").register(registry);
+    }
+    Gauge.builder("herald_topics_owned", topics, TopicRegistry::size)
+        .description("Topics this node owns (runs the dispatch loop of)").register(registry);
+  }
+
   public void writers(String role, java.util.function.Supplier<Number> count) {
     Gauge.builder("herald_writers_active", count).tag("role", role).description("Stream writers by role").register(registry);
   }

@@ -20,6 +20,14 @@ public interface RetainedLog {
   long unknownBelow();
 
   /** Why the sequences below {@link #unknownBelow()} were lost: CRASH_RECOVERY or OWNER_CHANGE. */
+  /**
+   * Sequences below this were sequenced by an earlier owner of the topic (it moved here): this
+   * node never had them. 0 when the topic never moved.
+   */
+  default long movedBelow() {
+    return 0;
+  }
+
   default GapReason unknownReason() {
     return GapReason.CRASH_RECOVERY;
   }

@@ -600,6 +600,13 @@ public final class Subscription {
       out.add(new Gap(cursor, end, log.unknownReason(), epoch, true));
       cursor = end + 1;
     }
+    long movedBelow = log.movedBelow();
+    if (cursor < movedBelow && cursor <= upTo) {
+      // sequenced by the previous owner, handed over exactly: lost to this subscription, counted
+      long end = Math.min(upTo, movedBelow - 1);
+      out.add(new Gap(cursor, end, GapReason.OWNER_CHANGE, epoch));
+      cursor = end + 1;
+    }
     while (cursor <= upTo) {
       Gap skip = log.skipAt(cursor);
       if (skip != null) {

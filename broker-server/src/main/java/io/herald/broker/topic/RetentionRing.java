@@ -38,6 +38,7 @@ final class RetentionRing implements RetainedLog {
   @GuardedBy("lock")
   private long unknownBelow;
   private GapReason unknownReason = GapReason.CRASH_RECOVERY;
+  private long movedBelow;
   /** Pinned sequence -> how many pins (BLOCK readers catching up): trimming stops below the lowest. */
   @GuardedBy("lock")
   private final java.util.TreeMap<Long, Integer> pins = new java.util.TreeMap<>();
@@ -166,7 +167,7 @@ final class RetentionRing implements RetainedLog {
    * (0: none) are recorded as lost, for {@code unknownReason} (a crash or a lost owner: how many of
    * them existed is not known).
    */
-  void resetTo(long nextSequence, long unknownBelow, GapReason unknownReason) {
+  void resetTo(long nextSequence, long unknownBelow, GapReason unknownReason, long movedBelow) {
     lock.lock();
     try {
       ring = new Sequenced[0];
@@ -178,6 +179,7 @@ final class RetentionRing implements RetainedLog {
       next = nextSequence;
       this.unknownBelow = unknownBelow;
       this.unknownReason = unknownReason;
+      this.movedBelow = movedBelow;
     } finally {
       lock.unlock();
     }
@@ -229,6 +231,16 @@ final class RetentionRing implements RetainedLog {
     lock.lock();
     try {
       return next;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long movedBelow() {
+    lock.lock();
+    try {
+      return movedBelow;
     } finally {
       lock.unlock();
     }

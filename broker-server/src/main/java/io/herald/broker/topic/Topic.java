@@ -128,7 +128,8 @@ public final class Topic implements TopicHandle {
     // after a crash, the numbers below the floor it resumed at are history the broker lost, and it
     // cannot tell how many of them were assigned (kept in the record across later epochs)
     ring.resetTo(next, record.crashLostBelow(),
-        record.lostCause() == EpochCause.EPOCH_CAUSE_OWNER_CHANGE ? GapReason.OWNER_CHANGE : GapReason.CRASH_RECOVERY);
+        record.lostCause() == EpochCause.EPOCH_CAUSE_OWNER_CHANGE ? GapReason.OWNER_CHANGE : GapReason.CRASH_RECOVERY,
+        record.epochCause() == EpochCause.EPOCH_CAUSE_OWNER_CHANGE ? record.epochStartSequence() : 0);
     SequenceReservation r = new SequenceReservation(name, next, reservation, bookkeeping::recordFloor);
     this.loop = new DispatchLoop(this, inbox, ring, counters, r, next);
     this.thread = Thread.ofVirtual().name("herald-dispatch-" + name).unstarted(this::supervise);
@@ -352,6 +353,9 @@ public final class Topic implements TopicHandle {
         firstGap = new Gap(sequence, 0, GapReason.TOPIC_RECREATED, positionEpoch, true);
         k = StartKind.SEQUENCE;
         from = 1;
+      } else if (epochCause == EpochCause.EPOCH_CAUSE_OWNER_CHANGE && sequence == epochStartSequence) {
+        // it had everything the previous owner sequenced: told of the move, with nothing lost
+        firstGap = new Gap(sequence, sequence - 1, GapReason.OWNER_CHANGE, positionEpoch, false);
       }
     }
     long startSequence = sub.start(k, from, current, positionEpoch == 0 || firstGap != null ? current : positionEpoch, firstGap, () -> {

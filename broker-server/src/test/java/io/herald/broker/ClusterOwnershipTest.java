@@ -1,0 +1,202 @@
+package io.herald.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.herald.broker.metadata.TopicRecord;
+import io.herald.broker.transport.Errors;
+import io.herald.proto.v1.ClusterNode;
+import io.herald.proto.v1.DeliveredEvent;
+import io.herald.proto.v1.EpochCause;
+import io.herald.proto.v1.GapNotice;
+import io.herald.proto.v1.GapReason;
+import io.herald.proto.v1.GetClusterStatusRequest;
+import io.herald.proto.v1.GetClusterStatusResponse;
+import io.herald.proto.v1.GetTopicRequest;
+import io.herald.proto.v1.PublishAck;
+import io.herald.proto.v1.StartPosition;
+import io.herald.proto.v1.StartPositionKind;
+import io.herald.proto.v1.SubscribeInit;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Topic ownership in a cluster of three in-JVM brokers on loopback: one owner per topic, agreed by
+ * every node; an owner lost (killed, or cut off from the metadata) or drained moves its topics to
+ * another node in a new epoch, and subscribers resuming from the old epoch are told what they lost.
+ */
+class ClusterOwnershipTest {
+  @TempDir Path dir;
+  private TestCluster cluster;
+
+  @AfterEach
+  void closeAll() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static SubscribeInit resumeAt(String topic, long epoch, long sequence) {
+    return SubscribeInit.newBuilder().setTopic(topic)
+        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE)
+            .setSequence(sequence).setEpoch(epoch))
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build();
+  }
+
+  /** The (new) owner, once every live node agrees it is not {@code old} and it runs the topic. */
+  private String awaitMovedFrom(String topic, String old, Duration within) {
+    String[] owner = new String[1];
+    await().atMost(within).pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
+      Set<String> owners = cluster.live().stream().map(b -> b.broker.metadata().get(topic).orElseThrow().owner())
+          .collect(Collectors.toSet());
+      assertThat(owners).hasSize(1).doesNotContain(old, "");
+      owner[0] = owners.iterator().next();
+      assertThat(cluster.node(owner[0]).broker.topics().local(topic)).isPresent();
+    });
+    return owner[0];
+  }
+
+  @Test
+  void everyNodeAgreesOnOneOwnerPerTopicAndTopicsSpreadOverTheNodes() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    for (int i = 0; i < 30; i++) {
+      cluster.node("n" + (1 + i % 3)).createTopic("t" + i);
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      for (int i = 0; i < 30; i++) {
+        String topic = "t" + i;
+        Set<String> owners = cluster.live().stream().map(b -> b.broker.metadata().get(topic).orElseThrow().owner())
+            .collect(Collectors.toSet());
+        assertThat(owners).as(topic).hasSize(1);
+        String owner = owners.iterator().next();
+        // exactly the owner runs the topic's loop
+        for (String id : List.of("n1", "n2", "n3")) {
+          assertThat(cluster.node(id).broker.topics().local(topic).isPresent()).as(topic + " on " + id).isEqualTo(id.equals(owner));
+        }
+        // the API says who owns it, on every node
+        assertThat(cluster.node("n2").admin().getTopic(GetTopicRequest.newBuilder().setName(topic).build()).getTopic().getOwner())
+            .isEqualTo(owner);
+      }
+    });
+    GetClusterStatusResponse status = cluster.node("n3").admin().getClusterStatus(GetClusterStatusRequest.getDefaultInstance());
+    assertThat(status.getNodesList()).extracting(ClusterNode::getNodeId).containsExactly("n1", "n2", "n3");
+    assertThat(status.getNodesList()).allMatch(ClusterNode::getAlive);
+    assertThat(status.getNodesList()).allSatisfy(n -> assertThat(n.getTopicsOwned()).isPositive()); // rendezvous spreads 30 topics
+    assertThat(status.getNodesList().stream().mapToInt(ClusterNode::getTopicsOwned).sum()).isEqualTo(30);
+    assertThat(status.getLeaderId()).isIn("n1", "n2", "n3");
+    assertThat(status.getTerm()).isPositive();
+    assertThat(status.getNodesList()).filteredOn(n -> n.getNodeId().equals(status.getLeaderId()))
+        .extracting(ClusterNode::getRole).containsExactly("leader");
+    assertThat(status.getNodesList()).allSatisfy(n -> assertThat(n.getAddress()).startsWith("127.0.0.1:"));
+  }
+
+  @Test
+  void ownerKilledTopicMovesToAnotherNodeInANewEpochAndResumingSubscribersAreToldWhatIsLost() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n1").createTopic("orders");
+    String first = cluster.owner("orders");
+    List<PublishAck> acks = cluster.node(first).publish("orders", "e", 10, 10);
+    long oldEpoch = acks.get(0).getEpoch();
+
+    long killedAt = System.nanoTime();
+    cluster.halt(first);
+    // meanwhile: the topic is unavailable (retryable), never "not found"
+    String survivor = cluster.live().get(0).broker.metadata().nodeId();
+    assertThatThrownBy(() -> cluster.node(survivor).publish("orders", "x", 1, 1))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+
+    String next = awaitMovedFrom("orders", first, Duration.ofSeconds(20));
+    TopicRecord r = cluster.record(next, "orders");
+    assertThat(r.epoch()).isGreaterThan(oldEpoch);
+    assertThat(r.epochCause()).isEqualTo(EpochCause.EPOCH_CAUSE_OWNER_CHANGE);
+    assertThat(r.epochStartSequence()).isGreaterThan(10); // above the reserved floor: nothing reused
+    PublishAck a = cluster.node(next).publish("orders", "f", 1, 1).get(0);
+    long failoverMillis = (System.nanoTime() - killedAt) / 1_000_000;
+    assertThat(a.getEpoch()).isEqualTo(r.epoch());
+    assertThat(a.getSequence()).isEqualTo(r.epochStartSequence());
+    System.out.printf("owner killed -> first publish accepted by the new owner: %d ms (election 500 ms, liveness 2 s)%n", failoverMillis);
+
+    // a subscriber that had 1..5 of the old epoch resumes on the new owner
+    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), resumeAt("orders", oldEpoch, 6));
+    s.awaitEvents(1);
+    GapNotice g = s.gaps().get(0);
+    assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_OWNER_CHANGE);
+    assertThat(g.getCountUnknown()).isTrue();
+    assertThat(g.getFirstSequence()).isEqualTo(6);
+    assertThat(g.getLastSequence()).isEqualTo(r.epochStartSequence() - 1);
+    assertThat(s.events()).extracting(DeliveredEvent::getSequence).containsExactly(a.getSequence());
+  }
+
+  @Test
+  void drainingOwnerHandsItsTopicsOverAtTheExactNextSequence() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n2").createTopic("orders");
+    String first = cluster.owner("orders");
+    long oldEpoch = cluster.node(first).publish("orders", "e", 10, 10).get(0).getEpoch();
+
+    cluster.stop(first); // SIGTERM: drain, hand over, stop
+    String next = awaitMovedFrom("orders", first, Duration.ofSeconds(20));
+    TopicRecord r = cluster.record(next, "orders");
+    assertThat(r.epoch()).isGreaterThan(oldEpoch);
+    assertThat(r.epochCause()).isEqualTo(EpochCause.EPOCH_CAUSE_OWNER_CHANGE);
+    assertThat(r.epochStartSequence()).isEqualTo(11); // exact: no hole
+    assertThat(r.crashLostBelow()).isZero();
+    PublishAck a = cluster.node(next).publish("orders", "f", 1, 1).get(0);
+    assertThat(a.getSequence()).isEqualTo(11);
+
+    // a subscriber that had everything resumes without losing anything
+    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), resumeAt("orders", oldEpoch, 11));
+    s.awaitEvents(1);
+    assertThat(s.gaps()).allSatisfy(g -> assertThat(g.getCount()).isZero());
+    assertThat(s.events()).extracting(DeliveredEvent::getSequence).containsExactly(11L);
+    // the drained node is not alive; the other two are
+    GetClusterStatusResponse status = cluster.node(next).admin().getClusterStatus(GetClusterStatusRequest.getDefaultInstance());
+    assertThat(status.getNodesList()).filteredOn(n -> n.getNodeId().equals(first)).extracting(ClusterNode::getAlive).containsExactly(false);
+  }
+
+  @Test
+  void anOwnerCutOffFromTheMetadataStopsAcceptingBeforeItsTopicsMove() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n3").createTopic("orders");
+    String first = cluster.owner("orders");
+    TestBroker stale = cluster.node(first);
+    stale.publish("orders", "e", 5, 5);
+    // its metadata peer stops (a partition as far as it can tell): it may no longer be the owner
+    stale.broker.metadata().close();
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThatThrownBy(() -> stale.publish("orders", "x", 1, 1))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+          assertThat(Errors.info(e).getReason()).isEqualTo("OWNER_UNAVAILABLE");
+        }));
+    // the others move the topic; the stale node keeps refusing: never two owners accepting
+    String survivor = cluster.other(first);
+    await().atMost(Duration.ofSeconds(20)).until(() -> !cluster.record(survivor, "orders").owner().equals(first));
+    String next = cluster.record(survivor, "orders").owner();
+    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.node(next).broker.topics().local("orders").isPresent());
+    assertThat(cluster.node(next).publish("orders", "f", 1, 1).get(0).getSequence()).isGreaterThan(5);
+    assertThatThrownBy(() -> stale.publish("orders", "y", 1, 1)).isInstanceOf(StatusRuntimeException.class);
+  }
+
+  @Test
+  void topicsSurviveARestartOfTheWholeCluster() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n1").createTopic("orders");
+    String owner = cluster.owner("orders");
+    long epoch = cluster.node(owner).publish("orders", "e", 3, 3).get(0).getEpoch();
+    cluster.close(); // every node drains; nobody is left to take the topic: it stays where it was, exactly
+    cluster.startAll();
+    String now = awaitMovedFrom("orders", "", Duration.ofSeconds(20));
+    PublishAck a = cluster.node(now).publish("orders", "f", 1, 1).get(0);
+    assertThat(a.getSequence()).isEqualTo(4); // exact: a clean stop of the whole cluster loses nothing
+    assertThat(a.getEpoch()).isGreaterThanOrEqualTo(epoch);
+  }
+}
