@@ -156,7 +156,15 @@ class ClusterOwnershipTest {
     // a subscriber that had everything resumes without losing anything
     TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), resumeAt("orders", oldEpoch, 11));
     s.awaitEvents(1);
-    assertThat(s.gaps()).allSatisfy(g -> assertThat(g.getCount()).isZero());
+    // told of the move before the new epoch's first event, with nothing lost
+    assertThat(s.frames().get(0)).isInstanceOfSatisfying(GapNotice.class, g -> {
+      assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_OWNER_CHANGE);
+      assertThat(g.getCount()).isZero();
+      assertThat(g.getCountUnknown()).isFalse();
+      assertThat(g.getFirstSequence()).isEqualTo(11);
+      assertThat(g.getEpoch()).isEqualTo(oldEpoch);
+    });
+    assertThat(s.gaps()).hasSize(1);
     assertThat(s.events()).extracting(DeliveredEvent::getSequence).containsExactly(11L);
     // the drained node is not alive; the other two are
     GetClusterStatusResponse status = cluster.node(next).admin().getClusterStatus(GetClusterStatusRequest.getDefaultInstance());
