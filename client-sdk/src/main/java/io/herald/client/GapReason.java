@@ -22,6 +22,11 @@ public enum GapReason {
   TOPIC_RECREATED,
   /** The topic's dispatch loop failed and was restarted; these sequenced events were not delivered. */
   LOOP_RESTARTED,
+  /**
+   * The topic moved to another owner broker (a new epoch): events the old owner sequenced and this
+   * subscription had not received are lost. The count is exact unless {@link Gap#countUnknown()}.
+   */
+  OWNER_CHANGE,
   /** A reason this SDK version does not know. */
   UNKNOWN
 }

@@ -190,6 +190,7 @@ final class SubscriptionWriter {
       case CRASH_RECOVERY -> io.herald.proto.v1.GapReason.GAP_REASON_CRASH_RECOVERY;
       case TOPIC_RECREATED -> io.herald.proto.v1.GapReason.GAP_REASON_TOPIC_RECREATED;
       case LOOP_RESTARTED -> io.herald.proto.v1.GapReason.GAP_REASON_LOOP_RESTARTED;
+      case OWNER_CHANGE -> io.herald.proto.v1.GapReason.GAP_REASON_OWNER_CHANGE;
     };
   }
 

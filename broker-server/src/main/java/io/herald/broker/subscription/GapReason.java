@@ -13,5 +13,7 @@ public enum GapReason {
   /** The position belongs to an earlier incarnation of the topic's name. */
   TOPIC_RECREATED,
   /** The dispatch loop failed and was restarted; the subscription missed these sequenced events. */
-  LOOP_RESTARTED
+  LOOP_RESTARTED,
+  /** The topic moved to another owner (a new epoch); these sequenced events are lost. */
+  OWNER_CHANGE
 }

@@ -292,6 +292,36 @@ public final class Subscription {
     }
   }
 
+  /**
+   * Offers a gap that came from upstream (a relay's owner will never send these sequences): a live
+   * subscription that would have been offered any of them gets the same notice (same reason, epoch
+   * and count flag; its range starts later only if the subscription started inside it), in order,
+   * before its next event. A subscription still catching up reads the gap from the log instead (the
+   * relay records it there as a skip first); one that starts after it is not told. Not counted as
+   * this subscription's drop. Relay loop only; {@code gap.last()} must be known (not 0).
+   */
+  public void offerGap(Gap gap) {
+    lock.lock();
+    try {
+      if (state != State.OPEN) {
+        return;
+      }
+      if (catchingUp) {
+        dirty = true; // the writer reads the skip from the log: make sure it runs
+        return;
+      }
+      long from = Math.max(gap.first(), Math.max(liveFrom, lastOffered + 1));
+      if (from > gap.last()) {
+        return;
+      }
+      entries.addLast(new GapMarker(from, gap.last(), gap.reason(), gap.epoch(), gap.countUnknown()));
+      lastOffered = gap.last();
+      dirty = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Wakes the writer if the loop offered anything since the last call. Dispatch loop only. */
   public void flushSignal() {
     boolean w;

@@ -37,6 +37,7 @@ public final class Convert {
       case GAP_REASON_CRASH_RECOVERY -> GapReason.CRASH_RECOVERY;
       case GAP_REASON_TOPIC_RECREATED -> GapReason.TOPIC_RECREATED;
       case GAP_REASON_LOOP_RESTARTED -> GapReason.LOOP_RESTARTED;
+      case GAP_REASON_OWNER_CHANGE -> GapReason.OWNER_CHANGE;
       default -> GapReason.UNKNOWN;
     };
     return new Gap(g.getFirstSequence(), g.getLastSequence(), g.getCount(), r, g.getEpoch(), g.getCountUnknown());
