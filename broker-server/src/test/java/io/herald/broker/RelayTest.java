@@ -176,6 +176,7 @@ class RelayTest {
       assertThat(up.getCreditEvents()).isZero();
       assertThat(relay.upstreamCreditEvents()).isZero();
       assertThat(relay.subscriptions().get(0).stats().bufferedEvents()).isEqualTo(100);
+      assertThat(relay.bufferedEvents()).isGreaterThanOrEqualTo(100).isLessThanOrEqualTo(200);
       // acked: C's buffer + what the relay holds (credit window) + B's relay buffer + one batch in the loop
       assertThat(pub.ackedEvents.get()).isLessThanOrEqualTo(100 + 100 + 100 + 10);
       assertThat(pub.error.get()).isNull();
@@ -228,6 +229,26 @@ class RelayTest {
       assertThat(subscriptions(b, "t").get(0).getDropped()).isZero();
       assertThat(relay.mirror().dropped()).isEqualTo(4_900);
       close(relay);
+    }
+  }
+
+  @Test
+  void whenTheOwnerDeletesTheTopicLocalStreamsEndWithNotFoundAndTheRelayStops() throws Exception {
+    try (TestBroker b = new TestBroker(); TestBroker c = new TestBroker()) {
+      b.createTopic("t");
+      RelayTopic relay = relay(c, b, "t");
+      TestSubscriber s = TestSubscriber.started(c.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST).build());
+      s.keepGranting(100);
+      b.publish("t", "e", 3, 3);
+      s.awaitEvents(3);
+      b.admin().deleteTopic(io.herald.proto.v1.DeleteTopicRequest.newBuilder().setName("t").build());
+      assertThat(s.awaitEnd().getCode()).isEqualTo(io.grpc.Status.Code.NOT_FOUND);
+      relay.terminated().get(10, TimeUnit.SECONDS);
+      assertThat(relay.closeReason()).isEqualTo(CloseReason.TOPIC_DELETED);
+      assertThat(relay.relayStreamsOpen()).isZero();
+      // a subscription that still finds the closed relay is refused with NOT_FOUND
+      TestSubscriber late = TestSubscriber.open(c.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST).build());
+      assertThat(late.awaitEnd().getCode()).isEqualTo(io.grpc.Status.Code.NOT_FOUND);
     }
   }
 

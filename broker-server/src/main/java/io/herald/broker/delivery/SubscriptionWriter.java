@@ -208,6 +208,9 @@ final class SubscriptionWriter {
       case TOPIC_FAILED -> Errors.error(ErrorReason.ERROR_REASON_TOPIC_OUT_OF_SERVICE, "topic '" + name
           + "' is out of service: its dispatch loop failed repeatedly (see the broker log)", "topic", name);
       case INTERNAL_ERROR -> Errors.internal("broker failed to write to the subscription (see the broker log)", null);
+      case RELAY_CLOSED -> Errors.error(ErrorReason.ERROR_REASON_LOOP_RESTARTED, "this broker stopped relaying topic '" + name
+          + "' (owned by another broker); subscribe again, here or elsewhere, from the sequence after the last one received",
+          "topic", name);
     };
     end(status);
   }

@@ -15,5 +15,10 @@ public enum CloseReason {
   /** The topic's dispatch loop failed more often than its restart budget allows. */
   TOPIC_FAILED,
   /** The broker failed while writing to the stream (a bug): the stream ends with INTERNAL. */
-  INTERNAL_ERROR
+  INTERNAL_ERROR,
+  /**
+   * This broker stopped relaying a topic it does not own (its relay loop failed, or the topic moved
+   * here and is served by a local topic now): UNAVAILABLE, resubscribe from the last sequence received.
+   */
+  RELAY_CLOSED
 }

@@ -81,8 +81,8 @@ import org.slf4j.LoggerFactory;
  * the upstream call (init, credit, cancel) and its channel: the one-loop-per-topic rule. gRPC
  * callbacks (on the transport thread, direct executor) only put frames in the loop's queue, which
  * holds at most the frames requested (a few) per call. A throwable in the loop closes the relay and
- * its local subscriptions with TOPIC_FAILED: a relay holds nothing the owner does not, so its
- * clients resume elsewhere or here after the wiring made a new relay.
+ * its local subscriptions with RELAY_CLOSED (UNAVAILABLE): a relay holds nothing the owner does
+ * not, so its clients resume elsewhere, or here once the wiring made a new relay.
  *
  * <p>Thread-safe. {@link TopicHandle} methods never block.
  */
@@ -479,7 +479,7 @@ public final class RelayTopic implements TopicHandle {
       close(CloseReason.SHUTDOWN);
     } catch (Throwable t) {
       log.error("relay loop of topic '{}' failed; closing the relay and its local subscriptions (they resubscribe)", name, t);
-      close(CloseReason.TOPIC_FAILED);
+      close(CloseReason.RELAY_CLOSED);
     } finally {
       Upstream u = upstream;
       upstream = null;
