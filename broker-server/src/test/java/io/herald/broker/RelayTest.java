@@ -413,6 +413,9 @@ class RelayTest {
           .setCount(3).setReason(GapReason.GAP_REASON_OWNER_CHANGE).setEpoch(5).build());
       assertThat(((DeliveredEvent) frames.get(4)).getEpoch()).isEqualTo(9);
       assertThat(relay.epoch()).isEqualTo(9);
+      // publishing is not the relay's business: it refuses, and its subscribers are not disturbed
+      assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class,
+          () -> c.publish("t", "p", 1, 1)).getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAVAILABLE);
       // a subscriber that starts later, inside the relayed history, reads the same notice from it
       TestSubscriber late = TestSubscriber.started(c.subscriber(),
           at("t", OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST, StartPositionKind.START_POSITION_KIND_SEQUENCE, 2).build());

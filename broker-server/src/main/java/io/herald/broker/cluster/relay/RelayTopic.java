@@ -76,6 +76,15 @@ import org.slf4j.LoggerFactory;
  * An owner that answers NOT_FOUND (topic deleted), or a TOPIC_RECREATED gap, closes the relay and
  * its local subscriptions with TOPIC_DELETED (the clients resubscribe and resolve the topic anew).
  *
+ * <h2>Shared subscriptions (queue groups, later)</h2>
+ * The relay is an ordinary client of the owner's public Subscribe API, and the local side is an
+ * ordinary set of subscriptions, so assignment stays on the owner: a local queue-group member will
+ * not take events from this broadcast stream but from one more upstream subscription per local
+ * group, opened by the relay with the group's name (the owner sees this node as one member of the
+ * group, weighted by its local members if it wants), whose events the relay hands to one local
+ * member each. The broadcast stream above is unchanged by that; only {@code connect} and a
+ * per-group mirror are added.
+ *
  * <h2>Threads</h2>
  * One virtual thread per relay, {@code herald-relay-<topic>}, applies every upstream frame and owns
  * the upstream call (init, credit, cancel) and its channel: the one-loop-per-topic rule. gRPC
@@ -394,41 +403,41 @@ public final class RelayTopic implements TopicHandle {
   private void run() {
     String address = null;
     long backoffNanos = options.minBackoff().toNanos();
+    int failures = 0; // in a row
     try {
       while (closed == null) {
+        Status ended;
+        String moved = null;
         if (address == null) {
           address = ownerAddress.get();
         }
-        connect(address);
+        try {
+          connect(address);
+          ended = null;
+        } catch (RuntimeException e) {
+          // no address, or a channel that cannot be built: like an owner that cannot be reached
+          ended = Status.UNAVAILABLE.withDescription("cannot open a channel to the owner at " + address + ": " + e).withCause(e);
+        }
         // apply this call's frames until it ends, a retarget or a close
-        Object next = null;
-        boolean retarget = false;
-        while (closed == null) {
+        while (ended == null && moved == null && closed == null) {
           Object item = queue.take();
-          if (item == CLOSE) {
-            break;
-          }
           if (item instanceof Retarget r) {
-            log.info("relay of topic '{}' moves from {} to {}", name, address, r.address());
-            address = r.address();
-            retarget = true;
-            break;
-          }
-          if (item instanceof Frame f) {
+            moved = r.address();
+          } else if (item instanceof Frame f) {
             if (f.frame().events != null) {
               queuedEvents.addAndGet(-f.frame().events.size());
             }
             if (f.from() == upstream) {
               apply(f.from(), f.frame());
-              backoffNanos = options.minBackoff().toNanos(); // it works again
+              if (f.frame().started != null) {
+                backoffNanos = options.minBackoff().toNanos(); // it works again
+                failures = 0;
+              }
             }
-            continue;
+          } else if (item instanceof Ended e && e.from() == upstream) {
+            ended = e.status();
           }
-          Ended e = (Ended) item;
-          if (e.from() == upstream) {
-            next = e;
-            break;
-          }
+          // CLOSE: the loop condition sees `closed`; an older call's frames and ends: dropped
         }
         Upstream u = upstream;
         upstream = null;
@@ -440,25 +449,29 @@ public final class RelayTopic implements TopicHandle {
           break;
         }
         reconnects.incrementAndGet();
-        if (retarget) {
+        if (moved != null) {
+          log.info("relay of topic '{}' moves from {} to {}", name, address, moved);
+          address = moved;
           continue;
         }
-        Status st = ((Ended) next).status();
-        if (fatal(st, address)) {
+        if (fatal(ended, address)) {
           break;
         }
-        if (st.getCode() == Status.Code.FAILED_PRECONDITION && upstreamPolicy == Policy.BLOCK
-            && st.getDescription() != null && st.getDescription().contains("OVERFLOW_POLICY_BLOCK")) {
+        if (ended.getCode() == Status.Code.FAILED_PRECONDITION && upstreamPolicy == Policy.BLOCK
+            && ended.getDescription() != null && ended.getDescription().contains("OVERFLOW_POLICY_BLOCK")) {
           // the owner's topic forbids BLOCK (its settings are newer than ours): relay with DROP_NEWEST
           log.warn("relay of topic '{}': the owner refuses a BLOCK subscription; relaying with DROP_NEWEST (the owner's drops reach"
               + " local subscribers as DROPPED gaps)", name);
           upstreamPolicy = Policy.DROP_NEWEST;
         }
-        log.info("relay of topic '{}' lost its upstream at {} ({}: {}); subscribing again in {} ms", name, address,
-            st.getCode(), st.getDescription(), TimeUnit.NANOSECONDS.toMillis(backoffNanos));
+        if (++failures == 1) {
+          log.info("relay of topic '{}' lost its upstream at {} ({}: {}); subscribing again, backing off up to {} ms", name, address,
+              ended.getCode(), ended.getDescription(), options.maxBackoff().toMillis());
+        } else {
+          log.debug("relay of topic '{}': attempt {} at {} failed ({}: {})", name, failures, address, ended.getCode(), ended.getDescription());
+        }
         // wait, unless a retarget or a close comes first
         long deadline = System.nanoTime() + backoffNanos;
-        String moved = null;
         while (closed == null && moved == null) {
           long left = deadline - System.nanoTime();
           if (left <= 0) {
@@ -471,7 +484,7 @@ public final class RelayTopic implements TopicHandle {
             queuedEvents.addAndGet(-f.frame().events.size()); // a stale frame
           }
         }
-        backoffNanos = Math.min(backoffNanos * 2, options.maxBackoff().toNanos());
+        backoffNanos = Math.min(Math.max(backoffNanos * 2, 1), options.maxBackoff().toNanos());
         address = moved; // null: ask the supplier where the owner is now
       }
     } catch (InterruptedException e) {
