@@ -598,6 +598,15 @@ public final class Subscription {
         counters.delivered(read.size());
       }
     }
+    long end = log.nextSequence();
+    if (cursor < end) {
+      Gap skip = log.skipAt(cursor);
+      if (skip != null && skip.last() >= end - 1) {
+        // the log ends in a skip (a relay told of lost sequences, nothing after them yet): say so
+        // now, as the owner would, instead of at the next event
+        lost(out, end - 1);
+      }
+    }
     nextSequence = cursor;
     if (pinned != 0 && cursor > pinned) {
       log.movePin(pinned, cursor);
