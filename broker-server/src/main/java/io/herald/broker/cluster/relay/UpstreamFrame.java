@@ -1,7 +1,6 @@
 package io.herald.broker.cluster.relay;
 
 import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.Timestamp;
 import io.grpc.MethodDescriptor;
 import io.herald.broker.subscription.Gap;
 import io.herald.broker.subscription.GapReason;
@@ -117,10 +116,7 @@ final class UpstreamFrame {
       switch (tag) {
         case SEQUENCE_TAG -> sequence = in.readUInt64();
         case EPOCH_TAG -> epoch = in.readUInt64();
-        case PUBLISH_TIME_TAG -> {
-          Timestamp t = Timestamp.parseFrom(in.readBytes());
-          millis = t.getSeconds() * 1000 + t.getNanos() / 1_000_000;
-        }
+        case PUBLISH_TIME_TAG -> millis = timestampMillis(in);
         default -> in.skipField(tag);
       }
     }
@@ -128,6 +124,22 @@ final class UpstreamFrame {
       throw new IOException("a relayed event without a sequence");
     }
     return new Sequenced(sequence, epoch, encoded, millis);
+  }
+
+  /** Reads a length-delimited {@code google.protobuf.Timestamp} (seconds = 1, nanos = 2) in place, without a message object. */
+  private static long timestampMillis(CodedInputStream in) throws IOException {
+    int limit = in.pushLimit(in.readRawVarint32());
+    long seconds = 0;
+    int nanos = 0;
+    for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+      switch (tag) {
+        case 1 << 3 -> seconds = in.readInt64();
+        case 2 << 3 -> nanos = in.readInt32();
+        default -> in.skipField(tag);
+      }
+    }
+    in.popLimit(limit);
+    return seconds * 1000 + nanos / 1_000_000;
   }
 
   /** The broker's gap of a notice; an unknown reason is kept as the closest one the broker knows. */
