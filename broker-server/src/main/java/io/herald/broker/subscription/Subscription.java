@@ -299,24 +299,27 @@ public final class Subscription {
    * before its next event. A subscription still catching up reads the gap from the log instead (the
    * relay records it there as a skip first); one that starts after it is not told. Not counted as
    * this subscription's drop. Relay loop only; {@code gap.last()} must be known (not 0).
+   *
+   * @return how many sequences of the gap this subscription took as a notice (0 if none)
    */
-  public void offerGap(Gap gap) {
+  public long offerGap(Gap gap) {
     lock.lock();
     try {
       if (state != State.OPEN) {
-        return;
+        return 0;
       }
       if (catchingUp) {
         dirty = true; // the writer reads the skip from the log: make sure it runs
-        return;
+        return 0;
       }
       long from = Math.max(gap.first(), Math.max(liveFrom, lastOffered + 1));
       if (from > gap.last()) {
-        return;
+        return 0;
       }
       entries.addLast(new GapMarker(from, gap.last(), gap.reason(), gap.epoch(), gap.countUnknown()));
       lastOffered = gap.last();
       dirty = true;
+      return gap.last() - from + 1;
     } finally {
       lock.unlock();
     }
