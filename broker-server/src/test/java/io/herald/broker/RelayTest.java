@@ -252,6 +252,49 @@ class RelayTest {
     }
   }
 
+  @Test
+  void aBlockSubscriberOnTheRelayNodeStuckPastMaxBlockIsEvictedThereAndTheTopicGoesOn() throws Exception {
+    try (TestBroker b = new TestBroker(); TestBroker c = new TestBroker()) {
+      b.createTopic("t", TopicConfig.newBuilder()
+          .setSubscriberBufferMaxEvents(100)
+          .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(1))
+          .build());
+      RelayTopic relay = relay(c, b, "t", new AtomicReference<>(address(b)),
+          new RelayTopic.Options(100, Duration.ofMillis(50), Duration.ofSeconds(2)));
+      TestSubscriber stuck = TestSubscriber.started(c.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_BLOCK).build());
+      // lossless and keeping up (a DROP one of 100 events may lose the burst that follows the eviction, as on the owner)
+      TestSubscriber fast = TestSubscriber.started(c.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_BLOCK).build());
+      fast.keepGranting(1_000);
+      b.publish("t", "e", 1_000, 100);
+      // evicted on C, as the owner would evict it, with the same status
+      io.grpc.Status end = stuck.awaitEnd();
+      assertThat(end.getCode()).isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(end.getDescription()).contains("slow consumer");
+      assertThat(relay.mirror().evictions()).isEqualTo(1);
+      // the others did not lose anything (the relay resubscribes from where it was if the owner evicted it too)
+      DeliveryTest.assertCoversExactly(framesThrough(fast, 1_000), 1_000);
+      assertThat(fast.gaps()).isEmpty();
+      close(relay);
+    }
+  }
+
+  @Test
+  void aTopicThatForbidsBlockIsRelayedWithDropNewest() throws Exception {
+    try (TestBroker b = new TestBroker(); TestBroker c = new TestBroker()) {
+      b.createTopic("t", TopicConfig.newBuilder().setBlockPolicyAllowed(false).build());
+      RelayTopic relay = relay(c, b, "t");
+      assertThat(subscriptions(b, "t")).singleElement().satisfies(i -> {
+        assertThat(i.getSubscriberName()).isEqualTo("relay:c");
+        assertThat(i.getOverflowPolicy()).isEqualTo(OverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST);
+      });
+      TestSubscriber s = TestSubscriber.started(c.subscriber(), init("t", OverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST).build());
+      s.keepGranting(100);
+      b.publish("t", "e", 10, 10);
+      assertThat(s.awaitEvents(10)).extracting(DeliveredEvent::getSequence).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+      close(relay);
+    }
+  }
+
   /** A crash: the data dir as it was while the broker ran (no clean-stop record). */
   private static Path crashCopy(Path dir) throws Exception {
     Path copy = dir.resolveSibling(dir.getFileName() + "-crash");
