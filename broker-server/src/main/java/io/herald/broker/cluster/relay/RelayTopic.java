@@ -5,6 +5,7 @@ import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -25,6 +26,7 @@ import io.herald.broker.topic.TopicSettings;
 import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.Credit;
 import io.herald.proto.v1.ErrorReason;
+import io.herald.proto.v1.GetTopicRequest;
 import io.herald.proto.v1.OverflowPolicy;
 import io.herald.proto.v1.StartPosition;
 import io.herald.proto.v1.StartPositionKind;
@@ -32,6 +34,7 @@ import io.herald.proto.v1.SubscribeInit;
 import io.herald.proto.v1.SubscribeRequest;
 import io.herald.proto.v1.SubscribeServiceGrpc;
 import io.herald.proto.v1.SubscriptionStarted;
+import io.herald.proto.v1.TopicAdminServiceGrpc;
 import io.herald.proto.v1.TopicStats;
 import java.time.Duration;
 import java.util.List;
@@ -57,7 +60,9 @@ import org.slf4j.LoggerFactory;
  * It is named {@code relay:<node>} (so the owner's {@code herald subscription list} shows it),
  * starts at the owner's EARLIEST retained event when the relay starts (so the local retention ring
  * mirrors the owner's and a local subscriber at any start position finds what it would find there;
- * {@link #ready()} completes when the owner's {@code started} frame arrived), uses the BLOCK policy
+ * {@link #ready()} completes once it has fed what the owner had sequenced when the relay started,
+ * read with the admin API's {@code GetTopic}, so a LATEST start here is as current as on the
+ * owner), uses the BLOCK policy
  * (DROP_NEWEST if the topic forbids BLOCK; the owner's drops then reach every local subscriber as
  * DROPPED gaps) and event credit: {@link Options#creditWindow()} up front, and as many more as the
  * relay loop has fanned out. The loop waits for local BLOCK subscribers (within max_block, like a
@@ -97,6 +102,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class RelayTopic implements TopicHandle {
   private static final Logger log = LoggerFactory.getLogger(RelayTopic.class);
+
+  /** Deadline of the owner's GetTopic when the relay starts. */
+  static final int ADMIN_DEADLINE_SECONDS = 5;
 
   /** Upstream frames requested from gRPC ahead of the loop (the queue's bound per call). */
   static final int REQUESTED_FRAMES = 8;
@@ -189,9 +197,11 @@ public final class RelayTopic implements TopicHandle {
   }
 
   /**
-   * Completes when the owner's {@code started} frame arrived (local subscriptions may register
-   * from then on; before, {@link #register} refuses with UNAVAILABLE), on the relay's thread;
-   * fails if the relay closes first. Hand the relay out only after it (e.g. {@code
+   * Completes, on the relay's thread, once the relay has fed everything the owner had sequenced
+   * when the relay started (its {@code next_sequence} then): from then on the local history is
+   * the owner's and a local LATEST start is as current as one on the owner. Local subscriptions
+   * may register from then on; before, {@link #register} refuses with UNAVAILABLE. Fails if the
+   * relay closes first. Hand the relay out only after it (e.g. {@code
    * TopicRegistry.resolve} answers with this future).
    */
   public CompletableFuture<RelayTopic> ready() {
@@ -398,6 +408,8 @@ public final class RelayTopic implements TopicHandle {
   private long lastEpoch;
   private long lastSequence;
   private boolean started;
+  /** The owner's next sequence when the relay started: {@link #ready} once fed up to it. */
+  private long readyAt;
   private Policy upstreamPolicy;
 
   private void run() {
@@ -414,6 +426,8 @@ public final class RelayTopic implements TopicHandle {
         try {
           connect(address);
           ended = null;
+        } catch (StatusRuntimeException e) {
+          ended = e.getStatus(); // the owner's GetTopic refused
         } catch (RuntimeException e) {
           // no address, or a channel that cannot be built: like an owner that cannot be reached
           ended = Status.UNAVAILABLE.withDescription("cannot open a channel to the owner at " + address + ": " + e).withCause(e);
@@ -540,6 +554,12 @@ public final class RelayTopic implements TopicHandle {
     if (upstreamPolicy == null) {
       upstreamPolicy = settings.blockPolicyAllowed() ? Policy.BLOCK : Policy.DROP_NEWEST;
     }
+    if (!started) {
+      // where the owner is now: the relay is ready once it has fed up to here (a virtual thread
+      // may wait for this; nothing else runs on it)
+      readyAt = TopicAdminServiceGrpc.newBlockingStub(channel).withDeadlineAfter(ADMIN_DEADLINE_SECONDS, TimeUnit.SECONDS)
+          .getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic().getStats().getNextSequence();
+    }
     StartPosition.Builder sp = StartPosition.newBuilder();
     if (!started) {
       sp.setKind(StartPositionKind.START_POSITION_KIND_EARLIEST);
@@ -568,6 +588,10 @@ public final class RelayTopic implements TopicHandle {
     } else {
       events(u, f.events);
     }
+    if (started && !ready.isDone() && closed == null && mirror.nextSequence() >= readyAt) {
+      log.info("relay of topic '{}' is ready: it has what the owner had sequenced when it started (up to {})", name, readyAt - 1);
+      ready.complete(this);
+    }
     u.requestOne();
   }
 
@@ -582,7 +606,6 @@ public final class RelayTopic implements TopicHandle {
       started = true;
       log.info("relay of topic '{}' subscribed to the owner at {} as '{}' ({} from ({}, {}))", name, channelAddress,
           subscriberName, upstreamPolicy, s.getStartEpoch(), s.getStartSequence());
-      ready.complete(this);
     } else {
       log.info("relay of topic '{}' subscribed again to the owner at {}, from ({}, {})", name, channelAddress, lastEpoch, lastSequence + 1);
     }
