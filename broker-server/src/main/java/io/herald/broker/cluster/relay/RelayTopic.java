@@ -62,9 +62,8 @@ import org.slf4j.LoggerFactory;
  * mirrors the owner's and a local subscriber at any start position finds what it would find there;
  * {@link #ready()} completes once it has fed what the owner had sequenced when the relay started,
  * read with the admin API's {@code GetTopic}, so a LATEST start here is as current as on the
- * owner), uses the BLOCK policy
- * (DROP_NEWEST if the topic forbids BLOCK; the owner's drops then reach every local subscriber as
- * DROPPED gaps) and event credit: {@link Options#creditWindow()} up front, and as many more as the
+ * owner), uses the BLOCK policy (DROP_NEWEST if the topic forbids BLOCK; the owner's drops then
+ * reach every local subscriber as DROPPED gaps) and event credit: {@link Options#creditWindow()} up front, and as many more as the
  * relay loop has fanned out. The loop waits for local BLOCK subscribers (within max_block, like a
  * dispatch loop) and gives no credit meanwhile, so the owner's buffer for the relay fills, the
  * owner's dispatch loop waits, its inbox fills and its publishers are slowed: a BLOCK subscriber on
