@@ -145,6 +145,7 @@ final class SubscribeCommand implements Callable<Integer> {
           case CRASH_RECOVERY -> GapReason.GAP_REASON_CRASH_RECOVERY;
           case TOPIC_RECREATED -> GapReason.GAP_REASON_TOPIC_RECREATED;
           case LOOP_RESTARTED -> GapReason.GAP_REASON_LOOP_RESTARTED;
+          case OWNER_CHANGE -> GapReason.GAP_REASON_OWNER_CHANGE;
           default -> GapReason.GAP_REASON_UNSPECIFIED;
         }).build();
   }

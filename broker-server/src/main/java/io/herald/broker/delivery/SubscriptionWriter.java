@@ -210,6 +210,9 @@ final class SubscriptionWriter {
       case OWNER_MOVED -> Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
           + "' moved to another node; resume (here or on any node) from the position after the last event received", "topic", name);
       case INTERNAL_ERROR -> Errors.internal("broker failed to write to the subscription (see the broker log)", null);
+      case RELAY_CLOSED -> Errors.error(ErrorReason.ERROR_REASON_LOOP_RESTARTED, "this broker stopped relaying topic '" + name
+          + "' (owned by another broker); subscribe again, here or elsewhere, from the sequence after the last one received",
+          "topic", name);
     };
     end(status);
   }

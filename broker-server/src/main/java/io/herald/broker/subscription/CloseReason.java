@@ -17,5 +17,10 @@ public enum CloseReason {
   /** The topic moved to another node (or this node is no longer sure it owns it): resume elsewhere or here. */
   OWNER_MOVED,
   /** The broker failed while writing to the stream (a bug): the stream ends with INTERNAL. */
-  INTERNAL_ERROR
+  INTERNAL_ERROR,
+  /**
+   * This broker stopped relaying a topic it does not own (its relay loop failed, or the topic moved
+   * here and is served by a local topic now): UNAVAILABLE, resubscribe from the last sequence received.
+   */
+  RELAY_CLOSED
 }

@@ -292,6 +292,39 @@ public final class Subscription {
     }
   }
 
+  /**
+   * Offers a gap that came from upstream (a relay's owner will never send these sequences): a live
+   * subscription that would have been offered any of them gets the same notice (same reason, epoch
+   * and count flag; its range starts later only if the subscription started inside it), in order,
+   * before its next event. A subscription still catching up reads the gap from the log instead (the
+   * relay records it there as a skip first); one that starts after it is not told. Not counted as
+   * this subscription's drop. Relay loop only; {@code gap.last()} must be known (not 0).
+   *
+   * @return how many sequences of the gap this subscription took as a notice (0 if none)
+   */
+  public long offerGap(Gap gap) {
+    lock.lock();
+    try {
+      if (state != State.OPEN) {
+        return 0;
+      }
+      if (catchingUp) {
+        dirty = true; // the writer reads the skip from the log: make sure it runs
+        return 0;
+      }
+      long from = Math.max(gap.first(), Math.max(liveFrom, lastOffered + 1));
+      if (from > gap.last()) {
+        return 0;
+      }
+      entries.addLast(new GapMarker(from, gap.last(), gap.reason(), gap.epoch(), gap.countUnknown()));
+      lastOffered = gap.last();
+      dirty = true;
+      return gap.last() - from + 1;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Wakes the writer if the loop offered anything since the last call. Dispatch loop only. */
   public void flushSignal() {
     boolean w;
@@ -566,6 +599,15 @@ public final class Subscription {
       if (!read.isEmpty()) {
         delivered += read.size();
         counters.delivered(read.size());
+      }
+    }
+    long end = log.nextSequence();
+    if (cursor < end) {
+      Gap skip = log.skipAt(cursor);
+      if (skip != null && skip.last() >= end - 1) {
+        // the log ends in a skip (a relay told of lost sequences, nothing after them yet): say so
+        // now, as the owner would, instead of at the next event
+        lost(out, end - 1);
       }
     }
     nextSequence = cursor;

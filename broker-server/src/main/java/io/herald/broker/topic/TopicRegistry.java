@@ -204,6 +204,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
    * The name must already be valid.
    */
   public CompletableFuture<TopicHandle> resolve(String name) {
+    CompletableFuture<? extends TopicHandle> o = resolveOverridesForTests.get(name); // TEST HOOK, see below
+    if (o != null) {
+      return o.thenApply(h -> h);
+    }
     TopicHandle t = topics.get(name);
     if (t != null) {
       return CompletableFuture.completedFuture(t);
@@ -232,6 +236,19 @@ public final class TopicRegistry implements MetadataStore.Listener {
       return created;
     });
   }
+
+  // ---- TEST HOOK (relay tests only; to be replaced by the ownership wiring) ----
+  private final ConcurrentHashMap<String, CompletableFuture<? extends TopicHandle>> resolveOverridesForTests = new ConcurrentHashMap<>();
+
+  /** TEST HOOK: {@link #resolve} answers {@code handle} for {@code name} (e.g. a relay's {@code ready()}); null removes it. */
+  public void overrideResolveForTests(String name, CompletableFuture<? extends TopicHandle> handle) {
+    if (handle == null) {
+      resolveOverridesForTests.remove(name);
+    } else {
+      resolveOverridesForTests.put(name, handle);
+    }
+  }
+  // ---- end of TEST HOOK ----
 
   private static StatusRuntimeException notFound(String name) {
     return Errors.topicNotFound(name, "topic '" + name + "' does not exist; create it first (herald topic create "

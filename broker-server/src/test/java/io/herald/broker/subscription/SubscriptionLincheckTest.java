@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Lincheck: the subscription buffer's offer, poll, grant and close (and the loop restart), run
+ * Lincheck: the subscription buffer's offer, poll, grant and close (and the loop restart, and a
+ * relay's upstream gap), run
  * concurrently by the parties its javadoc names, behave like some sequential order of them (checked
  * against the same class run on one thread), for each policy; after every scenario the buffer's
  * invariants hold and every event it took is accounted for exactly once.
@@ -135,6 +136,8 @@ public class SubscriptionLincheckTest {
     private boolean timedOut;
     /** The dispatch loop's: the topic's epoch. */
     private long epoch = EPOCH;
+    /** The (relay) loop's: sequences the subscription took as upstream gap notices. */
+    private long upstream;
 
     /** The writer's: the last sequence it was given, as an event or inside a gap notice. */
     private long lastSeen;
@@ -212,6 +215,21 @@ public class SubscriptionLincheckTest {
       epoch++;
     }
 
+    /**
+     * A relay's loop: the owner says the next {@code skip} sequences will never come (an upstream
+     * gap notice, {@code TopicMirror.skip}); a live subscription takes it as a notice of its own.
+     */
+    @Operation(nonParallelGroup = "loop")
+    public long upstreamGap(@Param(name = "run") int skip) {
+      evictTimedOut(); // as the loop evicts a TIMED_OUT subscription before it goes on
+      long first = assigned + 1;
+      assigned += skip;
+      long took = sub.offerGap(new Gap(first, assigned, GapReason.OWNER_CHANGE, epoch, false));
+      upstream += took;
+      sub.flushSignal();
+      return took;
+    }
+
     /** The writer takes what it may send; the result lists it ("3" an event, "[4,5]EVICTED" a gap). */
     @Operation(nonParallelGroup = "writer")
     public String poll(@Param(name = "max") int max) {
@@ -276,15 +294,16 @@ public class SubscriptionLincheckTest {
           "stats dropped " + st.dropped() + ", counted " + (byPolicy + byClose + byRestart));
       // every sequence the buffer took: delivered, dropped by the policy, by the close, missed in a
       // loop restart, or still buffered
-      check(eventsSeen + byPolicy + byClose + byRestart + st.bufferedEvents() == st.lastOffered(),
+      check(eventsSeen + byPolicy + byClose + byRestart + upstream + st.bufferedEvents() == st.lastOffered(),
           "delivered " + eventsSeen + " + dropped by policy " + byPolicy + " + by close " + byClose
-              + " + by restart " + byRestart + " + buffered " + st.bufferedEvents() + " != last offered " + st.lastOffered());
+              + " + by restart " + byRestart + " + upstream gaps " + upstream + " + buffered " + st.bufferedEvents()
+              + " != last offered " + st.lastOffered());
       check(sub.state() != Subscription.State.CLOSED || st.bufferedEvents() == 0, "closed but buffering");
       check(st.lastOffered() <= assigned, "last offered " + st.lastOffered() + " > assigned " + assigned);
       check(st.nextSequence() == lastSeen + 1, "next sequence " + st.nextSequence() + " after the writer got " + lastSeen);
       check(lastSeen <= st.lastOffered(), "writer saw " + lastSeen + " > last offered " + st.lastOffered());
-      check(gapped <= byPolicy + byRestart,
-          "gap notices cover " + gapped + " events, policy and restarts dropped " + (byPolicy + byRestart));
+      check(gapped <= byPolicy + byRestart + upstream,
+          "gap notices cover " + gapped + " events, policy and restarts dropped " + (byPolicy + byRestart) + ", upstream gaps " + upstream);
       if (policy == Policy.BLOCK) {
         check(byPolicy == 0, "BLOCK dropped " + byPolicy);
       } else {
