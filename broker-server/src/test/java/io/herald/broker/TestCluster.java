@@ -98,8 +98,23 @@ final class TestCluster implements AutoCloseable {
     return node(id).broker.metadata().get(topic).orElseThrow();
   }
 
+  /** The owner every live node agrees on (once each has applied the topic's creation and an owner is assigned). */
   String owner(String topic) {
-    return live().get(0).broker.metadata().get(topic).orElseThrow().owner();
+    String[] owner = new String[1];
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      java.util.Set<String> owners = new java.util.HashSet<>();
+      for (TestBroker b : live()) {
+        var r = b.broker.metadata().get(topic);
+        if (r.isEmpty()) {
+          return false;
+        }
+        owners.add(r.get().owner());
+      }
+      owner[0] = owners.iterator().next();
+      return owners.size() == 1 && !owner[0].isEmpty() && node(owner[0]) != null
+          && node(owner[0]).broker.topics().local(topic).isPresent();
+    });
+    return owner[0];
   }
 
   /** Some live node other than {@code id}. */
