@@ -121,6 +121,7 @@ public final class Broker implements AutoCloseable {
           metrics.topicStopped(t);
         }
       });
+      topics.remoteTopics((r, address) -> new io.herald.broker.cluster.ClusterTopic(r, address, cluster.nodeId(), NO_FORWARDING, timer));
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);
       metrics.cluster(metadata);
@@ -225,6 +226,20 @@ public final class Broker implements AutoCloseable {
         RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2))
             .withLivenessTimeout(c.livenessTimeout()));
   }
+
+  /** Until publish forwarding is wired: a publish on a node that does not own the topic is refused (retryable). */
+  private static final io.herald.broker.cluster.ClusterTopic.Forwarder NO_FORWARDING = new io.herald.broker.cluster.ClusterTopic.Forwarder() {
+    @Override
+    public io.herald.broker.topic.Admission offer(String topic, String address, io.herald.broker.topic.PublishBatch batch) {
+      throw Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + topic + "' is owned by the node at "
+          + address + "; publish there (this node does not forward publishes yet)", "topic", topic);
+    }
+
+    @Override
+    public boolean withdraw(String topic, io.herald.broker.topic.PublishBatch batch) {
+      return false;
+    }
+  };
 
   /** The address peers and clients should use for {@code bound}: a wildcard listen address gives the host name. */
   private static String advertised(InetSocketAddress bound) {

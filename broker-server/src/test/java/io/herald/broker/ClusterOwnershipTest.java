@@ -207,4 +207,53 @@ class ClusterOwnershipTest {
     assertThat(a.getSequence()).isEqualTo(4); // exact: a clean stop of the whole cluster loses nothing
     assertThat(a.getEpoch()).isGreaterThanOrEqualTo(epoch);
   }
+
+  @Test
+  void aSubscriberOnANodeThatDoesNotOwnTheTopicIsServedByOneRelayThatFollowsTheOwner() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n1").createTopic("orders");
+    String first = cluster.owner("orders");
+    String relayNode = cluster.other(first);
+    TestBroker owner = cluster.node(first);
+    owner.publish("orders", "e", 5, 5);
+    long oldEpoch = cluster.record(first, "orders").epoch();
+
+    // two subscribers on a node that does not own the topic: one upstream subscription on the owner
+    SubscribeInit fromStart = SubscribeInit.newBuilder().setTopic("orders")
+        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_EARLIEST))
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build();
+    TestSubscriber a = TestSubscriber.started(cluster.node(relayNode).subscriber(), fromStart);
+    TestSubscriber b = TestSubscriber.started(cluster.node(relayNode).subscriber(), fromStart);
+    // and one on the third node: whichever of the two becomes the new owner, the other keeps relaying
+    String third = List.of("n1", "n2", "n3").stream().filter(n -> !n.equals(first) && !n.equals(relayNode)).findFirst().orElseThrow();
+    TestSubscriber c = TestSubscriber.started(cluster.node(third).subscriber(), fromStart);
+    owner.publish("orders", "f", 5, 5);
+    a.awaitEvents(10);
+    b.awaitEvents(10);
+    assertThat(a.events()).extracting(DeliveredEvent::getSequence).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+    c.awaitEvents(10);
+    assertThat(owner.broker.topics().local("orders").orElseThrow().subscriptions())
+        .extracting(sub -> sub.name()).containsExactlyInAnyOrder("relay:" + relayNode, "relay:" + third);
+
+    // the owner is killed: the local streams stay open, the relay moves to the new owner and the
+    // subscribers are told in-band
+    cluster.halt(first);
+    String next = awaitMovedFrom("orders", first, Duration.ofSeconds(20));
+    long start = cluster.record(next, "orders").epochStartSequence();
+    cluster.node(next).publish("orders", "g", 1, 1);
+    // one of the two subscribing nodes is the new owner (its relay now follows its own loop), the
+    // other relays from it: on both, the streams stay open and get the notice in-band
+    for (TestSubscriber s : List.of(a, c)) {
+      s.awaitEvents(11);
+      assertThat(s.gaps()).singleElement().satisfies(g -> {
+        assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_OWNER_CHANGE);
+        assertThat(g.getCountUnknown()).isTrue();
+        assertThat(g.getFirstSequence()).isEqualTo(11);
+        assertThat(g.getEpoch()).isEqualTo(oldEpoch);
+      });
+      assertThat(s.events().get(10).getSequence()).isEqualTo(start);
+      assertThat(s.events().get(10).getEpoch()).isGreaterThan(oldEpoch);
+      assertThat(s.ended).isNotDone();
+    }
+  }
 }

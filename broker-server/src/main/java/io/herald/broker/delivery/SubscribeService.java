@@ -239,7 +239,7 @@ public final class SubscribeService {
           }
           // completes at once for a live topic; an auto-created one completes on the metadata
           // thread (the transport thread never waits for the disk)
-          topics.resolve(name).whenComplete((topic, err) -> {
+          topics.resolveForSubscription(name).whenComplete((topic, err) -> {
             if (err != null) {
               failStart(Errors.status(err, "cannot resolve topic '" + name + "': "));
               return;

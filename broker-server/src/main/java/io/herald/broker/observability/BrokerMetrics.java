@@ -216,6 +216,23 @@ public final class BrokerMetrics {
     }
     Gauge.builder("herald_topics_owned", topics, TopicRegistry::size)
         .description("Topics this node owns (runs the dispatch loop of)").register(registry);
+    Gauge.builder("herald_relay_subscriptions", topics, t -> relays(t, io.herald.broker.cluster.ClusterTopic::relayStreams))
+        .description("Open relay subscriptions: one upstream subscription to the owner per topic with local subscribers here")
+        .register(registry);
+    Gauge.builder("herald_relay_credit_events", topics, t -> relays(t, io.herald.broker.cluster.ClusterTopic::relayCreditEvents))
+        .description("Credit (events) the relays have outstanding with the owners").register(registry);
+    Gauge.builder("herald_relay_buffered_events", topics, t -> relays(t, io.herald.broker.cluster.ClusterTopic::relayBufferedEvents))
+        .description("Events the relays hold: received from owners and not yet sent to local subscribers").register(registry);
+  }
+
+  private static double relays(TopicRegistry topics, java.util.function.ToDoubleFunction<io.herald.broker.cluster.ClusterTopic> f) {
+    double sum = 0;
+    for (TopicRegistry.RemoteTopic r : topics.remote()) {
+      if (r instanceof io.herald.broker.cluster.ClusterTopic c) {
+        sum += f.applyAsDouble(c);
+      }
+    }
+    return sum;
   }
 
   public void writers(String role, java.util.function.Supplier<Number> count) {

@@ -53,7 +53,7 @@ public final class TopicMirror {
 
   /** Empties the ring, which goes on at {@code nextSequence}. Feeder only, before the first subscription registers. */
   public void resetTo(long nextSequence) {
-    ring.resetTo(nextSequence, 0);
+    ring.resetTo(nextSequence, 0, io.herald.broker.subscription.GapReason.CRASH_RECOVERY, 0);
     applied = nextSequence - 1;
   }
 

@@ -38,6 +38,14 @@ public final class TopicRegistry implements MetadataStore.Listener {
 
     /** Ends the handle: its local subscriptions end with {@code reason}, unanswered publishes with {@code status}. */
     void close(StatusRuntimeException status, CloseReason reason);
+
+    /** Completes when a local subscription may register (e.g. a relay mirrors the owner). */
+    default CompletableFuture<TopicHandle> whenReadyToSubscribe() {
+      return CompletableFuture.completedFuture(this);
+    }
+
+    /** Lets local subscriptions send what is buffered, then end with {@code reason} (shutdown). */
+    default void drainSubscribers(CloseReason reason) { }
   }
 
   /** Makes the {@link RemoteTopic}s (the cluster's forwarding and relays). */
@@ -52,6 +60,8 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private volatile Lifecycle lifecycle = new Lifecycle() { };
   private volatile RemoteTopics remotes = Unowned::new;
   private volatile boolean closing;
+  /** Remote handles of topics that moved here, kept for the subscribers they still serve; closed with the registry. */
+  private final java.util.Set<RemoteTopic> retired = ConcurrentHashMap.newKeySet();
   /** Set by {@link #closeAll}: nothing is started after it. Guarded by this. */
   private boolean closed;
 
@@ -107,6 +117,12 @@ public final class TopicRegistry implements MetadataStore.Listener {
     synchronized (this) {
       h = topics.remove(name);
     }
+    for (RemoteTopic r : retired) {
+      if (r.name().equals(name)) {
+        retired.remove(r);
+        r.close(Errors.topicNotFound(name, "topic '" + name + "' was deleted"), CloseReason.TOPIC_DELETED);
+      }
+    }
     if (h != null) {
       StatusRuntimeException st = Errors.topicNotFound(name, "topic '" + name + "' was deleted before the batch was sequenced");
       stop(h, st, CloseReason.TOPIC_DELETED);
@@ -132,7 +148,13 @@ public final class TopicRegistry implements MetadataStore.Listener {
       }
       Topic t = newTopic(r);
       topics.put(name, t);
-      if (cur != null) {
+      if (cur instanceof RemoteTopic rt) {
+        // it moved here: subscribers served by the relay keep their streams; the relay now
+        // subscribes to this node's own loop and passes the OWNER_CHANGE notice on. New subscribers
+        // go to the loop directly; the relay closes once its last subscriber has gone
+        rt.moved(r, metadata.address(metadata.nodeId()).orElse(null));
+        retired.add(rt);
+      } else if (cur != null) {
         stop(cur, moved(name, metadata.nodeId()), CloseReason.OWNER_MOVED);
       }
       lifecycle.started(t);
@@ -190,6 +212,14 @@ public final class TopicRegistry implements MetadataStore.Listener {
   private static StatusRuntimeException moved(String name, String owner) {
     return Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name + "' moved to node '" + owner
         + "' before the batch was sequenced; nothing of it was accepted; retry", "topic", name, "owner", owner);
+  }
+
+  /**
+   * As {@link #resolve}, for a subscriber: a topic another node owns answers once this node can
+   * serve subscriptions to it (its relay mirrors the owner).
+   */
+  public CompletableFuture<TopicHandle> resolveForSubscription(String name) {
+    return resolve(name).thenCompose(h -> h instanceof RemoteTopic r ? r.whenReadyToSubscribe() : CompletableFuture.completedFuture(h));
   }
 
   /** The live topic, or empty. */
@@ -313,6 +343,12 @@ public final class TopicRegistry implements MetadataStore.Listener {
     for (Topic t : all()) {
       t.drainSubscribers(CloseReason.SHUTDOWN);
     }
+    for (RemoteTopic r : remote()) {
+      r.drainSubscribers(CloseReason.SHUTDOWN);
+    }
+    for (RemoteTopic r : retired) {
+      r.drainSubscribers(CloseReason.SHUTDOWN);
+    }
   }
 
   /**
@@ -329,6 +365,8 @@ public final class TopicRegistry implements MetadataStore.Listener {
     synchronized (this) {
       closed = true;
       handles = new ArrayList<>(topics.values());
+      handles.addAll(retired);
+      retired.clear();
     }
     List<Topic> local = new ArrayList<>();
     for (TopicHandle h : handles) {
