@@ -75,6 +75,10 @@ final class BenchCommand {
     @Option(names = "--io-threads", defaultValue = "0", description = "Client network threads; 0 = one per core.") int ioThreads;
     @Option(names = "--dedup", description = "Keep the broker's dedup window on for the bench topics (default off, like the peers).") boolean dedup;
     @Option(names = "--keep", description = "Keep the bench topics afterwards.") boolean keep;
+    @Option(names = "--publish-server", paramLabel = "HOST:PORT",
+        description = "Where publishers connect (default: --server); in a cluster, a node that forwards to the owner.") String publishServer;
+    @Option(names = "--subscribe-server", paramLabel = "HOST:PORT",
+        description = "Where subscribers connect (default: --server); in a cluster, a node that relays from the owner.") String subscribeServer;
 
     int publishers() {
       return 1;
@@ -211,7 +215,7 @@ final class BenchCommand {
       List<HeraldClient> clients = new ArrayList<>();
       List<Thread> pubThreads = new ArrayList<>();
       List<String> topicNames = new ArrayList<>();
-      HeraldClient admin = client(group, callbacks, channels, clients);
+      HeraldClient admin = client(o.conn().server, group, callbacks, channels, clients);
       try {
         for (int t = 0; t < o.topics; t++) {
           String name = "bench-" + o.mode() + "-" + t;
@@ -240,7 +244,7 @@ final class BenchCommand {
         for (String name : topicNames) {
           for (int i = 0; i < o.subscribers() + o.slowSubscribers(); i++) {
             boolean slow = i >= o.subscribers();
-            HeraldClient c = client(group, callbacks, channels, clients);
+            HeraldClient c = client(o.subscribeServer != null ? o.subscribeServer : o.conn().server, group, callbacks, channels, clients);
             long slowNanos = o.slowDelay().toNanos();
             subs.add(c.subscriber(name).name(slow ? "bench-slow" : "bench").maxOutstanding(slow ? 1000 : o.maxOutstanding)
                 .startAt(o.preload() > 0 ? StartPosition.earliest() : StartPosition.latest())
@@ -266,7 +270,7 @@ final class BenchCommand {
         long start = System.nanoTime();
         for (String name : topicNames) {
           for (int p = 0; p < o.publishers(); p++) {
-            HeraldClient c = client(group, callbacks, channels, clients);
+            HeraldClient c = client(o.publishServer != null ? o.publishServer : o.conn().server, group, callbacks, channels, clients);
             Publisher pub = c.publisher(name).batching(Batching.defaults().maxEvents(o.batch).linger(o.linger))
                 .maxPending(Math.max(20_000, o.batch * 8L), 256L << 20).whenFull(WhenFull.blockUpTo(Duration.ofSeconds(30))).create();
             Thread t = new Thread(() -> publishLoop(pub, start), "bench-publisher-" + pubThreads.size());
@@ -374,9 +378,10 @@ final class BenchCommand {
       }
     }
 
-    private HeraldClient client(EventLoopGroup group, ExecutorService callbacks, List<ManagedChannel> channels, List<HeraldClient> clients) {
-      int colon = o.conn().server.lastIndexOf(':');
-      ManagedChannel ch = NettyChannelBuilder.forAddress(o.conn().server.substring(0, colon), Integer.parseInt(o.conn().server.substring(colon + 1)))
+    private HeraldClient client(String server, EventLoopGroup group, ExecutorService callbacks, List<ManagedChannel> channels,
+        List<HeraldClient> clients) {
+      int colon = server.lastIndexOf(':');
+      ManagedChannel ch = NettyChannelBuilder.forAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)))
           .eventLoopGroup(group).channelType(NioSocketChannel.class).directExecutor().usePlaintext().build();
       channels.add(ch);
       HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn().timeout).name("herald-bench").build();
