@@ -54,7 +54,12 @@ public enum ErrorReason {
   /** The topic's dispatch loop is restarting; nothing of the batch was accepted (metadata {@code topic}). */
   LOOP_RESTARTED(true),
   /** The broker failed in a way it did not expect (a bug); a retry may succeed. */
-  INTERNAL(true);
+  INTERNAL(true),
+  /**
+   * The broker does not own the topic and could not reach (or lost) the broker that does; a batch
+   * may or may not have been accepted (metadata {@code topic}, {@code owner}).
+   */
+  OWNER_UNAVAILABLE(true);
 
   private final boolean retryable;
 
