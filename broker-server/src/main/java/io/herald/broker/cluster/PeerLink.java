@@ -491,7 +491,7 @@ public final class PeerLink {
    *       holds nothing in its window.
    * </ul>
    */
-  void checkInvariants() {
+  public void checkInvariants() {
     lock.lock();
     try {
       long wb = 0;
