@@ -142,6 +142,15 @@ class ForwardTest {
     return l;
   }
 
+  /** Links on event loops of the origin's own, as a broker makes them (its {@code ServerFactory}'s I/O loops). */
+  private PeerLinks linksOnOwnEventLoops(PeerLinks.Options options) {
+    ServerFactory origin = new ServerFactory(1);
+    closeLast.add(() -> origin.shutdown(2000));
+    PeerLinks l = new PeerLinks("node-a", PeerLinks.plaintext(origin::channelBuilder), writers, options);
+    closeLast.add(l); // closed before the event loops
+    return l;
+  }
+
   private static ForwardingTopic forwarding(String name, TopicSettings settings, String ownerAddress, PeerLinks links) {
     TopicRecord r = TopicRecord.created(name, settings, Instant.now(), 1);
     return new ForwardingTopic(name, () -> r, ownerAddress, links);
@@ -287,9 +296,8 @@ class ForwardTest {
     assertThat(own.getSequence()).isEqualTo(6L);
     assertThat(own.getPublishTime()).isEqualTo(acks.get(2).getPublishTime());
 
-    // callbacks of a forwarded batch never run on a transport thread of the owner (they run on the
-    // origin's channel event loop, or the writer that failed it)
-    assertThat(first.callbackThreads).noneMatch(n -> n.startsWith(TransportThreads.PREFIX));
+    // answers run on the origin's channel event loop (gRPC's shared one here), not on a writer or the test thread
+    assertThat(first.callbackThreads).hasSize(1).allMatch(n -> n.startsWith("grpc-"));
     assertThat(t.nextSequence()).isEqualTo(11L);
     checkInvariants(links);
   }
@@ -329,7 +337,7 @@ class ForwardTest {
   void manyTopicsAndPublishersShareOneStreamPerPeer() throws Exception {
     Owner b = owner(0);
     int topics = 20;
-    PeerLinks links = links(PeerLinks.Options.DEFAULTS);
+    PeerLinks links = linksOnOwnEventLoops(PeerLinks.Options.DEFAULTS);
     List<ForwardingTopic> handles = new ArrayList<>();
     for (int i = 0; i < topics; i++) {
       b.b.createTopic("t" + i);
@@ -351,6 +359,8 @@ class ForwardTest {
             Admission adm = t.offer(batch(events("p" + pub + "-" + i, 5, 64), a));
             assertThat(adm).isIn(Admission.ADMITTED, Admission.WAITING);
             mine.add(a.result.thenAccept(acks -> {
+              // answers run on the origin's I/O event loop (direct executor): never a thread of their own
+              assertThat(a.callbackThreads).last().asString().startsWith(TransportThreads.PREFIX + "io-");
               for (PublishAck ack : acks) {
                 assertThat(sequences.computeIfAbsent(t.name(), k -> ConcurrentHashMap.newKeySet()).add(ack.getSequence()))
                     .as("sequence %s on %s given once", ack.getSequence(), t.name()).isTrue();
@@ -358,6 +368,7 @@ class ForwardTest {
             }));
           }
           CompletableFuture.allOf(mine.toArray(CompletableFuture[]::new)).join();
+          assertThat(mine).isNotEmpty();
         }, pool));
       }
       CompletableFuture.allOf(done.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);

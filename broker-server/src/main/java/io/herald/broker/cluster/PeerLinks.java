@@ -20,8 +20,9 @@ import java.util.concurrent.TimeUnit;
  * topics and publishers that forward through it.
  *
  * <p>Threads: none of its own. Each link's sender runs on {@code writers}; responses run on the
- * channels' event loops (gRPC's shared ones with {@link #plaintext()}, or whatever the factory's
- * builder chose).
+ * channels' event loops, with a direct executor: the broker's I/O loops with {@link
+ * #plaintext(java.util.function.Function) plaintext(serverFactory::channelBuilder)} (what the
+ * broker should use), gRPC's shared ones with {@link #plaintext()}.
  *
  * <p>Memory: per peer at most {@code maxInFlightBatches}/{@code maxInFlightBytes} in the window
  * plus {@code maxWaitingBatches}/{@code maxWaitingBytes} in the line (defaults 256 / 16 MiB and
@@ -105,7 +106,16 @@ public final class PeerLinks implements AutoCloseable {
    * fails the stream, and its batches, within about 40 s.
    */
   public static ChannelFactory plaintext() {
-    return address -> NettyChannelBuilder.forTarget(address)
+    return plaintext(NettyChannelBuilder::forTarget);
+  }
+
+  /**
+   * The same on channels from {@code builders}, e.g. the broker's {@code
+   * ServerFactory::channelBuilder}, which shares its event loops ({@code herald-netty-io-*}): then
+   * close the links before those event loops.
+   */
+  public static ChannelFactory plaintext(java.util.function.Function<String, NettyChannelBuilder> builders) {
+    return address -> builders.apply(address)
         .usePlaintext()
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveTimeout(10, TimeUnit.SECONDS)
