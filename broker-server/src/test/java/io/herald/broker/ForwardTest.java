@@ -607,6 +607,37 @@ class ForwardTest {
     assertThat(links.openStreams()).isZero();
   }
 
+  @Test
+  void stoppingLinksRefuseNewBatchesAndLetHeldOnesBeAnswered() throws Exception {
+    Owner b = owner(0);
+    b.b.createTopic("t", TopicConfig.newBuilder()
+        .setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_BLOCK)
+        .setSubscriberBufferMaxEvents(10)
+        .setInboxMaxEvents(10)
+        .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
+        .build());
+    TestSubscriber sub = TestSubscriber.started(b.b.subscriber(), SubscribeInit.newBuilder().setTopic("t").build());
+    PeerLinks links = links(PeerLinks.Options.DEFAULTS);
+    ForwardingTopic t = forwarding("t", TopicSettings.DEFAULTS, b.address(), links);
+    Answer x = new Answer();
+    t.offer(batch(events("x", 10, 8), x));
+    x.acks();
+    Answer held = new Answer();
+    t.offer(batch(events("y", 10, 8), held)); // the owner's loop waits with it for the subscriber
+
+    links.stopAccepting();
+    StatusRuntimeException refused = org.assertj.core.api.Assertions.catchThrowableOfType(StatusRuntimeException.class,
+        () -> t.offer(batch(events("z", 1, 8), new Answer())));
+    assertThat(reason(refused)).isEqualTo("SHUTTING_DOWN");
+    assertThat(links.awaitDrained(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200))).isFalse();
+    assertThat(held.result).isNotDone();
+
+    sub.keepGranting(100);
+    assertThat(links.awaitDrained(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+    assertThat(held.acks()).extracting(PublishAck::getSequence).containsExactly(11L, 12L, 13L, 14L, 15L, 16L, 17L, 18L, 19L, 20L);
+    checkInvariants(links);
+  }
+
   // ------------------------------------------------------------------------------------- (e)
 
   /** A raw Forward stream: responses by correlation id, and how it ended. */

@@ -89,6 +89,8 @@ public final class PeerLink {
   private final PeerLinks.Options options;
   private final Drainer sender;
   private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled whenever the window and the line become empty (for {@link #awaitDrained}). */
+  private final java.util.concurrent.locks.Condition drained = lock.newCondition();
   @GuardedBy("lock")
   private State state = State.IDLE;
   @GuardedBy("lock")
@@ -115,6 +117,9 @@ public final class PeerLink {
   private long lineBytes;
   @GuardedBy("lock")
   private long streamsOpened;
+  /** Set by {@link #stopAccepting}: new offers are refused, what the link holds is still answered. */
+  @GuardedBy("lock")
+  private boolean draining;
 
   PeerLink(String nodeId, String address, ManagedChannel channel, Executor writers, PeerLinks.Options options) {
     this.nodeId = nodeId;
@@ -148,8 +153,10 @@ public final class PeerLink {
     Admission a;
     lock.lock();
     try {
+      if (state == State.CLOSED || draining) {
+        throw Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry");
+      }
       switch (state) {
-        case CLOSED -> throw Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry");
         case BACKOFF -> {
           long wait = retryAtNanos - System.nanoTime();
           if (wait > 0) {
@@ -161,7 +168,7 @@ public final class PeerLink {
         }
         case IDLE -> start = open();
         case OPEN -> { }
-        default -> throw new IllegalStateException("unknown link state " + state);
+        default -> throw new IllegalStateException("link state " + state + " after the closed check");
       }
       Pending p = new Pending(topic, batch);
       if (line.isEmpty() && fitsWindow(batch.bytes())) {
@@ -211,6 +218,14 @@ public final class PeerLink {
     windowBytes += p.batch.bytes();
   }
 
+  /** Lock held. Wakes {@link #awaitDrained} when the link holds nothing. */
+  @GuardedBy("lock")
+  private void signalIfDrained() {
+    if (window.isEmpty() && line.isEmpty()) {
+      drained.signalAll();
+    }
+  }
+
   /** Lock held. Moves batches from the head of the line into the window while they fit; returns them. */
   @GuardedBy("lock")
   private List<Pending> letIn() {
@@ -256,6 +271,7 @@ public final class PeerLink {
       lineBytes -= batch.bytes();
       p.topic.waiting(-batch.size(), -batch.bytes());
       in = letIn();
+      signalIfDrained();
     } finally {
       lock.unlock();
     }
@@ -329,6 +345,7 @@ public final class PeerLink {
         windowBytes -= p.batch.bytes();
         backoffNanos = 0; // the owner answers: healthy
         in = letIn();
+        signalIfDrained();
       }
     } finally {
       lock.unlock();
@@ -373,7 +390,9 @@ public final class PeerLink {
       lock.unlock();
     }
     String why = cause == null ? "the owner ended the stream" : Status.fromThrowable(cause).toString();
-    if (wasHealthy) {
+    if (wasHealthy && failed.isEmpty()) {
+      log.info("forward stream to {} ended ({}); reconnecting on the next publish", address, why);
+    } else if (wasHealthy) {
       log.warn("forward stream to {} lost ({}): {} batches failed with UNAVAILABLE; reconnecting on the next publish after {} ms",
           address, why, failed.size(), TimeUnit.NANOSECONDS.toMillis(backoff));
     } else {
@@ -400,7 +419,35 @@ public final class PeerLink {
     windowBytes = 0;
     line.clear();
     lineBytes = 0;
+    drained.signalAll();
     return out;
+  }
+
+  /** Refuses new offers (UNAVAILABLE SHUTTING_DOWN); what the link holds is still sent and answered. */
+  void stopAccepting() {
+    lock.lock();
+    try {
+      draining = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Waits until the link holds nothing (window and line empty) or the deadline passes; false then. */
+  boolean awaitDrained(long deadlineNanos) throws InterruptedException {
+    lock.lock();
+    try {
+      while (!window.isEmpty() || !line.isEmpty()) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        drained.awaitNanos(left);
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**

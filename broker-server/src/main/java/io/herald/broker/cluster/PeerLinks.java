@@ -128,6 +128,7 @@ public final class PeerLinks implements AutoCloseable {
   private final Options options;
   private final ConcurrentHashMap<String, PeerLink> links = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  private volatile boolean accepting = true;
 
   /**
    * @param nodeId this broker's node id, sent to each peer when a stream opens
@@ -156,6 +157,9 @@ public final class PeerLinks implements AutoCloseable {
       if (closed) {
         close(l); // close() ran meanwhile and may have missed it
         throw shuttingDown();
+      }
+      if (!accepting) {
+        l.stopAccepting(); // stopAccepting() ran meanwhile and may have missed it
       }
     }
     return l;
@@ -214,6 +218,33 @@ public final class PeerLinks implements AutoCloseable {
       n += l.waitingBatches();
     }
     return n;
+  }
+
+  /**
+   * The first step of a graceful stop: links refuse new publishes (UNAVAILABLE SHUTTING_DOWN) and
+   * keep sending and answering what they hold; {@link #awaitDrained} waits for that, {@link #close}
+   * ends it.
+   */
+  public void stopAccepting() {
+    accepting = false;
+    for (PeerLink l : links.values()) {
+      l.stopAccepting();
+    }
+  }
+
+  /**
+   * Waits until every link's window and line are empty (answered, failed or withdrawn), at most
+   * until {@code deadlineNanos} ({@link System#nanoTime()}); false if some batch is still held then.
+   * Blocks: never on a transport thread.
+   */
+  public boolean awaitDrained(long deadlineNanos) throws InterruptedException {
+    TransportThreads.checkMayBlock("waiting for the peer links to drain");
+    for (PeerLink l : links.values()) {
+      if (!l.awaitDrained(deadlineNanos)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
