@@ -59,7 +59,8 @@ import org.slf4j.LoggerFactory;
  * {@link #offer} and {@link #withdraw} are called by publish handlers (transport threads) and
  * never block. Responses and stream events arrive on the channel's event loop (direct executor);
  * they complete the batches' listeners there, so listeners must not block (the publish service's
- * do not). Requests are written by one {@link Drainer} (the sender) on the {@code writers}
+ * do not). A batch that waited gets {@code admitted()} before its answer, always (an answer that
+ * overtakes it is handed to the thread calling {@code admitted()}). Requests are written by one {@link Drainer} (the sender) on the {@code writers}
  * executor. Every field is guarded by {@link #lock}; no listener and no gRPC method (except {@code
  * isReady()}) is called under it.
  *
@@ -238,6 +239,7 @@ public final class PeerLink {
       line.remove(head.batch);
       lineBytes -= head.batch.bytes();
       head.topic.waiting(-head.batch.size(), -head.batch.bytes());
+      head.gate.set(Pending.ANNOUNCING); // before it can be sent, so before any answer
       enterWindow(head);
       if (in.isEmpty()) {
         in = new ArrayList<>(2);
@@ -250,6 +252,10 @@ public final class PeerLink {
   private void admitted(List<Pending> in) {
     for (Pending p : in) {
       p.batch.listener().admitted();
+      Object deferred = p.gate.getAndSet(null);
+      if (deferred instanceof Runnable answer) {
+        answer.run(); // it was answered (or failed) while admitted() was on its way: now, in order
+      }
     }
     if (!in.isEmpty()) {
       sender.signal();
@@ -283,10 +289,11 @@ public final class PeerLink {
   private void send() {
     for (int written = 0; written < WRITES_PER_TURN; written++) {
       ClientCallStreamObserver<ForwardRequest> out;
+      Stream s;
       Pending p = null;
       lock.lock();
       try {
-        Stream s = stream;
+        s = stream;
         if (state != State.OPEN || s == null || s.requests == null) {
           return;
         }
@@ -302,14 +309,39 @@ public final class PeerLink {
       } finally {
         lock.unlock();
       }
-      out.onNext(p == null
-          ? ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId(nodeId)).build()
-          : ForwardRequest.newBuilder().setBatch(p.toProto()).build());
+      try {
+        out.onNext(p == null
+            ? ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId(nodeId)).build()
+            : ForwardRequest.newBuilder().setBatch(p.toProto()).build());
+      } catch (RuntimeException e) {
+        // the call was cancelled under us (the link closed, or the stream was lost and cancelled as it
+        // started): that stream is done, and its batches were or will be failed with it
+        sendFailed(s, out, e);
+        return;
+      }
     }
     sender.signal(); // more may be ready: another turn, behind the other tasks
   }
 
-  /** The sender threw: a stream cancelled under it (close), or a bug; either way that stream is done. */
+  /** Writing to stream {@code s} failed: if it is still the current one, it is given up (cancelled, its batches failed). */
+  private void sendFailed(Stream s, ClientCallStreamObserver<ForwardRequest> out, Throwable t) {
+    boolean current;
+    lock.lock();
+    try {
+      current = stream == s;
+    } finally {
+      lock.unlock();
+    }
+    if (current) {
+      log.warn("forward stream to {}: sending failed: {}", address, Drainer.describe(t));
+      out.cancel("sending failed", t);
+      lost(s, t);
+    } else {
+      log.debug("forward stream to {}: a write to a stream already given up failed: {}", address, t.toString());
+    }
+  }
+
+  /** The sender threw outside a write (a bug): the current stream's state is unknown, so it is given up. */
   private void sendFailed(Throwable t) {
     Stream s;
     ClientCallStreamObserver<ForwardRequest> out;
@@ -320,11 +352,9 @@ public final class PeerLink {
     } finally {
       lock.unlock();
     }
-    if (s != null) {
-      log.warn("forward stream to {}: sending failed: {}", address, Drainer.describe(t));
-      if (out != null) {
-        out.cancel("sending failed", t);
-      }
+    if (s != null && out != null) {
+      sendFailed(s, out, t);
+    } else if (s != null) {
       lost(s, t);
     }
   }
@@ -354,15 +384,22 @@ public final class PeerLink {
       log.warn("forward stream to {}: answer for unknown batch {} ignored", address, r.getCorrelationId());
       return;
     }
+    Pending answeredBatch = p;
     switch (r.getResultCase()) {
       case ACKS -> {
         List<PublishAck> acks = r.getAcks().getAcksList();
         p.topic.acked(acks);
-        p.batch.listener().sequenced(acks);
+        p.complete(() -> answeredBatch.batch.listener().sequenced(acks));
       }
-      case ERROR -> p.batch.listener().failed(PeerErrors.fromProto(r.getError()));
-      default -> p.batch.listener().failed(Errors.internal("owner " + address + " answered batch " + r.getCorrelationId()
-          + " with neither acks nor an error", null));
+      case ERROR -> {
+        StatusRuntimeException e = PeerErrors.fromProto(r.getError());
+        p.complete(() -> answeredBatch.batch.listener().failed(e));
+      }
+      default -> {
+        StatusRuntimeException e = Errors.internal("owner " + address + " answered batch " + r.getCorrelationId()
+            + " with neither acks nor an error", null);
+        p.complete(() -> answeredBatch.batch.listener().failed(e));
+      }
     }
     admitted(in);
   }
@@ -399,9 +436,10 @@ public final class PeerLink {
       log.debug("forward stream to {} failed again ({}); next attempt after {} ms", address, why, TimeUnit.NANOSECONDS.toMillis(backoff));
     }
     for (Pending p : failed) {
-      p.batch.listener().failed(PeerErrors.ownerUnavailable(p.topic.name(), address, "lost the forward stream to the owner of topic '"
+      StatusRuntimeException e = PeerErrors.ownerUnavailable(p.topic.name(), address, "lost the forward stream to the owner of topic '"
           + p.topic.name() + "' (" + address + ": " + why + ") before the batch was answered; it may or may not have been"
-          + " accepted: retry (events with a publisher id are recognized as duplicates)"));
+          + " accepted: retry (events with a publisher id are recognized as duplicates)");
+      p.complete(() -> p.batch.listener().failed(e));
     }
   }
 
@@ -470,7 +508,7 @@ public final class PeerLink {
       lock.unlock();
     }
     for (Pending p : failed) {
-      p.batch.listener().failed(status);
+      p.complete(() -> p.batch.listener().failed(status));
     }
     if (out != null) {
       out.cancel("peer link closed", null); // a stream still starting is cancelled by its begin()
@@ -576,10 +614,25 @@ public final class PeerLink {
     final PublishBatch batch;
     /** Set when it enters the window (under the link's lock). */
     long correlationId;
+    /** {@link #gate} while a let-in batch's {@code admitted()} is being called. */
+    static final Object ANNOUNCING = new Object();
+    /**
+     * Keeps {@code admitted()} before the answer: null, or {@link #ANNOUNCING} from the moment the
+     * batch leaves the line until {@code admitted()} has returned, or the answer, deferred to
+     * whoever calls {@code admitted()} because it came meanwhile.
+     */
+    final java.util.concurrent.atomic.AtomicReference<Object> gate = new java.util.concurrent.atomic.AtomicReference<>();
 
     Pending(ForwardingTopic topic, PublishBatch batch) {
       this.topic = topic;
       this.batch = batch;
+    }
+
+    /** Calls the listener with the answer now, or after {@code admitted()} if that is still on its way. */
+    void complete(Runnable answer) {
+      if (!gate.compareAndSet(ANNOUNCING, answer)) {
+        answer.run();
+      }
     }
 
     /** The frame: the events' bytes as received, and the ids this broker assigned. */
