@@ -651,39 +651,45 @@ public final class PeerLink {
   /** One Forward call. Its callbacks act only while it is the link's current stream. */
   private final class Stream implements ClientResponseObserver<ForwardRequest, ForwardResponse> {
     // Both guarded by the link's lock (a comment, not @GuardedBy: Error Prone cannot follow an
-    // enclosing instance's lock from a local variable). Set in beforeStart.
+    // enclosing instance's lock from a local variable). requests is set by begin() once the call
+    // has started (null before: the sender and close() leave the stream alone until then).
     ClientCallStreamObserver<ForwardRequest> requests;
     boolean initSent;
+    /** Set by beforeStart, read by begin(), on the thread that starts the call. */
+    private ClientCallStreamObserver<ForwardRequest> starting;
 
     /** Starts the call; called without the lock (gRPC may call back at once). */
     void begin() {
       channel.resetConnectBackoff(); // the link has its own backoff: connect now, not at the channel's next attempt
-      stub.forward(this);
+      try {
+        stub.forward(this);
+      } catch (RuntimeException e) {
+        lost(this, e);
+        return;
+      }
+      // only now, with the call started, may the sender (or close) use it
+      ClientCallStreamObserver<ForwardRequest> out = starting;
       boolean current;
-      ClientCallStreamObserver<ForwardRequest> out;
       lock.lock();
       try {
         current = stream == this;
-        out = requests;
+        if (current) {
+          requests = out;
+        }
       } finally {
         lock.unlock();
       }
-      if (!current && out != null) {
-        out.cancel("peer link closed while the stream started", null); // close() ran before requests was set
-      } else {
+      if (current) {
         sender.signal();
+      } else {
+        out.cancel("the stream was given up while it started", null); // closed, or lost at once: harmless then
       }
     }
 
     @Override
     public void beforeStart(ClientCallStreamObserver<ForwardRequest> r) {
       r.setOnReadyHandler(sender::signal);
-      lock.lock();
-      try {
-        requests = r;
-      } finally {
-        lock.unlock();
-      }
+      starting = r; // not yet for the sender: the call is not started
     }
 
     @Override
