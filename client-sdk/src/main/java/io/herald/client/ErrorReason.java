@@ -55,7 +55,11 @@ public enum ErrorReason {
   LOOP_RESTARTED(true),
   /** The broker failed in a way it did not expect (a bug); a retry may succeed. */
   INTERNAL(true),
-  /** The topic is moving between nodes, or its owner is not reachable or not sure it still owns it: retry (metadata {@code topic}, {@code owner}). */
+  /**
+   * The topic is moving between nodes, its owner is not sure it still owns it, or the broker that
+   * took the call could not reach (or lost) the owner; a forwarded batch may or may not have been
+   * accepted: retry (metadata {@code topic}, {@code owner}).
+   */
   OWNER_UNAVAILABLE(true);
 
   private final boolean retryable;

@@ -217,14 +217,16 @@ public final class PublishService {
     return streams.size();
   }
 
-  private static StatusRuntimeException full(TopicHandle topic) {
+  /** RESOURCE_EXHAUSTED INBOX_FULL: what a publish to a full REJECT topic gets (here and from a forwarded publish). */
+  public static StatusRuntimeException full(TopicHandle topic) {
     TopicSettings s = topic.settings();
     return Errors.error(ErrorReason.ERROR_REASON_INBOX_FULL, "topic '" + topic.name() + "' inbox is full (" + s.inboxMaxEvents() + " events / "
         + s.inboxMaxBytes() + " bytes) and its publish_overflow is REJECT: retry later or publish more slowly",
         "topic", topic.name(), "inboxMaxEvents", s.inboxMaxEvents(), "inboxMaxBytes", s.inboxMaxBytes());
   }
 
-  private static StatusRuntimeException lineFull(TopicHandle topic) {
+  /** RESOURCE_EXHAUSTED WAIT_LINE_FULL: what a publish to a BLOCK topic whose wait line is full gets (here and from a forwarded publish). */
+  public static StatusRuntimeException lineFull(TopicHandle topic) {
     TopicSettings s = topic.settings();
     long waitingEvents = topic.waitingEvents();
     long waitingBytes = topic.waitingBytes();

@@ -50,4 +50,34 @@ public final class PublishBatch {
   public int size() {
     return size;
   }
+
+  /** The events' encoded bytes, as received (for a handle that forwards the batch as it is). */
+  public List<ByteString> events() {
+    return events;
+  }
+
+  /** Event {@code i}'s id: its publisher's, or one the broker assigned ({@link #assigned}). */
+  public ByteString id(int i) {
+    return ids[i];
+  }
+
+  /** Event {@code i}'s source (empty if none). */
+  public ByteString source(int i) {
+    return sources[i];
+  }
+
+  /** True when event {@code i}'s id was assigned by a broker (never remembered for dedup). */
+  public boolean assigned(int i) {
+    return assigned[i];
+  }
+
+  /** The events' encoded size in all. */
+  public long bytes() {
+    return bytes;
+  }
+
+  /** Who is told what became of the batch. */
+  public Listener listener() {
+    return listener;
+  }
 }

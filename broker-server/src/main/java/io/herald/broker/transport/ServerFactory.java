@@ -1,14 +1,18 @@
 package io.herald.broker.transport;
 
+import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +30,7 @@ public final class ServerFactory {
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Class<? extends ServerChannel> channelType;
+  private final Class<? extends SocketChannel> clientChannelType;
   private final String transport;
 
   public ServerFactory(int ioThreads) {
@@ -34,11 +39,13 @@ public final class ServerFactory {
       boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("herald-netty-boss", true), EpollIoHandler.newFactory());
       workers = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("herald-netty-io", true), EpollIoHandler.newFactory());
       channelType = EpollServerSocketChannel.class;
+      clientChannelType = EpollSocketChannel.class;
       transport = "epoll";
     } else {
       boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("herald-netty-boss", true), NioIoHandler.newFactory());
       workers = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("herald-netty-io", true), NioIoHandler.newFactory());
       channelType = NioServerSocketChannel.class;
+      clientChannelType = NioSocketChannel.class;
       transport = "nio (epoll unavailable: " + Epoll.unavailabilityCause() + ")";
     }
   }
@@ -57,6 +64,17 @@ public final class ServerFactory {
         .channelType(channelType)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers);
+  }
+
+  /**
+   * A client channel builder on the same I/O event loops ({@code herald-netty-io-*}), for calls to
+   * other brokers: a peer connection adds no threads, and its callbacks run where the never-block
+   * rule is checked. Close such channels before {@link #shutdown}.
+   */
+  public NettyChannelBuilder channelBuilder(String target) {
+    return NettyChannelBuilder.forTarget(target)
+        .eventLoopGroup(workers)
+        .channelType(clientChannelType);
   }
 
   /** Shuts the event loops down; waits up to {@code timeoutMillis}. */
