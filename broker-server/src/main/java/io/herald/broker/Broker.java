@@ -9,6 +9,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.herald.broker.admin.TopicAdminService;
+import io.herald.broker.cluster.ClusterTopic;
+import io.herald.broker.cluster.PeerForwardService;
+import io.herald.broker.cluster.PeerLinks;
 import io.herald.broker.config.BrokerConfig;
 import io.herald.broker.delivery.SubscribeService;
 import io.herald.broker.metadata.RaftMetadataStore;
@@ -73,6 +76,9 @@ public final class Broker implements AutoCloseable {
   private final ServerFactory transport;
   private final HealthStatusManager health = new HealthStatusManager();
   private final PublishService publishService;
+  /** Forwarded publishes out (one stream per peer) and in. */
+  private final PeerLinks peerLinks;
+  private final PeerForwardService peerForward;
   private final SubscribeService subscribeService;
   private final Server server;
   private final BrokerMetrics metrics;
@@ -121,10 +127,18 @@ public final class Broker implements AutoCloseable {
           metrics.topicStopped(t);
         }
       });
-      topics.remoteTopics((r, address) -> new io.herald.broker.cluster.ClusterTopic(r, address, cluster.nodeId(), NO_FORWARDING, timer));
+      this.peerLinks = new PeerLinks(cluster.nodeId(), PeerLinks.plaintext(transport::channelBuilder), writers, PeerLinks.Options.DEFAULTS);
+      // a forwarded batch goes only into a topic this node runs: a node that no longer owns it
+      // refuses (retryable) instead of forwarding again, so forwarding never loops
+      this.peerForward = new PeerForwardService(name -> topics.resolve(name).thenCompose(h -> h instanceof io.herald.broker.topic.Topic
+          ? CompletableFuture.completedFuture(h)
+          : CompletableFuture.failedFuture(Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
+              + "' moved: this node does not own it any more; the forwarding node retries at the new owner", "topic", name))), writers);
+      topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer));
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);
       metrics.cluster(metadata);
+      metrics.forwarding(peerLinks, peerForward);
       metrics.writers("publish", publishService::streamCount);
     } catch (RuntimeException e) {
       metadata.close(); // a Raft store runs non-daemon threads: never leave them behind a failed start
@@ -150,6 +164,9 @@ public final class Broker implements AutoCloseable {
           .addService(ServerInterceptors.intercept(UndecodableRequests.guard(publishService.definition()), peer))
           .addService(ServerInterceptors.intercept(UndecodableRequests.guard(subscribeService.definition()), peer))
           .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics).bindService()))
+          // broker to broker; not guarded: a forwarded 4 MiB publish is a little over 4 MiB, and a
+          // bad batch is refused on its own (the shared stream goes on)
+          .addService(peerForward.definition())
           .addService(UndecodableRequests.guard(health.getHealthService().bindService()))
           .addService(UndecodableRequests.guard(ProtoReflectionServiceV1.newInstance().bindService()))
           // calls to methods it does not serve go through the interceptors too (UNIMPLEMENTED)
@@ -226,20 +243,6 @@ public final class Broker implements AutoCloseable {
         RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2))
             .withLivenessTimeout(c.livenessTimeout()));
   }
-
-  /** Until publish forwarding is wired: a publish on a node that does not own the topic is refused (retryable). */
-  private static final io.herald.broker.cluster.ClusterTopic.Forwarder NO_FORWARDING = new io.herald.broker.cluster.ClusterTopic.Forwarder() {
-    @Override
-    public io.herald.broker.topic.Admission offer(String topic, String address, io.herald.broker.topic.PublishBatch batch) {
-      throw Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + topic + "' is owned by the node at "
-          + address + "; publish there (this node does not forward publishes yet)", "topic", topic);
-    }
-
-    @Override
-    public boolean withdraw(String topic, io.herald.broker.topic.PublishBatch batch) {
-      return false;
-    }
-  };
 
   /** The address peers and clients should use for {@code bound}: a wildcard listen address gives the host name. */
   private static String advertised(InetSocketAddress bound) {
@@ -353,6 +356,8 @@ public final class Broker implements AutoCloseable {
       CompletableFuture<Void> draining = !halt && metadata.cluster().nodes().size() > 1
           ? metadata.drain() : CompletableFuture.completedFuture(null);
       topics.stopAccepting(unavailable);
+      peerLinks.stopAccepting(); // batches already forwarded are answered by their owners
+      awaitUntilDeadline(() -> peerLinks.awaitDrained(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
       boolean sequenced = awaitUntilDeadline(() -> topics.awaitInboxesEmpty(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
       topics.drainSubscribers();
       boolean drained = awaitUntilDeadline(() -> subscribeService.awaitAllEnded(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50)));
@@ -365,6 +370,7 @@ public final class Broker implements AutoCloseable {
         awaitQuietly(metadata.leave(), "recording that this node left");
       }
       publishService.closeAll(unavailable);
+      peerForward.closeAll(unavailable);
       subscribeService.awaitAllEnded(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
       if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
         server.shutdownNow();
@@ -424,6 +430,9 @@ public final class Broker implements AutoCloseable {
       timer.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (peerLinks != null) {
+      peerLinks.close();
     }
     transport.shutdown(2000);
     metadata.close();

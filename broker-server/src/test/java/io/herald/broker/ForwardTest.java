@@ -151,7 +151,7 @@ class ForwardTest {
   }
 
   private static ForwardingTopic forwarding(String name, TopicSettings settings, String ownerAddress, PeerLinks links) {
-    TopicRecord r = TopicRecord.created(name, settings, Instant.now(), 1);
+    TopicRecord r = TopicRecord.created(name, settings, Instant.now(), 1, "owner");
     return new ForwardingTopic(name, () -> r, ownerAddress, links);
   }
 

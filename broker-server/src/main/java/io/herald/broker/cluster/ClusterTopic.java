@@ -25,8 +25,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A topic another node owns, as this node serves it: publishes go to the owner through the
- * {@link Forwarder} (one stream per peer), subscriptions are served by a {@link RelayTopic} (one
+ * A topic another node owns, as this node serves it: publishes go to the owner through a {@link
+ * ForwardingTopic} (one stream per peer, {@link PeerLinks}), subscriptions are served by a {@link RelayTopic} (one
  * upstream subscription to the owner for all local subscribers, each with its own buffer and
  * policy), opened when the first local subscriber comes and closed when the last has been gone for
  * {@link #RELAY_IDLE}. When the owner changes, the relay moves with it: local streams stay open and
@@ -41,17 +41,9 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
   /** How long a new local subscriber waits for the relay to mirror the owner before it gets UNAVAILABLE. */
   static final Duration RELAY_READY_TIMEOUT = Duration.ofSeconds(10);
 
-  /** Sends publishes to a topic's owner. */
-  public interface Forwarder {
-    /** As {@link TopicHandle#offer}, to the owner at {@code address}. */
-    Admission offer(String topic, String address, PublishBatch batch);
-
-    /** As {@link TopicHandle#withdraw}. */
-    boolean withdraw(String topic, PublishBatch batch);
-  }
-
   private final String node;
-  private final Forwarder forwarder;
+  /** Publishes to the owner, over the one stream per peer ({@link PeerLinks}). */
+  private final ForwardingTopic forwarding;
   private final ScheduledExecutorService timer;
   private volatile TopicRecord record;
   private volatile String address;
@@ -60,11 +52,11 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
   private boolean closed;
   private StatusRuntimeException closedStatus;
 
-  public ClusterTopic(TopicRecord record, String ownerAddress, String node, Forwarder forwarder, ScheduledExecutorService timer) {
+  public ClusterTopic(TopicRecord record, String ownerAddress, String node, PeerLinks links, ScheduledExecutorService timer) {
     this.record = record;
     this.address = ownerAddress;
     this.node = node;
-    this.forwarder = forwarder;
+    this.forwarding = new ForwardingTopic(record.name(), () -> this.record, ownerAddress == null ? "" : ownerAddress, links);
     this.timer = timer;
   }
 
@@ -83,6 +75,9 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
     record = r;
     String was = address;
     address = ownerAddress;
+    if (ownerAddress != null && !ownerAddress.equals(was)) {
+      forwarding.retarget(ownerAddress); // new publishes go to the new owner; those on the old link get its answer
+    }
     RelayTopic rl = relay;
     if (rl != null) {
       if (!old.settings().equals(r.settings())) {
@@ -192,12 +187,12 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
     if (a == null) {
       throw ownerUnavailable("publishes cannot be forwarded");
     }
-    return forwarder.offer(record.name(), a, batch);
+    return forwarding.offer(batch);
   }
 
   @Override
   public boolean withdraw(PublishBatch batch) {
-    return forwarder.withdraw(record.name(), batch);
+    return forwarding.withdraw(batch);
   }
 
   @Override
@@ -230,12 +225,12 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
 
   @Override
   public long waitingEvents() {
-    return 0;
+    return forwarding.waitingEvents();
   }
 
   @Override
   public long waitingBytes() {
-    return 0;
+    return forwarding.waitingBytes();
   }
 
   @Override

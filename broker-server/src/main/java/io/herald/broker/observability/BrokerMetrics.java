@@ -225,6 +225,20 @@ public final class BrokerMetrics {
         .description("Events the relays hold: received from owners and not yet sent to local subscribers").register(registry);
   }
 
+  /** Forwarded publishes: streams by direction, batches and bytes in flight to owners, batches waiting for the window. */
+  public void forwarding(io.herald.broker.cluster.PeerLinks links, io.herald.broker.cluster.PeerForwardService in) {
+    Gauge.builder("herald_forward_streams", links, io.herald.broker.cluster.PeerLinks::openStreams).tag("direction", "out")
+        .description("Broker-to-broker publish streams: out to owners (one per peer), in from other nodes").register(registry);
+    Gauge.builder("herald_forward_streams", in, io.herald.broker.cluster.PeerForwardService::streamCount).tag("direction", "in")
+        .description("Broker-to-broker publish streams: out to owners (one per peer), in from other nodes").register(registry);
+    Gauge.builder("herald_forward_inflight_batches", links, io.herald.broker.cluster.PeerLinks::inFlightBatches)
+        .description("Forwarded batches not yet answered by their owners (the window's depth)").register(registry);
+    Gauge.builder("herald_forward_inflight_bytes", links, io.herald.broker.cluster.PeerLinks::inFlightBytes)
+        .description("Bytes of the forwarded batches not yet answered").baseUnit("bytes").register(registry);
+    Gauge.builder("herald_forward_waiting_batches", links, io.herald.broker.cluster.PeerLinks::waitingBatches)
+        .description("Batches waiting for room in a forward window").register(registry);
+  }
+
   private static double relays(TopicRegistry topics, java.util.function.ToDoubleFunction<io.herald.broker.cluster.ClusterTopic> f) {
     double sum = 0;
     for (TopicRegistry.RemoteTopic r : topics.remote()) {

@@ -157,7 +157,7 @@ class PeerLinkStressTest {
     ExecutorService writers = Executors.newFixedThreadPool(2);
     PeerLinks links = new PeerLinks("stress", a -> InProcessChannelBuilder.forName(a).directExecutor().build(), writers,
         PeerLinks.Options.DEFAULTS.withWindow(4, 1 << 20).withLine(4, 1 << 20).withBackoff(Duration.ofMillis(1), Duration.ofMillis(5)));
-    TopicRecord record = TopicRecord.created("t", TopicSettings.DEFAULTS, Instant.now(), 1);
+    TopicRecord record = TopicRecord.created("t", TopicSettings.DEFAULTS, Instant.now(), 1, "owner");
     List<ForwardingTopic> topics = List.of(
         new ForwardingTopic("t0", () -> record, name, links),
         new ForwardingTopic("t1", () -> record, name, links),
