@@ -168,16 +168,16 @@ final class ClusterContainers implements AutoCloseable {
     await().atMost(atMost).pollInterval(Duration.ofMillis(250)).until(() -> list.stream().allMatch(Node::ready));
   }
 
-  /** {@code docker stop} (SIGTERM, 10 s grace) every node, in parallel. The containers and their volumes stay. */
+  /** {@code docker stop} (SIGTERM, 20 s grace as in docker-compose.yml) every node, in parallel. The containers and their volumes stay. */
   void stopAll() {
     List<Thread> stoppers = new ArrayList<>();
     for (Node n : nodes) {
       n.closeChannel();
-      stoppers.add(Thread.ofPlatform().start(() -> docker().stopContainerCmd(n.getContainerId()).withTimeout(10).exec()));
+      stoppers.add(Thread.ofPlatform().start(() -> docker().stopContainerCmd(n.getContainerId()).withTimeout(20).exec()));
     }
     for (Thread t : stoppers) {
       try {
-        t.join(Duration.ofSeconds(30));
+        t.join(Duration.ofSeconds(40));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException(e);
@@ -210,6 +210,11 @@ final class ClusterContainers implements AutoCloseable {
 
   boolean isPaused(Node n) {
     return Boolean.TRUE.equals(docker().inspectContainerCmd(n.getContainerId()).exec().getState().getPaused());
+  }
+
+  /** The exit code of a stopped node's last run (137: it was SIGKILLed). */
+  Long exitCode(Node n) {
+    return docker().inspectContainerCmd(n.getContainerId()).exec().getState().getExitCodeLong();
   }
 
   boolean isRunning(Node n) {

@@ -164,6 +164,8 @@ class ClusterIT {
     long t0 = System.nanoTime();
     cluster.stopAll();
     long stopped = ms(t0);
+    // a graceful stop finishes within the grace period: not a SIGKILL (exit 137)
+    assertThat(cluster.nodes().stream().map(cluster::exitCode).toList()).as("exit codes after docker stop").containsOnly(0L);
     cluster.startAgain(Duration.ofSeconds(120));
     long ready = ms(t0);
     for (int i = 1; i <= 3; i++) {
