@@ -150,16 +150,11 @@ final class ClusterContainers implements AutoCloseable {
   }
 
   /**
-   * The Raft leader, from each node's /metrics once the cluster wiring exports
-   * {@code herald_raft_role}; until then (or while no node claims it) node 1.
+   * The Raft leader, from each node's /metrics ({@code herald_raft_role{role="leader"} 1}); empty
+   * while no node claims it, and until the cluster wiring exports that metric.
    */
-  Node leaderOrFirst() {
-    for (Node n : nodes) {
-      if (n.saysItLeads()) {
-        return n;
-      }
-    }
-    return node(1);
+  Optional<Node> leader() {
+    return nodes.stream().filter(Node::saysItLeads).findFirst();
   }
 
   /** Waits until every running node answers /readyz with 200. */
@@ -219,6 +214,25 @@ final class ClusterContainers implements AutoCloseable {
 
   boolean isRunning(Node n) {
     return Boolean.TRUE.equals(docker().inspectContainerCmd(n.getContainerId()).exec().getState().getRunning());
+  }
+
+  /**
+   * What a stopped node logged from its last SIGTERM on, without Ratis's per-RPC noise: how long its
+   * graceful stop took and what it waited for.
+   */
+  String lastShutdown(Node n) {
+    String logs = n.getLogs();
+    int from = logs.lastIndexOf("SIGTERM received");
+    if (from < 0) {
+      return n.alias + ": no SIGTERM in its log";
+    }
+    StringBuilder b = new StringBuilder();
+    for (String line : logs.substring(logs.lastIndexOf('\n', from) + 1).split("\n")) {
+      if (line.contains("io.herald") || line.contains("Timed out") || line.contains("ERROR")) {
+        b.append(n.alias).append(" | ").append(line.length() > 220 ? line.substring(0, 220) + "..." : line).append('\n');
+      }
+    }
+    return b.toString();
   }
 
   /** The last lines of every node's log, for a failure message. */

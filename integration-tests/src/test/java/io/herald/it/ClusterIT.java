@@ -26,8 +26,8 @@ import org.junit.jupiter.api.extension.TestWatcher;
 /**
  * A 3-node cluster in containers ({@link ClusterContainers}) with what the replicated topic metadata
  * gives today: a topic created through one node is served by the others; it survives a restart of
- * the whole cluster; a SIGKILLed node (the Raft leader when /metrics names it) does not stop topic
- * creation through the survivors; a node frozen with {@code docker pause} catches up when thawed.
+ * the whole cluster; a SIGKILLed Raft leader does not stop topic creation through the survivors for
+ * more than 10 s; a node frozen with {@code docker pause} for over 10 s catches up when thawed.
  * One cluster for the class (starting one costs ~15-30 s here); each test puts it back together.
  */
 @RequiresDocker
@@ -164,6 +164,7 @@ class ClusterIT {
     long t0 = System.nanoTime();
     cluster.stopAll();
     long stopped = ms(t0);
+    cluster.nodes().forEach(n -> System.out.print(cluster.lastShutdown(n)));
     // a graceful stop finishes within the grace period: not a SIGKILL (exit 137)
     assertThat(cluster.nodes().stream().map(cluster::exitCode).toList()).as("exit codes after docker stop").containsOnly(0L);
     cluster.startAgain(Duration.ofSeconds(120));
@@ -178,28 +179,39 @@ class ClusterIT {
         stopped, ready, ms);
   }
 
+  /**
+   * SIGKILL the Raft leader; a create through a survivor succeeds within 10 s, and the killed node,
+   * started again on its data, catches up. While the brokers do not export {@code herald_raft_role}
+   * the leader is unknown from outside, so every node is killed in turn (1, 2, 3, each restarted
+   * before the next): the leader is among them, and the slowest round is the leader's.
+   */
   @Test
   @org.junit.jupiter.api.Order(4)
   void killingTheLeaderLeavesTopicCreationWorkingThroughTheSurvivors() {
     createWithin(cluster.node(1), "before-kill", Duration.ofSeconds(30));
     awaitServedBy("before-kill", Duration.ofSeconds(10), cluster.nodes().toArray(Node[]::new));
-    Node victim = cluster.leaderOrFirst();
-    List<Node> survivors = cluster.nodes().stream().filter(n -> n != victim).toList();
-    System.out.printf("ClusterIT: killing %s (%s)%n", victim.alias,
-        victim.saysItLeads() ? "the Raft leader per /metrics" : "herald_raft_role not exported yet: node 1");
-    cluster.kill(victim);
-    long t0 = System.nanoTime();
-    long ms = createWithin(survivors.get(0), "after-kill", Duration.ofSeconds(10));
-    System.out.printf("ClusterIT: %s killed; create through %s succeeded %d ms later%n", victim.alias, survivors.get(0).alias, ms(t0));
-    assertThat(ms).isLessThanOrEqualTo(10_000);
-    awaitServedBy("after-kill", Duration.ofSeconds(10), survivors.get(1));
+    Node leader = cluster.leader().orElse(null);
+    List<Node> victims = leader != null ? List.of(leader) : cluster.nodes();
+    System.out.printf("ClusterIT: killing %s%n", leader != null ? leader.alias + ", the Raft leader per /metrics"
+        : "herald-1, -2 and -3 in turn (herald_raft_role not exported yet: the leader is one of them)");
+    for (Node victim : victims) {
+      List<Node> survivors = cluster.nodes().stream().filter(n -> n != victim).toList();
+      String topic = "after-kill-" + victim.alias;
+      cluster.kill(victim);
+      long t0 = System.nanoTime();
+      long ms = createWithin(survivors.get(0), topic, Duration.ofSeconds(10));
+      assertThat(ms).isLessThanOrEqualTo(10_000);
+      awaitServedBy(topic, Duration.ofSeconds(10), survivors.get(1));
+      long served = ms(t0);
 
-    // the killed node comes back with its data and catches up
-    long t1 = System.nanoTime();
-    cluster.startAgain(Duration.ofSeconds(90), victim);
-    awaitServedBy("after-kill", Duration.ofSeconds(30), victim);
-    System.out.printf("ClusterIT: %s restarted and caught up in %d ms%n", victim.alias, ms(t1));
-    assertThat(list(victim)).contains("before-kill", "after-kill");
+      // the killed node comes back on its data and catches up
+      long t1 = System.nanoTime();
+      cluster.startAgain(Duration.ofSeconds(90), victim);
+      awaitServedBy(topic, Duration.ofSeconds(30), victim);
+      System.out.printf("ClusterIT: %s killed; create through %s took %d ms (served by %s at %d ms); restarted and caught up in %d ms%n",
+          victim.alias, survivors.get(0).alias, ms, survivors.get(1).alias, served, ms(t1));
+      assertThat(list(victim)).contains("before-kill", topic);
+    }
   }
 
   /** On a failure, the last lines of each node's log go to the test output. */
