@@ -81,14 +81,32 @@ class ClusterIT {
     }
   }
 
-  /** Creates {@code name} through {@code n}, retrying for up to {@code atMost} (e.g. while a leader is elected). */
+  /**
+   * Creates {@code name} through {@code n}, retrying for up to {@code atMost} (e.g. while a leader is
+   * elected); returns the milliseconds it took. Attempts that took over a second or failed are printed.
+   */
   private static long createWithin(Node n, String name, Duration atMost) {
     long t0 = System.nanoTime();
-    await("create " + name + " through " + n.alias).atMost(atMost).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
-        .ignoreExceptions().until(() -> {
-          create(n, name);
-          return true;
-        });
+    List<String> attempts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try {
+      await("create " + name + " through " + n.alias).atMost(atMost).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
+          .until(() -> {
+            long a = System.nanoTime();
+            try {
+              create(n, name);
+              attempts.add("ok in " + ms(a) + " ms");
+              return true;
+            } catch (StatusRuntimeException e) {
+              attempts.add(e.getStatus().getCode() + " after " + ms(a) + " ms (" + e.getStatus().getDescription() + ")");
+              return false;
+            }
+          });
+    } finally {
+      long took = ms(t0);
+      if (took > 1_000 || attempts.size() > 1) {
+        System.out.printf("ClusterIT: create %s through %s: %d ms, attempts: %s%n", name, n.alias, took, attempts);
+      }
+    }
     return ms(t0);
   }
 
