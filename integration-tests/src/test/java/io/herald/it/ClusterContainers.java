@@ -163,16 +163,16 @@ final class ClusterContainers implements AutoCloseable {
     await().atMost(atMost).pollInterval(Duration.ofMillis(250)).until(() -> list.stream().allMatch(Node::ready));
   }
 
-  /** {@code docker stop} (SIGTERM, 20 s grace as in docker-compose.yml) every node, in parallel. The containers and their volumes stay. */
+  /** {@code docker stop} (SIGTERM, 30 s grace as in docker-compose.yml) every node, in parallel. The containers and their volumes stay. */
   void stopAll() {
     List<Thread> stoppers = new ArrayList<>();
     for (Node n : nodes) {
       n.closeChannel();
-      stoppers.add(Thread.ofPlatform().start(() -> docker().stopContainerCmd(n.getContainerId()).withTimeout(20).exec()));
+      stoppers.add(Thread.ofPlatform().start(() -> docker().stopContainerCmd(n.getContainerId()).withTimeout(30).exec()));
     }
     for (Thread t : stoppers) {
       try {
-        t.join(Duration.ofSeconds(40));
+        t.join(Duration.ofSeconds(60));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException(e);
