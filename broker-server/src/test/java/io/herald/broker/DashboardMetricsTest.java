@@ -35,17 +35,7 @@ class DashboardMetricsTest {
    * The dashboard already charts them; until they exist they are skipped here, and printed. Delete
    * this list when they land.
    */
-  static final Set<String> PENDING = Set.of(
-      "herald_raft_role",
-      "herald_raft_term",
-      "herald_raft_commit_index",
-      "herald_raft_applied_index",
-      "herald_cluster_nodes",
-      "herald_topics_owned",
-      "herald_forward_streams",
-      "herald_forward_inflight_batches",
-      "herald_relay_subscriptions",
-      "herald_relay_credit_events");
+  static final Set<String> PENDING = Set.of();
 
   /** Series Prometheus adds to every target itself; no broker exports them. */
   static final Set<String> PROMETHEUS_SYNTHETIC = Set.of("up");

@@ -232,7 +232,11 @@ public final class RaftMetadataStore implements MetadataStore {
 
   private RaftClient newClient() {
     RaftProperties clientProps = new RaftProperties();
-    RaftServerConfigKeys.Rpc.setRequestTimeout(clientProps, ms(options.requestTimeout()));
+    // each attempt waits at most about one election (the client's own default is 3 s): a request
+    // sent to a leader that just died is retried at the new one soon after it is elected; the
+    // retry policy below bounds the whole change by the request timeout
+    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(clientProps,
+        ms(options.electionTimeoutMax().compareTo(Duration.ofSeconds(1)) > 0 ? options.electionTimeoutMax() : Duration.ofSeconds(1)));
     return RaftClient.newBuilder()
         .setProperties(clientProps)
         .setRaftGroup(group)
