@@ -256,4 +256,30 @@ class ClusterOwnershipTest {
       assertThat(s.ended).isNotDone();
     }
   }
+
+  @Test
+  void createOnOneNodePublishOnASecondSubscribeOnTheThird() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n1").createTopic("orders");
+    String owner = cluster.owner("orders");
+    List<String> others = List.of("n1", "n2", "n3").stream().filter(n -> !n.equals(owner)).toList();
+    String publishOn = others.get(0);
+    String subscribeOn = others.get(1);
+    TestSubscriber s = TestSubscriber.started(cluster.node(subscribeOn).subscriber(), SubscribeInit.newBuilder().setTopic("orders")
+        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_EARLIEST))
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build());
+    // neither the publishing nor the subscribing node owns the topic: forwarded, then relayed
+    List<PublishAck> acks = cluster.node(publishOn).publish("orders", "e", 100, 10);
+    assertThat(acks).extracting(PublishAck::getSequence).containsExactlyElementsOf(
+        java.util.stream.LongStream.rangeClosed(1, 100).boxed().toList());
+    s.awaitEvents(100);
+    assertThat(s.events()).extracting(DeliveredEvent::getSequence).containsExactlyElementsOf(
+        java.util.stream.LongStream.rangeClosed(1, 100).boxed().toList());
+    assertThat(s.events().get(99).getEvent().getData().toStringUtf8()).isEqualTo("e-99");
+    assertThat(s.gaps()).isEmpty();
+    // one forward stream from the publishing node, one relay subscription from the subscribing one
+    assertThat(cluster.node(publishOn).broker.metrics().scrape()).contains("herald_forward_streams{direction=\"out\"} 1.0");
+    assertThat(cluster.node(owner).broker.topics().local("orders").orElseThrow().subscriptions())
+        .extracting(sub -> sub.name()).containsExactly("relay:" + subscribeOn);
+  }
 }

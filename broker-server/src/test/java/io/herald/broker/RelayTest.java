@@ -295,11 +295,19 @@ class RelayTest {
     }
   }
 
-  /** A crash: the data dir as it was while the broker ran (no clean-stop record). */
+  /** A crash: the data dir as it was while the broker ran (nothing handed over, no clean stop recorded). */
   private static Path crashCopy(Path dir) throws Exception {
     Path copy = dir.resolveSibling(dir.getFileName() + "-crash");
-    Files.createDirectories(copy);
-    Files.copy(dir.resolve("topics.json"), copy.resolve("topics.json"));
+    try (var paths = Files.walk(dir)) { // the Raft log and snapshots as they are on disk now
+      for (Path p : (Iterable<Path>) paths::iterator) {
+        Path to = copy.resolve(dir.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(to);
+        } else if (!p.getFileName().toString().equals("in_use.lock")) {
+          Files.copy(p, to);
+        }
+      }
+    }
     return copy;
   }
 

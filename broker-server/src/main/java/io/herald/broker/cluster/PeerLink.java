@@ -662,7 +662,9 @@ public final class PeerLink {
     void begin() {
       channel.resetConnectBackoff(); // the link has its own backoff: connect now, not at the channel's next attempt
       try {
-        stub.forward(this);
+        // in the root context: the stream is shared by every publisher of this peer and must not
+        // end with the call (a client's publish) whose handler happened to open it
+        io.grpc.Context.ROOT.run(() -> stub.forward(this));
       } catch (RuntimeException e) {
         lost(this, e);
         return;
