@@ -664,7 +664,9 @@ public final class PeerLink {
       try {
         // in the root context: the stream is shared by every publisher of this peer and must not
         // end with the call (a client's publish) whose handler happened to open it
-        io.grpc.Context.ROOT.run(() -> stub.forward(this));
+        // in a forked context: the stream is shared by every publisher of this peer and must not be
+        // cancelled with the call (a client's publish) whose handler happened to open it
+        io.grpc.Context.current().fork().run(() -> stub.forward(this));
       } catch (RuntimeException e) {
         lost(this, e);
         return;
