@@ -97,7 +97,8 @@ public record BrokerConfig(
     public static Cluster standalone(String nodeId, String raftListen) {
       String id = nodeId == null || nodeId.isBlank() ? DEFAULT_NODE_ID : nodeId;
       String raft = raftListen == null || raftListen.isBlank() ? "127.0.0.1:" + freePort() : raftListen;
-      return new Cluster(id, null, java.util.Map.of(id, raft), DEFAULT_ELECTION_TIMEOUT);
+      // alone, it elects itself after one timeout at start and no peer can make it flap: a short one
+      return new Cluster(id, null, java.util.Map.of(id, raft), STANDALONE_ELECTION_TIMEOUT);
     }
 
     public Cluster withAdvertise(String address) {
@@ -115,6 +116,9 @@ public record BrokerConfig(
         throw new java.io.UncheckedIOException("no free loopback port for the Raft server: " + e.getMessage(), e);
       }
     }
+
+    /** A group of one's election timeout: it only delays the start (by one timeout). */
+    public static final Duration STANDALONE_ELECTION_TIMEOUT = Duration.ofMillis(150);
 
     /** The node id of a standalone broker without {@code --node-id}. */
     public static final String DEFAULT_NODE_ID = "n1";
