@@ -45,13 +45,6 @@ class ClusterOwnershipTest {
     }
   }
 
-  private static SubscribeInit resumeAt(String topic, long epoch, long sequence) {
-    return SubscribeInit.newBuilder().setTopic(topic)
-        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE)
-            .setSequence(sequence).setEpoch(epoch))
-        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build();
-  }
-
   /** The (new) owner, once every live node agrees it is not {@code old} and it runs the topic. */
   private String awaitMovedFrom(String topic, String old, Duration within) {
     String[] owner = new String[1];
@@ -126,7 +119,7 @@ class ClusterOwnershipTest {
     System.out.printf("owner killed -> first publish accepted by the new owner: %d ms (election 500 ms, liveness 2 s)%n", failoverMillis);
 
     // a subscriber that had 1..5 of the old epoch resumes on the new owner
-    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), resumeAt("orders", oldEpoch, 6));
+    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), TestSubscriber.resumeAt("orders", oldEpoch, 6));
     s.awaitEvents(1);
     GapNotice g = s.gaps().get(0);
     assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_OWNER_CHANGE);
@@ -154,7 +147,7 @@ class ClusterOwnershipTest {
     assertThat(a.getSequence()).isEqualTo(11);
 
     // a subscriber that had everything resumes without losing anything
-    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), resumeAt("orders", oldEpoch, 11));
+    TestSubscriber s = TestSubscriber.started(cluster.node(next).subscriber(), TestSubscriber.resumeAt("orders", oldEpoch, 11));
     s.awaitEvents(1);
     // told of the move before the new epoch's first event, with nothing lost
     assertThat(s.frames().get(0)).isInstanceOfSatisfying(GapNotice.class, g -> {

@@ -33,13 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class EpochTest {
 
-  private static SubscribeInit resumeAt(String topic, long epoch, long sequence) {
-    return SubscribeInit.newBuilder().setTopic(topic)
-        .setStartPosition(StartPosition.newBuilder().setKind(StartPositionKind.START_POSITION_KIND_SEQUENCE)
-            .setSequence(sequence).setEpoch(epoch))
-        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build();
-  }
-
   private static Topic describe(TestBroker b, String name) {
     return b.admin().getTopic(GetTopicRequest.newBuilder().setName(name).build()).getTopic();
   }
@@ -57,7 +50,7 @@ class EpochTest {
       assertThat(fresh.get(0).getSequence()).isEqualTo(1);
       assertThat(fresh.get(0).getEpoch()).isGreaterThan(oldEpoch);
       // the subscriber had received up to 15 of the old incarnation
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", oldEpoch, 16));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("t", oldEpoch, 16));
       s.awaitAccounted(5);
       GapNotice g = (GapNotice) s.frames().get(0);
       assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_TOPIC_RECREATED);
@@ -74,7 +67,7 @@ class EpochTest {
     try (TestBroker b = new TestBroker()) {
       b.createTopic("t");
       long epoch = describe(b, "t").getEpoch();
-      TestSubscriber s = TestSubscriber.open(b.subscriber(), resumeAt("t", epoch + 1_000_000, 1));
+      TestSubscriber s = TestSubscriber.open(b.subscriber(), TestSubscriber.resumeAt("t", epoch + 1_000_000, 1));
       assertThat(s.awaitEnd().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     }
   }
@@ -89,7 +82,7 @@ class EpochTest {
       PublishAck a = b.publish("auto", "e", 1, 1).get(0);
       assertThat(a.getSequence()).isEqualTo(1);
       assertThat(a.getEpoch()).isGreaterThan(before);
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("auto", before, 11));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("auto", before, 11));
       s.awaitAccounted(1);
       assertThat(s.gaps().get(0).getReason()).isEqualTo(GapReason.GAP_REASON_TOPIC_RECREATED);
       assertThat(s.events()).extracting(DeliveredEvent::getSequence).containsExactly(1L);
@@ -119,7 +112,7 @@ class EpochTest {
       assertThat(a.getSequence()).isEqualTo(floor);
       assertThat(a.getEpoch()).isEqualTo(t.getEpoch());
       // the subscriber had 1..5: what followed is lost, and nobody knows how much of it existed
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("t", epoch, 6));
       s.awaitEvents(1);
       GapNotice g = s.gaps().get(0);
       assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_CRASH_RECOVERY);
@@ -143,7 +136,7 @@ class EpochTest {
       b.publish("t", "f", 5, 5);
     } // clean stop
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("t", epoch, 6));
       b.publish("t", "g", 1, 1);
       s.awaitEvents(1);
       List<GapNotice> gaps = s.gaps();
@@ -179,7 +172,7 @@ class EpochTest {
     } // clean stop
     try (TestBroker b = new TestBroker(c -> c.withDataDir(copy))) {
       assertThat(describe(b, "t").getCrashLostBelow()).isEqualTo(floor);
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("t", epoch, 6));
       b.publish("t", "g", 1, 1);
       s.awaitEvents(1);
       GapNotice g = s.gaps().get(0);
@@ -201,7 +194,7 @@ class EpochTest {
       assertThat(t.getEpoch()).isEqualTo(epoch);
       PublishAck a = b.publish("t", "f", 1, 1).get(0);
       assertThat(a.getSequence()).isEqualTo(11);
-      TestSubscriber s = TestSubscriber.started(b.subscriber(), resumeAt("t", epoch, 6));
+      TestSubscriber s = TestSubscriber.started(b.subscriber(), TestSubscriber.resumeAt("t", epoch, 6));
       s.awaitEvents(1);
       GapNotice g = s.gaps().get(0);
       assertThat(g.getReason()).isEqualTo(GapReason.GAP_REASON_RETENTION);

@@ -32,6 +32,14 @@ final class TestSubscriber implements ClientResponseObserver<SubscribeRequest, S
   private ClientCallStreamObserver<SubscribeRequest> requests;
   private volatile boolean replenish;
 
+  /** An init resuming {@code topic} at (epoch, sequence), with 1,000 events of credit. */
+  static SubscribeInit resumeAt(String topic, long epoch, long sequence) {
+    return SubscribeInit.newBuilder().setTopic(topic)
+        .setStartPosition(io.herald.proto.v1.StartPosition.newBuilder()
+            .setKind(io.herald.proto.v1.StartPositionKind.START_POSITION_KIND_SEQUENCE).setSequence(sequence).setEpoch(epoch))
+        .setInitialCredit(io.herald.proto.v1.Credit.newBuilder().setEvents(1_000)).build();
+  }
+
   static TestSubscriber open(SubscribeServiceGrpc.SubscribeServiceStub stub, SubscribeInit init) {
     TestSubscriber s = new TestSubscriber();
     stub.subscribe(s);

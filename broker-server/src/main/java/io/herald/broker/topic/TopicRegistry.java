@@ -58,7 +58,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
   /** Each topic: a {@link Topic} this node owns or a {@link RemoteTopic}. Written on the store's thread (and by closeAll). */
   private final ConcurrentHashMap<String, TopicHandle> topics = new ConcurrentHashMap<>();
   private volatile Lifecycle lifecycle = new Lifecycle() { };
-  private volatile RemoteTopics remotes = Unowned::new;
+  private volatile RemoteTopics remotes;
   private volatile boolean closing;
   /** Remote handles of topics that moved here, kept for the subscribers they still serve; closed with the registry. */
   private final java.util.Set<RemoteTopic> retired = ConcurrentHashMap.newKeySet();
@@ -77,7 +77,7 @@ public final class TopicRegistry implements MetadataStore.Listener {
     this.lifecycle = l;
   }
 
-  /** Set before {@link #start()}: how topics other nodes own are served (default: refused with UNAVAILABLE). */
+  /** Set before {@link #start()}: how topics other nodes own are served (forwarding and relays). */
   public void remoteTopics(RemoteTopics r) {
     this.remotes = r;
   }
@@ -87,8 +87,9 @@ public final class TopicRegistry implements MetadataStore.Listener {
     this.autoCreate = autoCreate;
   }
 
-  /** Subscribes to metadata changes; existing topics are started. */
+  /** Subscribes to metadata changes; existing topics are started. {@link #remoteTopics} must be set. */
   public void start() {
+    java.util.Objects.requireNonNull(remotes, "remoteTopics(...) before start()");
     metadata.addListener(this);
   }
 
@@ -404,96 +405,5 @@ public final class TopicRegistry implements MetadataStore.Listener {
       log.warn("could not hand every topic over ({}); those left move as if this node were lost", e.toString());
     }
     topics.clear();
-  }
-
-  /** Serves a topic another node owns when no forwarding or relay is wired: refuses with UNAVAILABLE. */
-  private static final class Unowned implements RemoteTopic {
-    private volatile TopicRecord record;
-    private volatile String address;
-
-    Unowned(TopicRecord record, String address) {
-      this.record = record;
-      this.address = address;
-    }
-
-    private StatusRuntimeException refused() {
-      TopicRecord r = record;
-      return Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + r.name() + "' is owned by node '" + r.owner() + "'"
-          + (address == null ? "" : " at " + address) + "; this node cannot serve it; use that node", "topic", r.name(), "owner", r.owner());
-    }
-
-    @Override
-    public void moved(TopicRecord r, String ownerAddress) {
-      this.record = r;
-      this.address = ownerAddress;
-    }
-
-    @Override
-    public void close(StatusRuntimeException status, CloseReason reason) { }
-
-    @Override
-    public String name() {
-      return record.name();
-    }
-
-    @Override
-    public TopicSettings settings() {
-      return record.settings();
-    }
-
-    @Override
-    public long epoch() {
-      return record.epoch();
-    }
-
-    @Override
-    public Admission offer(PublishBatch batch) {
-      throw refused();
-    }
-
-    @Override
-    public boolean withdraw(PublishBatch batch) {
-      return false;
-    }
-
-    @Override
-    public io.herald.broker.subscription.Subscription newSubscription(String id, String subscriberName, String peer,
-        io.herald.broker.subscription.Policy policy, long maxEvents, long maxBytes, long creditEvents, long creditBytes) {
-      throw refused();
-    }
-
-    @Override
-    public Start register(io.herald.broker.subscription.Subscription sub, io.herald.broker.subscription.StartKind kind, long sequence,
-        long positionEpoch) {
-      throw refused();
-    }
-
-    @Override
-    public void unregister(io.herald.broker.subscription.Subscription sub) { }
-
-    @Override
-    public List<io.herald.broker.subscription.Subscription> subscriptions() {
-      return List.of();
-    }
-
-    @Override
-    public long waitingEvents() {
-      return 0;
-    }
-
-    @Override
-    public long waitingBytes() {
-      return 0;
-    }
-
-    @Override
-    public long nextSequence() {
-      return record.sequenceFloor();
-    }
-
-    @Override
-    public io.herald.proto.v1.TopicStats stats() {
-      return io.herald.proto.v1.TopicStats.newBuilder().setNextSequence(record.sequenceFloor()).build();
-    }
   }
 }
