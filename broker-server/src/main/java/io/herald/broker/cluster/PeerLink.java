@@ -662,8 +662,6 @@ public final class PeerLink {
     void begin() {
       channel.resetConnectBackoff(); // the link has its own backoff: connect now, not at the channel's next attempt
       try {
-        // in the root context: the stream is shared by every publisher of this peer and must not
-        // end with the call (a client's publish) whose handler happened to open it
         // in a forked context: the stream is shared by every publisher of this peer and must not be
         // cancelled with the call (a client's publish) whose handler happened to open it
         io.grpc.Context.current().fork().run(() -> stub.forward(this));

@@ -201,6 +201,15 @@ class PeerLinkStressTest {
             }
             if ((f.admission == Admission.ADMITTED || f.admission == Admission.WAITING) && !f.withdrawn) {
               outstanding.addLast(f);
+            } else if (!f.withdrawn) {
+              // refused: a publisher backs off before it tries again, as the SDK does (it waits for
+              // one of its own batches to end, or briefly); without this the publishers' refused
+              // offers could outrun the first round trip and the link would never be exercised
+              if (outstanding.isEmpty()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(200));
+              } else {
+                outstanding.pollFirst().done.orTimeout(20, TimeUnit.SECONDS).join();
+              }
             }
             fates.add(f);
           }
@@ -233,7 +242,7 @@ class PeerLinkStressTest {
         }
       }
       assertThat(answered + withdrawn + refused).isEqualTo(threads * perThread);
-      assertThat(answered).isPositive();
+      assertThat(answered).as("batches answered (the link was exercised)").isGreaterThan(threads * perThread / 4);
       assertThat(owner.streams.get()).as("streams broken and reopened").isGreaterThan(1);
       for (PeerLink l : links.links()) {
         l.checkInvariants();
