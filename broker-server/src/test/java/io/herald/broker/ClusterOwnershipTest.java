@@ -275,4 +275,42 @@ class ClusterOwnershipTest {
     assertThat(cluster.node(owner).broker.topics().local("orders").orElseThrow().subscriptions())
         .extracting(sub -> sub.name()).containsExactly("relay:" + subscribeOn);
   }
+
+  /**
+   * Read-your-writes across nodes: a client told "created" by one node and sent straight to another
+   * (the SDK's next endpoint) is served there, never told NOT_FOUND because that node has not yet
+   * applied the change (followers learn of a commit only with the leader's next message). Many
+   * topics, each created through one node and used at once through the next.
+   */
+  @Test
+  void aTopicCreatedThroughOneNodeIsServedAtOnceByTheOthers() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    List<String> ids = List.of("n1", "n2", "n3");
+    for (int i = 0; i < 30; i++) {
+      String topic = "fresh-" + i;
+      cluster.node(ids.get(i % 3)).createTopic(topic);
+      TestBroker next = cluster.node(ids.get((i + 1) % 3));
+      TestBroker third = cluster.node(ids.get((i + 2) % 3));
+      assertThat(next.admin().getTopic(GetTopicRequest.newBuilder().setName(topic).build()).getTopic().getName())
+          .as("GetTopic of %s right after its create", topic).isEqualTo(topic);
+      assertThat(third.publish(topic, "e", 1, 1)).as("publish to %s right after its create", topic).hasSize(1);
+    }
+    // and a topic that does not exist is still NOT_FOUND, on every node
+    for (String id : ids) {
+      assertThatThrownBy(() -> cluster.node(id).publish("never-created", "e", 1, 1))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    }
+    // a node cut off from the metadata cannot know what was created meanwhile: UNAVAILABLE (retry,
+    // elsewhere), never NOT_FOUND, which a client takes as final
+    TestBroker cut = cluster.node("n3");
+    cut.broker.metadata().close();
+    cluster.node("n1").createTopic("created-while-cut-off");
+    for (String topic : List.of("created-while-cut-off", "never-created")) {
+      assertThatThrownBy(() -> cut.publish(topic, "e", 1, 1)).isInstanceOfSatisfying(StatusRuntimeException.class,
+          e -> assertThat(e.getStatus().getCode()).as("publish to %s on a cut-off node: %s", topic, e.getStatus()).isEqualTo(Status.Code.UNAVAILABLE));
+      assertThatThrownBy(() -> cut.admin().getTopic(GetTopicRequest.newBuilder().setName(topic).build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class,
+              e -> assertThat(e.getStatus().getCode()).as("GetTopic %s on a cut-off node: %s", topic, e.getStatus()).isEqualTo(Status.Code.UNAVAILABLE));
+    }
+  }
 }

@@ -35,6 +35,7 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -67,8 +68,13 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   public void getTopic(GetTopicRequest req, StreamObserver<GetTopicResponse> out) {
     run(out, () -> {
       String name = TopicNames.validate("name", req.getName());
-      TopicRecord r = metadata.get(name).orElseThrow(() -> notFound(name));
-      return CompletableFuture.completedFuture(GetTopicResponse.newBuilder().setTopic(view(r)).build());
+      Optional<TopicRecord> known = metadata.get(name);
+      if (known.isPresent()) {
+        return CompletableFuture.completedFuture(GetTopicResponse.newBuilder().setTopic(view(known.get())).build());
+      }
+      // not here (yet?): this node may lag the leader, or be cut off; NOT_FOUND only once caught up
+      return metadata.catchUp().thenApply(v -> GetTopicResponse.newBuilder()
+          .setTopic(view(metadata.get(name).orElseThrow(() -> notFound(name)))).build());
     });
   }
 

@@ -98,6 +98,16 @@ public interface MetadataStore extends AutoCloseable {
   /** The cluster as this node sees it. */
   ClusterView cluster();
 
+  /**
+   * Completes once this node has applied every change the metadata leader had applied when asked:
+   * what any node already answered (a create, an update) is then visible here. For a lookup that
+   * found nothing locally, before it answers NOT_FOUND: a node lagging by a heartbeat, or cut off
+   * from the metadata, must not tell a client that a topic it was just told exists does not. Fails
+   * with UNAVAILABLE (METADATA_UNAVAILABLE) when no leader answers within about two election
+   * timeouts, or this node does not catch up in that time.
+   */
+  CompletableFuture<Void> catchUp();
+
   Optional<TopicRecord> get(String name);
 
   /** Topics in name order, starting after {@code afterName} (null: from the first), at most {@code limit}. */

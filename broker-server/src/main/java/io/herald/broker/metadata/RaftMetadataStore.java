@@ -466,6 +466,30 @@ public final class RaftMetadataStore implements MetadataStore {
         .thenApplyAsync(v -> decode(reply), this::callback));
   }
 
+  @Override
+  public CompletableFuture<Void> catchUp() {
+    long bound = 2 * options.electionTimeoutMax().toMillis();
+    CompletableFuture<RaftClientReply> asked;
+    try {
+      asked = client.async().sendReadOnly(Message.EMPTY); // the leader answers its applied index (StateMachine#query)
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unavailable(e));
+    }
+    return asked.orTimeout(bound, TimeUnit.MILLISECONDS).handle((reply, err) -> {
+      if (err != null) {
+        throw unavailable(err instanceof java.util.concurrent.TimeoutException || err.getCause() instanceof java.util.concurrent.TimeoutException
+            ? new java.util.concurrent.TimeoutException("no metadata leader answered within " + bound + " ms") : err);
+      }
+      if (!reply.isSuccess()) {
+        throw unavailable(reply.getException());
+      }
+      return reply.getMessage().getContent().asReadOnlyByteBuffer().getLong();
+    }).thenCompose(index -> sm.appliedAt(index).orTimeout(bound, TimeUnit.MILLISECONDS).exceptionally(e -> {
+      throw unavailable(new java.util.concurrent.TimeoutException("this node has not applied the metadata up to index " + index
+          + " within " + bound + " ms (it lags the leader)"));
+    })).thenApplyAsync(v -> null, this::callback);
+  }
+
   /** Runs a change's completion off the apply thread; after close, on the caller. */
   private void callback(Runnable r) {
     try {
@@ -917,6 +941,33 @@ public final class RaftMetadataStore implements MetadataStore {
       var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
       storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
       return last.getIndex();
+    }
+
+    /**
+     * A log entry that is not a change (a new leader's first entry, a configuration) was applied:
+     * it counts for {@link #appliedAt} as well, or a wait for the leader's applied index
+     * ({@link #catchUp}) could outlast a quiet cluster.
+     */
+    @Override
+    public void notifyTermIndexUpdated(long term, long index) {
+      super.notifyTermIndexUpdated(term, index);
+      List<CompletableFuture<Void>> ready;
+      lock.lock();
+      try {
+        ready = advance(index);
+      } finally {
+        lock.unlock();
+      }
+      ready.forEach(f -> f.complete(null));
+    }
+
+    /** A read through the leader ({@link #catchUp}): answers the index this node has applied, 8 bytes. */
+    @Override
+    public CompletableFuture<Message> query(Message request) {
+      TermIndex last = getLastAppliedTermIndex();
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(Long.BYTES);
+      b.putLong(0, last == null ? 0 : last.getIndex());
+      return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(b)));
     }
 
     @Override

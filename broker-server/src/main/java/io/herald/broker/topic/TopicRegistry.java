@@ -231,7 +231,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
   /**
    * The topic for a data-plane call, without blocking: completed at once when the topic is live;
    * with auto-create on, completed when the store has created it (on the store's thread). Fails
-   * with NOT_FOUND if unknown (and auto-create is off), UNAVAILABLE while the broker shuts down.
+   * with NOT_FOUND if unknown (and auto-create is off) once this node has caught up with the
+   * metadata leader ({@link MetadataStore#catchUp}), so never for a topic another node just
+   * answered as created; UNAVAILABLE when that cannot be confirmed (no leader reachable) and while
+   * the broker shuts down.
    * The name must already be valid.
    */
   public CompletableFuture<TopicHandle> resolve(String name) {
@@ -248,24 +251,53 @@ public final class TopicRegistry implements MetadataStore.Listener {
       return CompletableFuture.failedFuture(Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry"));
     }
     if (metadata.get(name).isPresent()) {
-      // known, but this node does not serve it yet (it has not joined)
-      return CompletableFuture.failedFuture(Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
-          + "' is not available on this node yet (it is starting); retry", "topic", name));
+      return CompletableFuture.failedFuture(notServedYet(name));
     }
-    if (!autoCreate) {
-      return CompletableFuture.failedFuture(notFound(name));
+    if (autoCreate) {
+      return metadata.create(name, TopicSettings.DEFAULTS).handle((r, e) -> {
+        Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        if (cause != null && !(cause instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS)) {
+          throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
+        }
+        return null;
+      }).thenCompose(v -> afterCatchUp(name));
     }
-    return metadata.create(name, TopicSettings.DEFAULTS).handle((r, e) -> {
-      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      if (cause != null && !(cause instanceof StatusRuntimeException sre && sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS)) {
-        throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
+    // unknown here: this node may lag the leader by a heartbeat (another node answered its create a
+    // moment ago) or be cut off from the metadata; only the leader can say NOT_FOUND
+    return afterCatchUp(name);
+  }
+
+  /** Looks {@code name} up once this node has applied what the metadata leader has; NOT_FOUND only then. */
+  private CompletableFuture<TopicHandle> afterCatchUp(String name) {
+    TopicHandle known = topics.get(name);
+    if (known != null) {
+      return CompletableFuture.completedFuture(known);
+    }
+    return metadata.catchUp().handle((v, e) -> {
+      if (e != null) {
+        Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        throw Errors.error(ErrorReason.ERROR_REASON_METADATA_UNAVAILABLE, "cannot tell whether topic '" + name
+            + "' exists: this node does not reach the metadata leader (" + Status.fromThrowable(cause).getDescription()
+            + "); retry, or use another broker", cause);
       }
-      TopicHandle created = topics.get(name); // applied here before the create answered
-      if (created == null) {
-        throw notFound(name); // deleted again meanwhile
+      TopicHandle t = topics.get(name);
+      if (t != null) {
+        return t;
       }
-      return created;
+      if (closing) {
+        throw Errors.shuttingDown("broker is shutting down; reconnect (to another broker) and retry");
+      }
+      if (metadata.get(name).isPresent()) {
+        throw notServedYet(name);
+      }
+      throw notFound(name);
     });
+  }
+
+  private static StatusRuntimeException notServedYet(String name) {
+    // known, but this node does not serve it yet (it has not joined)
+    return Errors.error(ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
+        + "' is not available on this node yet (it is starting); retry", "topic", name);
   }
 
   // ---- TEST HOOK (relay tests only; to be replaced by the ownership wiring) ----
