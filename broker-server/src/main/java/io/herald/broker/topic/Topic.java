@@ -1,5 +1,6 @@
 package io.herald.broker.topic;
 
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.CloseReason;
@@ -14,6 +15,7 @@ import io.herald.proto.v1.EpochCause;
 import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.TopicStats;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -73,6 +75,19 @@ public final class Topic implements TopicHandle {
     /** Starts a new epoch at {@code startSequence}; answers the new record. */
     CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause);
 
+    /**
+     * The topic's record as the metadata has it now (this node caught up with the leader); null if
+     * the topic is gone. Asked when a change's outcome is unknown (its answer was lost or late).
+     */
+    default CompletableFuture<TopicRecord> latest() {
+      return CompletableFuture.completedFuture(null);
+    }
+
+    /** How long the loop waits for one attempt at a metadata change before it asks again. */
+    default Duration attemptTimeout() {
+      return Duration.ofSeconds(10);
+    }
+
     /** False while this node cannot be sure it still owns the topic: publishes are refused (retryable). */
     default boolean mayAccept() {
       return true;
@@ -105,6 +120,8 @@ public final class Topic implements TopicHandle {
   // supervisor (loop thread) only
   private final ArrayDeque<Long> restartTimes = new ArrayDeque<>();
   private volatile StatusRuntimeException failed;
+  /** Set by {@link #close}: a loop retrying a metadata change gives up. */
+  private volatile boolean closing;
   private volatile BiConsumer<LoopPhase, PublishBatch> faultHook;
 
   /** The topic of {@code record}; {@code bookkeeping} records its floors and epochs. */
@@ -285,26 +302,69 @@ public final class Topic implements TopicHandle {
     long oldEpoch = epoch;
     long last = loop.assigned;
     long newEpoch = oldEpoch;
-    try {
-      // an epoch is used only once it is durable: one a restart would not remember would make
-      // resuming subscribers' positions look newer than the topic
-      TopicRecord r = bookkeeping.newEpoch(last + 1, EpochCause.EPOCH_CAUSE_LOOP_RESTARTED).get(10, TimeUnit.SECONDS);
+    // an epoch is used only once it is durable: one a restart would not remember would make
+    // resuming subscribers' positions look newer than the topic
+    TopicRecord r = recordNewEpoch(oldEpoch, last + 1);
+    if (r != null) {
       newEpoch = r.epoch();
       epochStartSequence = last + 1;
       epochCause = EpochCause.EPOCH_CAUSE_LOOP_RESTARTED;
       epoch = newEpoch;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while recording a new epoch", e);
-    } catch (Exception e) {
-      // sequences go on without a hole either way: staying in the epoch is safe
-      log.warn("topic '{}': new epoch not recorded in the metadata store ({}); it stays in epoch {}", name, e.toString(), oldEpoch);
     }
     for (Subscription sub : registry.snapshot()) {
       sub.loopRestarted(last, oldEpoch, newEpoch);
     }
     DispatchLoop.logRestart(name, oldEpoch, newEpoch, t);
     return true;
+  }
+
+  /**
+   * Records a new epoch from {@code start} after a loop restart, and answers it; null when the
+   * metadata refused it for good (the topic moved or was deleted: the registry closes this topic,
+   * and until then it stays in its epoch, which no other node continues from the same sequence) or
+   * the topic closed meanwhile. A write whose answer is lost or late may still commit: then the
+   * metadata has left {@code oldEpoch} and the topic must not go on in it. So an attempt that times
+   * out or fails with UNAVAILABLE is made again, and a refusal because the topic is in another
+   * epoch is checked against the record: if it is this restart's epoch, it is taken.
+   */
+  private TopicRecord recordNewEpoch(long oldEpoch, long start) {
+    long timeout = bookkeeping.attemptTimeout().toMillis();
+    for (int attempt = 1; !closing; attempt++) {
+      Throwable failure;
+      try {
+        return bookkeeping.newEpoch(start, EpochCause.EPOCH_CAUSE_LOOP_RESTARTED).get(timeout, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while recording a new epoch", e);
+      } catch (java.util.concurrent.ExecutionException e) {
+        failure = e.getCause();
+      } catch (java.util.concurrent.TimeoutException e) {
+        failure = e;
+      }
+      Status.Code code = Status.fromThrowable(failure).getCode();
+      if (code == Status.Code.FAILED_PRECONDITION || code == Status.Code.NOT_FOUND) {
+        TopicRecord now;
+        try {
+          now = bookkeeping.latest().get(timeout, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while reading the topic's record", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+          log.warn("topic '{}': the outcome of its new epoch is unknown and its record cannot be read ({}); asking again", name, e.toString());
+          continue;
+        }
+        if (now != null && now.createEpoch() == createEpoch && now.epoch() > oldEpoch && now.owner().equals(owner)
+            && now.epochStartSequence() == start && now.epochCause() == EpochCause.EPOCH_CAUSE_LOOP_RESTARTED) {
+          log.info("topic '{}': its new epoch {} was recorded by an earlier attempt whose answer was lost", name, now.epoch());
+          return now;
+        }
+        log.warn("topic '{}': new epoch refused ({}); it stays in epoch {} until it is closed here", name, failure.toString(), oldEpoch);
+        return null;
+      }
+      log.warn("topic '{}': new epoch not confirmed (attempt {}: {}); it may have been recorded, so it is asked again before the topic goes on",
+          name, attempt, failure.toString());
+    }
+    return null;
   }
 
   /** Closes the topic for good with INTERNAL: publishes and subscriptions are refused from now on. */
@@ -401,6 +461,7 @@ public final class Topic implements TopicHandle {
    * completes when the loop has ended.
    */
   public void close(StatusRuntimeException status, CloseReason reason) {
+    closing = true;
     Subscription[] subs = registry.closeAll();
     Inbox.failAll(inbox.closeAll(), status);
     for (Subscription sub : subs) {

@@ -193,6 +193,11 @@ public final class TopicRegistry implements MetadataStore.Listener {
       }
 
       @Override
+      public CompletableFuture<TopicRecord> latest() {
+        return metadata.catchUp().thenApply(v -> metadata.get(name).filter(r -> r.createEpoch() == incarnation).orElse(null));
+      }
+
+      @Override
       public boolean mayAccept() {
         return metadata.ownershipValid();
       }
