@@ -71,6 +71,12 @@ final class ClusterState {
   record Membership() implements Change { }
 
   final TreeMap<String, TopicRecord> topics = new TreeMap<>();
+  /**
+   * The highest epoch a deleted topic reached. A create starts above it and above every live
+   * topic's epoch, so a topic re-created through a node whose clock is behind never gets an epoch
+   * at or below its previous incarnation's (positions a subscriber kept would look newer).
+   */
+  private long deletedEpochMark;
   final TreeMap<String, Node> nodes = new TreeMap<>();
 
   // ------------------------------------------------------------------ entries
@@ -143,7 +149,7 @@ final class ClusterState {
     if (topics.containsKey(name)) {
       return failed(Status.Code.ALREADY_EXISTS, "topic '" + name + "' already exists");
     }
-    long lastEpoch = 0;
+    long lastEpoch = deletedEpochMark;
     for (TopicRecord t : topics.values()) {
       lastEpoch = Math.max(lastEpoch, t.epoch());
     }
@@ -178,9 +184,11 @@ final class ClusterState {
   }
 
   private byte[] delete(String name, List<Change> changes) {
-    if (topics.remove(name) == null) {
+    TopicRecord gone = topics.remove(name);
+    if (gone == null) {
       return failed(Status.Code.NOT_FOUND, "topic '" + name + "' does not exist");
     }
+    deletedEpochMark = Math.max(deletedEpochMark, gone.epoch());
     changes.add(new Deleted(name));
     return ok(null);
   }
@@ -377,7 +385,7 @@ final class ClusterState {
   // ------------------------------------------------------------------ snapshots
 
   MetadataSnapshot toSnapshot() {
-    MetadataSnapshot.Builder b = MetadataSnapshot.newBuilder();
+    MetadataSnapshot.Builder b = MetadataSnapshot.newBuilder().setDeletedEpochMark(deletedEpochMark);
     for (TopicRecord r : topics.values()) {
       b.addTopics(StoredTopic.newBuilder().setTopic(r.toStored()).setCleanStop(r.cleanStop()));
     }
@@ -409,6 +417,7 @@ final class ClusterState {
     }
     topics.clear();
     topics.putAll(next);
+    deletedEpochMark = s.getDeletedEpochMark();
     nodes.clear();
     for (StoredNode n : s.getNodesList()) {
       nodes.put(n.getNodeId(), new Node(n.getNodeId(), n.getAddress(), n.getState(), n.getBoot()));
