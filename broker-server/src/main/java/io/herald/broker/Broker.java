@@ -130,10 +130,13 @@ public final class Broker implements AutoCloseable {
       this.peerLinks = new PeerLinks(cluster.nodeId(), PeerLinks.plaintext(transport::channelBuilder), writers, PeerLinks.Options.DEFAULTS);
       // a forwarded batch goes only into a topic this node runs: a node that no longer owns it
       // refuses (retryable) instead of forwarding again, so forwarding never loops
+      io.herald.broker.cluster.HandOvers handOvers = new io.herald.broker.cluster.HandOvers();
+      topics.dedupHandOver(new io.herald.broker.cluster.DedupWindows(metadata, peerLinks, handOvers));
       this.peerForward = new PeerForwardService(name -> topics.resolve(name).thenCompose(h -> h instanceof io.herald.broker.topic.Topic
           ? CompletableFuture.completedFuture(h)
           : CompletableFuture.failedFuture(Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
-              + "' moved: this node does not own it any more; the forwarding node retries at the new owner", "topic", name))), writers);
+              + "' moved: this node does not own it any more; the forwarding node retries at the new owner", "topic", name))), writers,
+          handOvers);
       topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer));
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);

@@ -164,6 +164,39 @@ class ClusterOwnershipTest {
     assertThat(status.getNodesList()).filteredOn(n -> n.getNodeId().equals(first)).extracting(ClusterNode::getAlive).containsExactly(false);
   }
 
+  /** A publish request of events "id-from".."id-(to-1)" with those publisher ids. */
+  private static io.herald.proto.v1.PublishRequest withIds(String topic, int from, int to) {
+    io.herald.proto.v1.PublishRequest.Builder b = io.herald.proto.v1.PublishRequest.newBuilder().setTopic(topic);
+    for (int i = from; i < to; i++) {
+      b.addEvents(TestBroker.event("e-" + i).toBuilder().setId("id-" + i).setSource("orders-service"));
+    }
+    return b.build();
+  }
+
+  @Test
+  void aPublishersRetryAfterADrainHandOverIsRecognizedByTheNewOwner() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    cluster.node("n1").createTopic("orders");
+    String first = cluster.owner("orders");
+    List<PublishAck> original = cluster.node(first).publisher().publish(withIds("orders", 0, 50)).getAcksList();
+
+    cluster.stop(first); // SIGTERM: its dedup window travels with the topic
+    String next = awaitMovedFrom("orders", first, Duration.ofSeconds(20));
+    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.node(next).broker.topics().local("orders").isPresent());
+
+    // the publisher did not see its acks (the connection broke) and retries, through another node
+    String via = cluster.other(next);
+    List<PublishAck> retried = cluster.node(via).publisher().publish(withIds("orders", 0, 50)).getAcksList();
+    assertThat(retried).allSatisfy(a -> assertThat(a.getDuplicate()).as("recognized as a duplicate").isTrue());
+    assertThat(retried).extracting(PublishAck::getSequence).containsExactlyElementsOf(original.stream().map(PublishAck::getSequence).toList());
+    assertThat(retried).extracting(PublishAck::getEpoch).containsOnly(original.get(0).getEpoch());
+    // new ids go on at the exact next sequence, in the new owner's epoch
+    PublishAck fresh = cluster.node(via).publisher().publish(withIds("orders", 50, 51)).getAcks(0);
+    assertThat(fresh.getDuplicate()).isFalse();
+    assertThat(fresh.getSequence()).isEqualTo(51);
+    assertThat(fresh.getEpoch()).isGreaterThan(original.get(0).getEpoch());
+  }
+
   @Test
   void anOwnerCutOffFromTheMetadataStopsAcceptingBeforeItsTopicsMove() throws Exception {
     cluster = new TestCluster(dir, 3);

@@ -21,6 +21,8 @@ import io.herald.proto.cluster.v1.ForwardAcks;
 import io.herald.proto.cluster.v1.ForwardBatch;
 import io.herald.proto.cluster.v1.ForwardRequest;
 import io.herald.proto.cluster.v1.ForwardResponse;
+import io.herald.proto.cluster.v1.HandOverRequest;
+import io.herald.proto.cluster.v1.HandOverResponse;
 import io.herald.proto.cluster.v1.PeerServiceGrpc;
 import io.herald.proto.v1.ErrorReason;
 import io.herald.proto.v1.PublishAck;
@@ -80,6 +82,7 @@ public final class PeerForwardService {
 
   private final Function<String, CompletableFuture<TopicHandle>> topics;
   private final Executor writers;
+  private final HandOvers handOvers;
   private final Set<InboundStream> streams = ConcurrentHashMap.newKeySet();
 
   /**
@@ -89,8 +92,14 @@ public final class PeerForwardService {
    * @param writers runs the streams' writers (the broker's writer pool); tasks never block
    */
   public PeerForwardService(Function<String, CompletableFuture<TopicHandle>> topics, Executor writers) {
+    this(topics, writers, new HandOvers());
+  }
+
+  /** @param handOvers where dedup windows handed over by stopping nodes are kept ({@code HandOver}) */
+  public PeerForwardService(Function<String, CompletableFuture<TopicHandle>> topics, Executor writers, HandOvers handOvers) {
     this.topics = topics;
     this.writers = writers;
+    this.handOvers = handOvers;
   }
 
   /** The service to bind on the broker's server (see the class comment: without the decode guard). */
@@ -100,10 +109,28 @@ public final class PeerForwardService {
     ServiceDescriptor service = ServiceDescriptor.newBuilder(PeerServiceGrpc.SERVICE_NAME)
         .setSchemaDescriptor(PeerServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
         .addMethod(forward)
+        .addMethod(PeerServiceGrpc.getHandOverMethod())
         .build();
     return ServerServiceDefinition.builder(service)
         .addMethod(forward, ServerCalls.asyncBidiStreamingCall(this::forward))
+        .addMethod(PeerServiceGrpc.getHandOverMethod(), ServerCalls.asyncUnaryCall(this::handOver))
         .build();
+  }
+
+  /** A part of a dedup window a stopping node hands over with its topic. */
+  private void handOver(HandOverRequest part, StreamObserver<HandOverResponse> out) {
+    if (part.getTopic().isEmpty() || part.getCreateEpoch() == 0) {
+      out.onError(Errors.invalidField("topic", "a hand-over names its topic and incarnation"));
+      return;
+    }
+    if (!handOvers.add(part)) {
+      log.warn("dedup window of topic '{}' handed over by another node dropped: more than {} ids held", part.getTopic(), HandOvers.MAX_IDS);
+      out.onError(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("more than " + HandOvers.MAX_IDS
+          + " handed-over dedup ids held here; the window is dropped").asRuntimeException());
+      return;
+    }
+    out.onNext(HandOverResponse.getDefaultInstance());
+    out.onCompleted();
   }
 
   /** Open inbound forward streams (one per origin broker): for {@code herald_forward_streams}. */

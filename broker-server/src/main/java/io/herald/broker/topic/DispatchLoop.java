@@ -11,6 +11,7 @@ import io.herald.proto.v1.PublishAck;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -232,8 +233,38 @@ final class DispatchLoop {
           .scheduler(Scheduler.systemScheduler())
           .build();
       dedupFor = s;
+      Map<String, PublishAck> seed = dedupSeed;
+      if (seed != null) {
+        dedup.putAll(seed);
+        dedupSeed = null;
+      }
     }
     return dedup;
+  }
+
+  /** Ids a topic handed over here brought (see {@link #seedDedup}); put into the window when it is made. */
+  private volatile Map<String, PublishAck> dedupSeed;
+
+  /**
+   * Before the loop starts: the ids (key → first ack) a previous owner's window held, handed over
+   * with the topic. They start a full window from now (they may be kept up to one window longer
+   * than on the previous owner).
+   */
+  void seedDedup(Map<String, PublishAck> seed) {
+    dedupSeed = seed;
+  }
+
+  /**
+   * The youngest {@code limit} ids of the window (key → first ack), youngest first; empty with
+   * dedup off. For a hand-over, after the loop ended.
+   */
+  Map<String, PublishAck> dedupWindow(int limit) {
+    Cache<String, PublishAck> dd = dedup;
+    if (dd == null) {
+      Map<String, PublishAck> seed = dedupSeed; // never published since it came here: pass it on
+      return seed == null ? Map.of() : seed;
+    }
+    return dd.policy().expireAfterWrite().map(e -> (Map<String, PublishAck>) e.youngest(limit)).orElse(Map.of());
   }
 
   /** Ids the dedup window holds now. */

@@ -472,6 +472,16 @@ public final class Topic implements TopicHandle {
     }
   }
 
+  /** Before {@link #start}: the dedup ids a previous owner handed over with the topic. */
+  public void seedDedup(java.util.Map<String, PublishAck> ids) {
+    loop.seedDedup(ids);
+  }
+
+  /** After the loop ended: the youngest {@code limit} ids of the dedup window, to hand over. */
+  public java.util.Map<String, PublishAck> dedupWindow(int limit) {
+    return loop.dedupWindow(limit);
+  }
+
   /** Completes when the dispatch loop has ended (after {@link #close}). */
   public CompletableFuture<Void> terminated() {
     return terminated;

@@ -8,6 +8,7 @@ import io.herald.broker.subscription.CloseReason;
 import io.herald.broker.transport.Errors;
 import io.herald.proto.v1.EpochCause;
 import io.herald.proto.v1.ErrorReason;
+import io.herald.proto.v1.PublishAck;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -148,6 +149,11 @@ public final class TopicRegistry implements MetadataStore.Listener {
         return;
       }
       Topic t = newTopic(r);
+      java.util.Map<String, PublishAck> handedOver = dedup.take(r);
+      if (handedOver != null) {
+        t.seedDedup(handedOver);
+        log.info("topic '{}' starts here with the {} dedup ids its previous owner handed over", name, handedOver.size());
+      }
       topics.put(name, t);
       if (cur instanceof RemoteTopic rt) {
         // it moved here: subscribers served by the relay keep their streams; the relay now
@@ -323,6 +329,39 @@ public final class TopicRegistry implements MetadataStore.Listener {
         + name + ") or start the broker with --auto-create-topics");
   }
 
+  /**
+   * How dedup windows travel with topics handed over (a graceful stop): sent to the other nodes
+   * before a release, taken by the node that starts the topic. Without one (a broker without
+   * peers) nothing travels.
+   */
+  public interface DedupHandOver {
+    /** Ids handed over per topic at most (the youngest of its window). */
+    int MAX_IDS = 100_000;
+
+    /** Sends {@code ids} of {@code t} (after its loop ended); completes when sent, or given up (bounded). */
+    CompletableFuture<Void> handOver(Topic t, java.util.Map<String, PublishAck> ids);
+
+    /** The ids handed over for the topic of {@code r}, or null. */
+    java.util.Map<String, PublishAck> take(TopicRecord r);
+  }
+
+  private volatile DedupHandOver dedup = new DedupHandOver() {
+    @Override
+    public CompletableFuture<Void> handOver(Topic t, java.util.Map<String, PublishAck> ids) {
+      return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public java.util.Map<String, PublishAck> take(TopicRecord r) {
+      return null;
+    }
+  };
+
+  /** Sets how dedup windows travel with topics (before {@code start}). */
+  public void dedupHandOver(DedupHandOver d) {
+    this.dedup = d;
+  }
+
   /** Every live topic this node owns. */
   public List<Topic> all() {
     List<Topic> out = new ArrayList<>();
@@ -423,7 +462,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
         if (!handOver) {
           continue;
         }
-        releases.add(metadata.release(t.name(), t.createEpoch(), t.epoch(), t.nextSequence()).exceptionally(e -> {
+        // the dedup ids go first, to every node that may take the topic (the metadata picks one
+        // as it applies the release), so the new owner still recognizes a publisher's retries
+        CompletableFuture<Void> sent = dedup.handOver(t, t.dedupWindow(DedupHandOver.MAX_IDS));
+        releases.add(sent.thenCompose(v -> metadata.release(t.name(), t.createEpoch(), t.epoch(), t.nextSequence())).exceptionally(e -> {
           log.warn("topic '{}' not handed over ({}); it moves as if this node were lost", t.name(), e.toString());
           return null;
         }));
