@@ -20,14 +20,25 @@ final class TestCluster implements AutoCloseable {
   private final Duration election;
   private final Duration liveness;
 
+  /** Non-voting members (Raft listeners): id → Raft address; not in {@link #peers}. */
+  final Map<String, String> listeners = new LinkedHashMap<>();
+
   /** {@code size} nodes n1..nN, started concurrently; returns once every one has joined. */
   TestCluster(Path dir, int size, Duration election, Duration liveness) throws Exception {
+    this(dir, size, 0, election, liveness);
+  }
+
+  /**
+   * {@code voters} voting nodes n1..nV and {@code nonVoting} listeners after them (n(V+1)..),
+   * started concurrently; returns once every one has joined.
+   */
+  TestCluster(Path dir, int voters, int nonVoting, Duration election, Duration liveness) throws Exception {
     this.dir = dir;
     this.election = election;
     this.liveness = liveness;
-    for (int i = 1; i <= size; i++) {
+    for (int i = 1; i <= voters + nonVoting; i++) {
       try (ServerSocket s = new ServerSocket(0)) {
-        peers.put("n" + i, "127.0.0.1:" + s.getLocalPort());
+        (i <= voters ? peers : listeners).put("n" + i, "127.0.0.1:" + s.getLocalPort());
       }
     }
     startAll();
@@ -41,7 +52,9 @@ final class TestCluster implements AutoCloseable {
   void startAll() throws Exception {
     List<Thread> starting = new ArrayList<>();
     List<Exception> failed = new ArrayList<>();
-    for (String id : peers.keySet()) {
+    List<String> ids = new ArrayList<>(peers.keySet());
+    ids.addAll(listeners.keySet());
+    for (String id : ids) {
       if (nodes.containsKey(id)) {
         continue;
       }
@@ -69,7 +82,7 @@ final class TestCluster implements AutoCloseable {
 
   private TestBroker newNode(String id) throws Exception {
     return new TestBroker(c -> c.withDataDir(dir.resolve(id))
-        .withCluster(new BrokerConfig.Cluster(id, null, peers, election).withLivenessTimeout(liveness)));
+        .withCluster(new BrokerConfig.Cluster(id, listeners.get(id), peers, election).withLivenessTimeout(liveness)));
   }
 
   void start(String id) throws Exception {

@@ -45,7 +45,8 @@ public record BrokerConfig(
   /**
    * A broker's place in the metadata Raft group.
    *
-   * @param nodeId this node's id among {@code peers} ({@code --node-id}, {@code HERALD_NODE_ID})
+   * @param nodeId this node's id ({@code --node-id}, {@code HERALD_NODE_ID}): a voter when among
+   *     {@code peers}, else a non-voting member (a Raft listener), which needs {@code raftListen}
    * @param raftListen where this node's Raft server binds ({@code --raft-listen}); null: its entry in {@code peers}
    * @param peers every voter's id and Raft {@code host:port}, this node's included ({@code --peers}, {@code HERALD_PEERS})
    * @param electionTimeout the minimum Raft election timeout; the maximum is twice it ({@code --raft-election-timeout})
@@ -66,9 +67,9 @@ public record BrokerConfig(
         throw new IllegalArgumentException("--node-id (HERALD_NODE_ID) is required with --peers; it names this node among the peers "
             + peers.keySet());
       }
-      if (!peers.containsKey(nodeId)) {
+      if (!peers.containsKey(nodeId) && raftListen == null) {
         throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet()
-            + "; list every voter, this node included");
+            + ": list every voter, this node included, or give a non-voting member its --raft-listen address");
       }
       if (raftListen != null) {
         parseAddress(raftListen);

@@ -157,6 +157,15 @@ public final class RaftMetadataStore implements MetadataStore {
   private volatile boolean leaseValid;
   private volatile long leaseCheckedNanos;
   private volatile CompletableFuture<?> joining;
+  /** Not among {@code --peers}: a non-voting member (a Ratis LISTENER) that adds itself to the group. */
+  private final boolean listener;
+  /** Set by the monitor once the leader accepted this listener into the group's configuration. */
+  private volatile boolean addedAsListener;
+  /** This node's Raft peer. */
+  private final RaftPeer self;
+  /** The voters' Raft peers. */
+  private final List<RaftPeer> voterPeers;
+
   /** Node state changes this leader proposed and has not seen applied yet (no duplicates). */
   private final Set<String> proposing = ConcurrentHashMap.newKeySet();
 
@@ -168,8 +177,10 @@ public final class RaftMetadataStore implements MetadataStore {
    * known); {@code dataDir} holds its log and snapshots.
    */
   public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, String advertise, Path dataDir, Options options) {
-    if (!peers.containsKey(nodeId)) {
-      throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet());
+    this.listener = !peers.containsKey(nodeId);
+    if (listener && raftListen == null) {
+      throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet()
+          + ": a non-voting member needs --raft-listen (an address the voters can reach)");
     }
     this.nodeId = nodeId;
     this.options = options;
@@ -177,6 +188,12 @@ public final class RaftMetadataStore implements MetadataStore {
     this.voters = Set.copyOf(peers.keySet());
     List<RaftPeer> raftPeers = new ArrayList<>();
     peers.forEach((id, addr) -> raftPeers.add(RaftPeer.newBuilder().setId(RaftPeerId.valueOf(id)).setAddress(addr).build()));
+    this.self = RaftPeer.newBuilder().setId(RaftPeerId.valueOf(nodeId)).setAddress(listener ? raftListen : peers.get(nodeId))
+        .setStartupRole(listener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER).build();
+    if (listener) {
+      raftPeers.add(self);
+    }
+    this.voterPeers = raftPeers.stream().filter(p -> voters.contains(p.getId().toString())).toList();
     RaftGroupId groupId = RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("herald-metadata:" + options.clusterName()).getBytes(StandardCharsets.UTF_8)));
     this.group = RaftGroup.valueOf(groupId, raftPeers);
 
@@ -313,7 +330,7 @@ public final class RaftMetadataStore implements MetadataStore {
     if (closed) {
       return false;
     }
-    if (voters.size() == 1) {
+    if (voters.size() == 1 && !listener) {
       return true; // a group of one: nobody else can be given its topics
     }
     long now = System.nanoTime();
@@ -350,7 +367,7 @@ public final class RaftMetadataStore implements MetadataStore {
         }
       }
       valid = 2 * fresh > voters.size();
-    } else if (role.getRole() == RaftPeerRole.FOLLOWER) {
+    } else if (role.getRole() == RaftPeerRole.FOLLOWER || role.getRole() == RaftPeerRole.LISTENER) {
       valid = role.getFollowerInfo().hasLeaderInfo() && role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() < lease;
     } else {
       valid = false;
@@ -384,6 +401,29 @@ public final class RaftMetadataStore implements MetadataStore {
     }
   }
 
+  /**
+   * A non-voting member asks the leader to add it as a LISTENER (RATIS.md #12): it then gets the
+   * log and answers heartbeats like a follower, but does not vote or count for commits. ADD
+   * keeps whatever else the configuration holds (other listeners). Blocking, on the monitor.
+   */
+  private boolean addSelfAsListener() {
+    try (RaftClient admin = newClient()) { // RATIS.md #8: its own client for the blocking admin call
+      var reply = admin.admin().setConfiguration(org.apache.ratis.protocol.SetConfigurationRequest.Arguments.newBuilder()
+          .setServersInNewConf(voterPeers)
+          .setListenersInNewConf(List.of(self))
+          .setMode(org.apache.ratis.protocol.SetConfigurationRequest.Mode.ADD)
+          .build());
+      if (reply.isSuccess()) {
+        log.info("node {} is in the metadata group as a non-voting member (listener)", nodeId);
+        return true;
+      }
+      log.info("node {}: adding itself as a listener was refused ({}); trying again", nodeId, reply.getException());
+    } catch (IOException | RuntimeException e) {
+      log.info("node {}: cannot add itself as a listener yet ({}); trying again", nodeId, e.toString());
+    }
+    return false;
+  }
+
   /** Sets this node's advertised gRPC address (once the server is bound); it then joins. */
   public void advertise(String address) {
     if (this.advertise == null) {
@@ -392,6 +432,12 @@ public final class RaftMetadataStore implements MetadataStore {
   }
 
   private void tick() throws IOException {
+    if (listener && !addedAsListener) {
+      addedAsListener = addSelfAsListener();
+      if (!addedAsListener) {
+        return; // joins once the leader replicates to it: a JOIN before that would see it as silent
+      }
+    }
     String adv = advertise;
     if (!joined() && adv != null && (joining == null || joining.isDone())) {
       long clock = System.currentTimeMillis();
