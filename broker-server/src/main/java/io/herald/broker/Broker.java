@@ -371,6 +371,8 @@ public final class Broker implements AutoCloseable {
       topics.closeAll(unavailable, !halt);
       if (!halt && metadata.cluster().nodes().size() > 1) {
         awaitQuietly(metadata.leave(), "recording that this node left");
+        // nodes stopping at the same time (compose down) may still need this node's vote
+        metadata.awaitOthersDrained(java.time.Duration.ofSeconds(10));
       }
       publishService.closeAll(unavailable);
       peerForward.closeAll(unavailable);

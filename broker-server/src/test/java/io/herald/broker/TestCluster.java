@@ -159,15 +159,27 @@ final class TestCluster implements AutoCloseable {
     b.close();
   }
 
+  /** Stops every node gracefully, all at the same moment (as {@code docker compose down} does). */
   @Override
   public void close() {
-    live().parallelStream().forEach(b -> {
+    List<Thread> stopping = new ArrayList<>();
+    for (TestBroker b : live()) {
+      stopping.add(Thread.ofVirtual().start(() -> {
+        try {
+          b.close();
+        } catch (Exception e) {
+          // best effort
+        }
+      }));
+    }
+    for (Thread t : stopping) {
       try {
-        b.close();
-      } catch (Exception e) {
-        // best effort
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
       }
-    });
+    }
     synchronized (nodes) {
       nodes.clear();
     }

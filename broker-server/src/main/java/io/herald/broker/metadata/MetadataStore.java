@@ -76,6 +76,14 @@ public interface MetadataStore extends AutoCloseable {
   /** Marks this node as gone after a drain; topics not handed over are moved as if it were lost. */
   CompletableFuture<Void> leave();
 
+  /**
+   * Blocks until no other node is draining, or {@code bound} passes. Called by a node that has
+   * left, before it closes its metadata peer: nodes stopped together (a whole cluster stopped at
+   * once) still have a majority for each one's hand-overs, which would otherwise time out and
+   * leave their topics to move as if those nodes were lost.
+   */
+  default void awaitOthersDrained(java.time.Duration bound) throws InterruptedException { }
+
   /** This node's id. */
   String nodeId();
 

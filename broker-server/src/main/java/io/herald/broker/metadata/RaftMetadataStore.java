@@ -763,6 +763,24 @@ public final class RaftMetadataStore implements MetadataStore {
     }
   }
 
+  @Override
+  public void awaitOthersDrained(Duration bound) throws InterruptedException {
+    if (listener) {
+      return; // no vote: the others' hand-overs do not need it
+    }
+    long deadline = System.nanoTime() + bound.toNanos();
+    List<String> draining = List.of();
+    while (System.nanoTime() < deadline) {
+      draining = sm.nodes().stream().filter(n -> !n.id().equals(nodeId) && n.state() == NodeState.NODE_STATE_DRAINING)
+          .map(ClusterState.Node::id).toList();
+      if (draining.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    log.warn("stopping while nodes {} still hand their topics over ({} passed)", draining, bound);
+  }
+
   private void transferLeadership() {
     ClusterView view = cluster();
     for (String v : voters) {
