@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -345,5 +346,34 @@ class ClusterOwnershipTest {
           .isInstanceOfSatisfying(StatusRuntimeException.class,
               e -> assertThat(e.getStatus().getCode()).as("GetTopic %s on a cut-off node: %s", topic, e.getStatus()).isEqualTo(Status.Code.UNAVAILABLE));
     }
+  }
+  /**
+   * A burst of lookups for topics that do not exist (a misconfigured fleet, a typo in a loop) on a
+   * follower: each must hear NOT_FOUND only after the node caught up with the leader, but the reads
+   * to the leader are shared: a read answers every lookup that arrived before it was sent. Before,
+   * each lookup sent its own ordered read, and past the Raft client's window of 100 the caller (a
+   * Netty event loop) blocked, stalling every other client on that loop.
+   */
+  @Test
+  void aBurstOfLookupsForUnknownTopicsSharesItsReadsOfTheLeader() throws Exception {
+    cluster = new TestCluster(dir, 3);
+    TestBroker follower = cluster.live().stream().filter(b -> !((io.herald.broker.metadata.RaftMetadataStore) b.broker.metadata()).isLeader())
+        .findFirst().orElseThrow();
+    follower.createTopic("present");
+    long readsBefore = follower.broker.metadata().leaderReads();
+    var stub = io.herald.proto.v1.TopicAdminServiceGrpc.newFutureStub(follower.channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    int burst = 2_000;
+    List<com.google.common.util.concurrent.ListenableFuture<io.herald.proto.v1.GetTopicResponse>> lookups = new java.util.ArrayList<>();
+    for (int i = 0; i < burst; i++) {
+      lookups.add(stub.getTopic(GetTopicRequest.newBuilder().setName("missing-" + i).build()));
+    }
+    // another client on the same node meanwhile
+    assertThat(follower.admin().getTopic(GetTopicRequest.newBuilder().setName("present").build()).getTopic().getName()).isEqualTo("present");
+    for (var f : lookups) {
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(StatusRuntimeException.class)
+          .satisfies(e -> assertThat(Status.fromThrowable(e.getCause()).getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    }
+    long reads = follower.broker.metadata().leaderReads() - readsBefore;
+    assertThat(reads).as("reads of the leader for %d concurrent lookups", burst).isBetween(1L, burst / 10L);
   }
 }

@@ -116,6 +116,11 @@ public interface MetadataStore extends AutoCloseable {
    */
   CompletableFuture<Void> catchUp();
 
+  /** Reads this node has sent to the metadata leader for {@link #catchUp} (coalesced); 0 without one. */
+  default long leaderReads() {
+    return 0;
+  }
+
   Optional<TopicRecord> get(String name);
 
   /** Topics in name order, starting after {@code afterName} (null: from the first), at most {@code limit}. */

@@ -216,6 +216,9 @@ public final class RaftMetadataStore implements MetadataStore {
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(props, options.snapshotThreshold());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(props, 2); // older snapshot files are removed
     RaftServerConfigKeys.Log.setSegmentSizeMax(props, SizeInBytes.valueOf("8MB"));
+    // a read (catchUp) is answered only by a leader that a majority still follows (ReadIndex), not
+    // by a deposed leader that has not noticed yet (the default reads its own state machine)
+    RaftServerConfigKeys.Read.setOption(props, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     // RATIS.md #10: catch-up after a restart in ~1.5 s instead of 5-10 s
     props.set("raft.server.log.appender.retry.policy", "1ms,10,200ms,1000000");
 
@@ -515,25 +518,86 @@ public final class RaftMetadataStore implements MetadataStore {
   @Override
   public CompletableFuture<Void> catchUp() {
     long bound = 2 * options.electionTimeoutMax().toMillis();
-    CompletableFuture<RaftClientReply> asked;
-    try {
-      asked = client.async().sendReadOnly(Message.EMPTY); // the leader answers its applied index (StateMachine#query)
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(unavailable(e));
-    }
-    return asked.orTimeout(bound, TimeUnit.MILLISECONDS).handle((reply, err) -> {
-      if (err != null) {
-        throw unavailable(err instanceof java.util.concurrent.TimeoutException || err.getCause() instanceof java.util.concurrent.TimeoutException
-            ? new java.util.concurrent.TimeoutException("no metadata leader answered within " + bound + " ms") : err);
-      }
-      if (!reply.isSuccess()) {
-        throw unavailable(reply.getException());
-      }
-      return reply.getMessage().getContent().asReadOnlyByteBuffer().getLong();
-    }).thenCompose(index -> sm.appliedAt(index).orTimeout(bound, TimeUnit.MILLISECONDS).exceptionally(e -> {
+    return leaderAppliedIndex().thenCompose(index -> sm.appliedAt(index).orTimeout(bound, TimeUnit.MILLISECONDS).exceptionally(e -> {
       throw unavailable(new java.util.concurrent.TimeoutException("this node has not applied the metadata up to index " + index
           + " within " + bound + " ms (it lags the leader)"));
     })).thenApplyAsync(v -> null, this::callback);
+  }
+
+  /**
+   * The leader's applied index, from a linearizable read. Reads are coalesced: at most one is in
+   * flight to the leader; callers arriving meanwhile share the next one, which is sent when the
+   * current one ends, so every caller gets an index read after it asked (an answer to a read sent
+   * before would miss a change committed in between). A burst of lookups for unknown topics costs
+   * two reads, not one each, and never waits for the Raft client's request window on the caller's
+   * (Netty) thread.
+   */
+  private CompletableFuture<Long> leaderAppliedIndex() {
+    synchronized (reads) {
+      if (reads.inFlight) {
+        if (reads.next == null) {
+          reads.next = new CompletableFuture<>();
+        }
+        return reads.next;
+      }
+      reads.inFlight = true;
+    }
+    CompletableFuture<Long> mine = new CompletableFuture<>();
+    readLeader(mine);
+    return mine;
+  }
+
+  /** Guards the coalesced leader reads of {@link #leaderAppliedIndex}. */
+  private static final class Reads {
+    boolean inFlight;
+    CompletableFuture<Long> next;
+    final java.util.concurrent.atomic.LongAdder sent = new java.util.concurrent.atomic.LongAdder();
+  }
+
+  private final Reads reads = new Reads();
+
+  private void readLeader(CompletableFuture<Long> target) {
+    long bound = 2 * options.electionTimeoutMax().toMillis();
+    CompletableFuture<RaftClientReply> asked;
+    reads.sent.increment();
+    try {
+      // unordered: not behind the ordered request window (a semaphore the caller would block on)
+      asked = client.async().sendReadOnlyUnordered(Message.EMPTY); // the leader answers its applied index (StateMachine#query)
+    } catch (RuntimeException e) {
+      asked = CompletableFuture.failedFuture(e);
+    }
+    asked.orTimeout(bound, TimeUnit.MILLISECONDS).whenComplete((reply, err) -> {
+      CompletableFuture<Long> next;
+      synchronized (reads) {
+        next = reads.next;
+        reads.next = null;
+        if (next == null) {
+          reads.inFlight = false;
+        }
+      }
+      try {
+        if (err != null) {
+          Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+          throw unavailable(cause instanceof java.util.concurrent.TimeoutException
+              ? new java.util.concurrent.TimeoutException("no metadata leader answered within " + bound + " ms") : cause);
+        }
+        if (!reply.isSuccess()) {
+          throw unavailable(reply.getException());
+        }
+        target.complete(reply.getMessage().getContent().asReadOnlyByteBuffer().getLong());
+      } catch (RuntimeException e) {
+        target.completeExceptionally(e);
+      }
+      if (next != null) {
+        callback(() -> readLeader(next));
+      }
+    });
+  }
+
+  /** Linearizable reads this node has sent to the metadata leader (metrics, tests). */
+  @Override
+  public long leaderReads() {
+    return reads.sent.sum();
   }
 
   /** Runs a change's completion off the apply thread; after close, on the caller. */
@@ -907,7 +971,32 @@ public final class RaftMetadataStore implements MetadataStore {
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
         waiting.computeIfAbsent(index, k -> new ArrayList<>(1)).add(f);
+        // a caller's timeout completes f before the index is applied: it leaves the map then, or a
+        // node that never catches up (cut off) would keep every timed-out wait
+        f.whenComplete((v, e) -> forget(index, f));
         return f;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    private void forget(long index, CompletableFuture<Void> f) {
+      lock.lock();
+      try {
+        List<CompletableFuture<Void>> at = waiting.get(index);
+        if (at != null && at.remove(f) && at.isEmpty()) {
+          waiting.remove(index);
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** Waits not yet completed nor timed out (tests, metrics). */
+    int waiters() {
+      lock.lock();
+      try {
+        return waiting.values().stream().mapToInt(List::size).sum();
       } finally {
         lock.unlock();
       }

@@ -210,6 +210,9 @@ public final class BrokerMetrics {
         .description("The last metadata log index this node knows committed").register(registry);
     Gauge.builder("herald_raft_applied_index", metadata, m -> m.cluster().appliedIndex())
         .description("The last metadata log index this node applied").register(registry);
+    FunctionCounter.builder("herald_metadata_leader_reads", metadata, m -> m.leaderReads())
+        .description("Linearizable reads sent to the metadata leader before a lookup may answer NOT_FOUND (concurrent lookups share one)")
+        .register(registry);
     for (String state : new String[] {"up", "down", "draining", "left"}) {
       Gauge.builder("herald_cluster_nodes", metadata, m -> m.cluster().nodes().stream().filter(n -> n.state().equals(state)).count())
           .tag("state", state).description("Nodes of the cluster by state, as this node sees them").register(registry);
