@@ -329,7 +329,19 @@ public final class Topic implements TopicHandle {
    */
   private TopicRecord recordNewEpoch(long oldEpoch, long start) {
     long timeout = bookkeeping.attemptTimeout().toMillis();
+    long pauseMillis = 0;
+    long step = 0;
     for (int attempt = 1; !closing; attempt++) {
+      if (pauseMillis > 0) {
+        // a metadata that fails at once (no leader, closed client) is not asked in a tight loop
+        try {
+          Thread.sleep(pauseMillis);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while recording a new epoch", e);
+        }
+      }
+      long started = System.nanoTime();
       Throwable failure;
       try {
         return bookkeeping.newEpoch(start, EpochCause.EPOCH_CAUSE_LOOP_RESTARTED).get(timeout, TimeUnit.MILLISECONDS);
@@ -351,6 +363,8 @@ public final class Topic implements TopicHandle {
           throw new IllegalStateException("interrupted while reading the topic's record", e);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
           log.warn("topic '{}': the outcome of its new epoch is unknown and its record cannot be read ({}); asking again", name, e.toString());
+          step = nextStep(step, timeout);
+          pauseMillis = Math.max(0, step - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
           continue;
         }
         if (now != null && now.createEpoch() == createEpoch && now.epoch() > oldEpoch && now.owner().equals(owner)
@@ -363,8 +377,19 @@ public final class Topic implements TopicHandle {
       }
       log.warn("topic '{}': new epoch not confirmed (attempt {}: {}); it may have been recorded, so it is asked again before the topic goes on",
           name, attempt, failure.toString());
+      step = nextStep(step, timeout);
+      pauseMillis = Math.max(0, step - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
     }
     return null;
+  }
+
+  /**
+   * The least time from one attempt's start to the next: doubling from 50 ms up to the attempt
+   * timeout or 1 s, so attempts that fail at once are spaced out and one that waited its whole timeout is
+   * followed at once.
+   */
+  private static long nextStep(long step, long attemptTimeoutMillis) {
+    return Math.min(Math.max(Math.min(attemptTimeoutMillis, 1_000), 50), step == 0 ? 50 : step * 2);
   }
 
   /** Closes the topic for good with INTERNAL: publishes and subscriptions are refused from now on. */

@@ -31,7 +31,7 @@ class TopicNewEpochTest {
   private Topic topic;
 
   /** The metadata as far as the topic can tell: a record, changed only by compare-and-set on the epoch. */
-  static final class Metadata implements Topic.Bookkeeping {
+  static class Metadata implements Topic.Bookkeeping {
     final AtomicReference<TopicRecord> record;
     final AtomicInteger attempts = new AtomicInteger();
     /** How many of the first attempts commit but never answer. */
@@ -149,5 +149,36 @@ class TopicNewEpochTest {
     failOnceBeforeSequencing(t);
     refusedAsLoopRestarted(t);
     assertThat(publish(t, "c").get(0).getEpoch()).as("not the other owner's epoch").isEqualTo(7);
+  }
+
+  /**
+   * The metadata answers UNAVAILABLE at once for a while (no leader; a closed client): the topic asks
+   * again, spaced out, not in a tight loop that burns a core and floods the log, and goes on in the
+   * new epoch once the metadata answers.
+   */
+  @Test
+  void aMetadataThatFailsAtOnceIsAskedAgainWithPauses() throws Exception {
+    long outageNanos = TimeUnit.MILLISECONDS.toNanos(1_000);
+    AtomicInteger refused = new AtomicInteger();
+    AtomicReference<Long> outageStart = new AtomicReference<>();
+    Metadata m = new Metadata(TopicRecord.created("t", TopicSettings.DEFAULTS, Instant.now(), 7, "n1"), 0) {
+      @Override
+      public synchronized CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
+        long now = System.nanoTime();
+        outageStart.compareAndSet(null, now);
+        if (now - outageStart.get() < outageNanos) {
+          refused.incrementAndGet();
+          return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("no metadata leader").asRuntimeException());
+        }
+        return super.newEpoch(startSequence, cause);
+      }
+    };
+    Topic t = started(m);
+    publish(t, "a");
+    failOnceBeforeSequencing(t);
+    refusedAsLoopRestarted(t);
+    assertThat(publish(t, "c").get(0).getEpoch()).isEqualTo(8);
+    // 50, 100, 200, 200... ms apart (attempt timeout 200 ms): about 7 in the second; without pauses, thousands
+    assertThat(refused.get()).as("attempts refused during a 1 s outage").isBetween(2, 20);
   }
 }
