@@ -131,6 +131,7 @@ public final class Broker implements AutoCloseable {
       // a forwarded batch goes only into a topic this node runs: a node that no longer owns it
       // refuses (retryable) instead of forwarding again, so forwarding never loops
       io.herald.broker.cluster.HandOvers handOvers = new io.herald.broker.cluster.HandOvers();
+      timer.scheduleWithFixedDelay(handOvers::expire, 5, 5, TimeUnit.SECONDS);
       topics.dedupHandOver(new io.herald.broker.cluster.DedupWindows(metadata, peerLinks, handOvers));
       this.peerForward = new PeerForwardService(name -> topics.resolve(name).thenCompose(h -> h instanceof io.herald.broker.topic.Topic
           ? CompletableFuture.completedFuture(h)

@@ -16,8 +16,9 @@ import java.util.concurrent.TimeUnit;
  * one takes it; the one that does starts the topic with those ids ({@link #take}), the others let
  * them expire.
  *
- * <p>Bounded: at most {@link #MAX_IDS} ids in all (a part beyond it is refused and that window
- * dropped: its topic then starts with an empty window, as after a crash). Thread-safe (one lock;
+ * <p>Bounded: at most {@link #MAX_IDS} ids and {@link #MAX_WINDOWS} windows in all (a part beyond
+ * them is refused and that window dropped: its topic then starts with an empty window, as after a
+ * crash); windows expire on the broker's timer as well, not only when parts arrive. Thread-safe (one lock;
  * parts arrive on transport threads, takes on the metadata thread).
  */
 public final class HandOvers {
@@ -25,6 +26,8 @@ public final class HandOvers {
   static final long KEEP_NANOS = TimeUnit.SECONDS.toNanos(60);
   /** Ids kept at most, over every window. */
   public static final int MAX_IDS = 1_000_000;
+  /** Windows kept at most (a window may be empty or hold few ids). */
+  public static final int MAX_WINDOWS = 10_000;
 
   private record Key(String topic, long createEpoch, long epoch) { }
 
@@ -42,12 +45,25 @@ public final class HandOvers {
 
   private final Map<Key, Window> windows = new HashMap<>();
   private int ids;
+  private final java.util.function.LongSupplier clock;
+
+  public HandOvers() {
+    this(System::nanoTime);
+  }
+
+  /** With a clock of nanoseconds (tests). */
+  HandOvers(java.util.function.LongSupplier clock) {
+    this.clock = clock;
+  }
 
   /** Adds a part; false if it was refused (beyond {@link #MAX_IDS}): the window is dropped. */
   public synchronized boolean add(HandOverRequest part) {
-    long now = System.nanoTime();
+    long now = clock.getAsLong();
     expire(now);
     Key k = new Key(part.getTopic(), part.getCreateEpoch(), part.getEpoch());
+    if (!windows.containsKey(k) && windows.size() >= MAX_WINDOWS) {
+      return false;
+    }
     Window w = windows.computeIfAbsent(k, x -> new Window(part.getNextSequence(), now));
     if (ids + part.getDedupCount() > MAX_IDS) {
       ids -= w.ids.size();
@@ -69,7 +85,7 @@ public final class HandOvers {
    * owner may use them, whichever epoch it continues in.
    */
   public synchronized Map<String, PublishAck> take(TopicRecord r) {
-    expire(System.nanoTime());
+    expire(clock.getAsLong());
     Map<String, PublishAck> out = null;
     Iterator<Map.Entry<Key, Window>> it = windows.entrySet().iterator();
     while (it.hasNext()) {
@@ -93,6 +109,16 @@ public final class HandOvers {
   /** Ids held now, over every window (for tests and metrics). */
   public synchronized int size() {
     return ids;
+  }
+
+  /** Windows held now (tests, metrics). */
+  public synchronized int windows() {
+    return windows.size();
+  }
+
+  /** Drops windows older than {@link #KEEP_NANOS}: run periodically by the broker's timer, and on every add and take. */
+  public synchronized void expire() {
+    expire(clock.getAsLong());
   }
 
   private void expire(long now) {

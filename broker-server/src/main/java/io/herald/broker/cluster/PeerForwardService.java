@@ -124,9 +124,10 @@ public final class PeerForwardService {
       return;
     }
     if (!handOvers.add(part)) {
-      log.warn("dedup window of topic '{}' handed over by another node dropped: more than {} ids held", part.getTopic(), HandOvers.MAX_IDS);
-      out.onError(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("more than " + HandOvers.MAX_IDS
-          + " handed-over dedup ids held here; the window is dropped").asRuntimeException());
+      log.warn("dedup window of topic '{}' handed over by another node dropped: more than {} ids or {} windows held", part.getTopic(),
+          HandOvers.MAX_IDS, HandOvers.MAX_WINDOWS);
+      out.onError(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("more than " + HandOvers.MAX_IDS + " handed-over dedup ids or "
+          + HandOvers.MAX_WINDOWS + " windows held here; the window is dropped").asRuntimeException());
       return;
     }
     out.onNext(HandOverResponse.getDefaultInstance());

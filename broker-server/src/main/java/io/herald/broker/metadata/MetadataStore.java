@@ -77,7 +77,8 @@ public interface MetadataStore extends AutoCloseable {
   CompletableFuture<Void> leave();
 
   /**
-   * Blocks until no other node is draining, or {@code bound} passes. Called by a node that has
+   * Blocks until no other node has been seen draining for an election timeout, or {@code bound}
+   * passes. Called by a node that has
    * left, before it closes its metadata peer: nodes stopped together (a whole cluster stopped at
    * once) still have a majority for each one's hand-overs, which would otherwise time out and
    * leave their topics to move as if those nodes were lost.

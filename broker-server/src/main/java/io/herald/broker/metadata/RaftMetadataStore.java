@@ -833,14 +833,24 @@ public final class RaftMetadataStore implements MetadataStore {
       return; // no vote: the others' hand-overs do not need it
     }
     long deadline = System.nanoTime() + bound.toNanos();
+    // a node stopped at the same moment may not have its "draining" applied here yet: none must be
+    // seen for a grace period (an election timeout), not at one glance
+    long grace = Math.min(options.electionTimeoutMin().toNanos(), bound.toNanos());
+    long quietSince = System.nanoTime();
     List<String> draining = List.of();
     while (System.nanoTime() < deadline) {
       draining = sm.nodes().stream().filter(n -> !n.id().equals(nodeId) && n.state() == NodeState.NODE_STATE_DRAINING)
           .map(ClusterState.Node::id).toList();
-      if (draining.isEmpty()) {
+      long now = System.nanoTime();
+      if (!draining.isEmpty()) {
+        quietSince = now;
+      } else if (now - quietSince >= grace) {
         return;
       }
       Thread.sleep(50);
+    }
+    if (draining.isEmpty()) {
+      return;
     }
     log.warn("stopping while nodes {} still hand their topics over ({} passed)", draining, bound);
   }

@@ -337,6 +337,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
   public interface DedupHandOver {
     /** Ids handed over per topic at most (the youngest of its window). */
     int MAX_IDS = 100_000;
+    /** Ids handed over at most by one stopping node, over all its topics (topics past it travel without). */
+    int TOTAL_IDS = 1_000_000;
+    /** How long the releases wait for the ids to arrive, in all; a release then goes on without them. */
+    java.time.Duration HAND_OVER_WAIT = java.time.Duration.ofSeconds(3);
 
     /** Sends {@code ids} of {@code t} (after its loop ended); completes when sent, or given up (bounded). */
     CompletableFuture<Void> handOver(Topic t, java.util.Map<String, PublishAck> ids);
@@ -455,6 +459,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
       }
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    // the dedup ids of every topic together: at most TOTAL_IDS, and the releases wait for them at
+    // most HAND_OVER_WAIT from here (a slow peer must not turn a hand-over into a lost owner)
+    long dedupDeadline = System.nanoTime() + DedupHandOver.HAND_OVER_WAIT.toNanos();
+    int idBudget = DedupHandOver.TOTAL_IDS;
     List<CompletableFuture<?>> releases = new ArrayList<>(local.size());
     for (Topic t : local) {
       try {
@@ -464,7 +472,10 @@ public final class TopicRegistry implements MetadataStore.Listener {
         }
         // the dedup ids go first, to every node that may take the topic (the metadata picks one
         // as it applies the release), so the new owner still recognizes a publisher's retries
-        CompletableFuture<Void> sent = dedup.handOver(t, t.dedupWindow(DedupHandOver.MAX_IDS));
+        java.util.Map<String, PublishAck> ids = idBudget > 0 ? t.dedupWindow(Math.min(DedupHandOver.MAX_IDS, idBudget)) : java.util.Map.of();
+        idBudget -= ids.size();
+        CompletableFuture<Void> sent = dedup.handOver(t, ids)
+            .completeOnTimeout(null, Math.max(0, dedupDeadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         releases.add(sent.thenCompose(v -> metadata.release(t.name(), t.createEpoch(), t.epoch(), t.nextSequence())).exceptionally(e -> {
           log.warn("topic '{}' not handed over ({}); it moves as if this node were lost", t.name(), e.toString());
           return null;
