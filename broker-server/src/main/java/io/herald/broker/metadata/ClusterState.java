@@ -46,6 +46,12 @@ final class ClusterState {
   static final byte JOIN = 6;
   static final byte NODE_STATE = 7;
   static final byte RELEASE = 8;
+  /**
+   * A create whose epoch starts above every epoch a deleted topic reached ({@link #deletedEpochMark}).
+   * {@link #CREATE} keeps its first meaning (above the live topics' epochs only): a log written
+   * before the mark existed replays to the same state.
+   */
+  static final byte CREATE_ABOVE_DELETED = 9;
 
   /** A node as the metadata knows it. */
   record Node(String id, String address, NodeState state, String boot) {
@@ -130,7 +136,8 @@ final class ClusterState {
     byte op = in.readByte();
     String key = in.readUTF();
     return switch (op) {
-      case CREATE -> create(key, in, changes);
+      case CREATE -> create(key, in, changes, false);
+      case CREATE_ABOVE_DELETED -> create(key, in, changes, true);
       case UPDATE -> update(key, in, changes);
       case DELETE -> delete(key, changes);
       case FLOOR -> floor(key, in);
@@ -142,14 +149,14 @@ final class ClusterState {
     };
   }
 
-  private byte[] create(String name, DataInputStream in, List<Change> changes) throws IOException {
+  private byte[] create(String name, DataInputStream in, List<Change> changes, boolean aboveDeleted) throws IOException {
     TopicSettings settings = TopicSettings.DEFAULTS.merge(TopicConfig.parseFrom(readBytes(in)));
     long seconds = in.readLong();
     int nanos = in.readInt();
     if (topics.containsKey(name)) {
       return failed(Status.Code.ALREADY_EXISTS, "topic '" + name + "' already exists");
     }
-    long lastEpoch = deletedEpochMark;
+    long lastEpoch = aboveDeleted ? deletedEpochMark : 0;
     for (TopicRecord t : topics.values()) {
       lastEpoch = Math.max(lastEpoch, t.epoch());
     }

@@ -660,7 +660,7 @@ public final class RaftMetadataStore implements MetadataStore {
   @Override
   public CompletableFuture<TopicRecord> create(String name, TopicSettings settings) {
     Instant now = Instant.now();
-    return forTopic(name, send(ClusterState.encode(ClusterState.CREATE, out -> {
+    return forTopic(name, send(ClusterState.encode(ClusterState.CREATE_ABOVE_DELETED, out -> {
       out.writeUTF(name);
       ClusterState.writeBytes(out, settings.toProto().toByteArray());
       out.writeLong(now.getEpochSecond());

@@ -15,7 +15,11 @@ import org.junit.jupiter.api.Test;
 class ClusterStateTest {
 
   static byte[] create(String name, Instant clock) {
-    return ClusterState.encode(ClusterState.CREATE, out -> {
+    return create(ClusterState.CREATE_ABOVE_DELETED, name, clock);
+  }
+
+  static byte[] create(byte op, String name, Instant clock) {
+    return ClusterState.encode(op, out -> {
       out.writeUTF(name);
       ClusterState.writeBytes(out, TopicSettings.DEFAULTS.toProto().toByteArray());
       out.writeLong(clock.getEpochSecond());
@@ -50,5 +54,21 @@ class ClusterStateTest {
     restored.load(snap, new ArrayList<>());
     TopicRecord third = applied(restored, create("orders", now.minusSeconds(120)));
     assertThat(third.createEpoch()).isGreaterThan(again.epoch());
+  }
+
+  /**
+   * An entry means what it meant when it was written: a log from before the deleted-epoch mark
+   * (op CREATE) replays to the epochs the nodes computed then, so a node that replays it agrees
+   * with the ones that applied it (and with their snapshots). Only new creates start above it.
+   */
+  @Test
+  void aCreateWrittenBeforeTheMarkReplaysToTheSameEpoch() throws Exception {
+    ClusterState s = new ClusterState();
+    Instant now = Instant.now();
+    TopicRecord first = applied(s, create(ClusterState.CREATE, "orders", now));
+    s.apply(delete("orders"), new ArrayList<>());
+    TopicRecord replayed = applied(s, create(ClusterState.CREATE, "orders", now.minusSeconds(60)));
+    assertThat(replayed.createEpoch()).as("as computed before the mark: the proposer's clock").isEqualTo(now.minusSeconds(60).toEpochMilli())
+        .isLessThan(first.epoch());
   }
 }
