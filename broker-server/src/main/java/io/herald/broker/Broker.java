@@ -243,7 +243,7 @@ public final class Broker implements AutoCloseable {
       log.warn("no --data-dir: this node's metadata (Raft log and snapshots) is in the fresh temporary directory {}, removed at"
           + " stop; topics do not survive a restart (set --data-dir to keep them)", dir);
     }
-    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), c.advertise(), dir,
+    return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), c.raftAdvertise(), c.listener(), c.advertise(), dir,
         RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2))
             .withLivenessTimeout(c.livenessTimeout()));
   }

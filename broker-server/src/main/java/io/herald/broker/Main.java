@@ -99,6 +99,16 @@ public final class Main implements Callable<Integer> {
           + " standalone: the --listen port + 2 on its host, or a free loopback port).")
   String raftListen;
 
+  @Option(names = "--listener", defaultValue = "false", fallbackValue = "true",
+      description = "Join as a non-voting member (a Raft listener): not among --peers, serves clients and owns topics, does not vote"
+          + " (env HERALD_LISTENER=true). Needs --raft-listen.")
+  boolean listener;
+
+  @Option(names = "--raft-advertise", paramLabel = "HOST:PORT",
+      description = "With --listener: the Raft address the voters use for this node (env HERALD_RAFT_ADVERTISE; default: --raft-listen,"
+          + " which must then not be a wildcard like 0.0.0.0).")
+  String raftAdvertise;
+
   @Option(names = "--advertise", paramLabel = "HOST:PORT",
       description = "The gRPC address clients and other nodes use for this node (env HERALD_ADVERTISE; default: --listen).")
   String advertise;
@@ -124,7 +134,10 @@ public final class Main implements Callable<Integer> {
       String raft = raftListen == null || raftListen.isBlank() ? null : raftListen;
       BrokerConfig.Cluster cluster;
       if (peers != null && !peers.isBlank()) {
-        cluster = new BrokerConfig.Cluster(nodeId, raft, io.herald.broker.metadata.RaftMetadataStore.parsePeers(peers), raftElectionTimeout);
+        cluster = new BrokerConfig.Cluster(nodeId, raft, io.herald.broker.metadata.RaftMetadataStore.parsePeers(peers), raftElectionTimeout,
+            null, BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT, listener, raftAdvertise == null || raftAdvertise.isBlank() ? null : raftAdvertise);
+      } else if (listener || raftAdvertise != null && !raftAdvertise.isBlank()) {
+        throw new IllegalArgumentException((listener ? "--listener" : "--raft-advertise") + " needs --peers: the voters this node joins");
       } else {
         if (raft == null && config.listen().getPort() != 0) {
           raft = config.listen().getHostString() + ":" + (config.listen().getPort() + 2);

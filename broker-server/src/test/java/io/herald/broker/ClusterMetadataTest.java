@@ -54,6 +54,17 @@ class ClusterMetadataTest {
     assertThat(refused(Map.of("HERALD_PEERS", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "HERALD_NODE_ID", "n9"), "--listen", "127.0.0.1:0"))
         .contains("n9").contains("not among --peers");
     assertThat(refused(Map.of(), "--peers", "n1", "--node-id", "n1", "--listen", "127.0.0.1:0")).contains("id=host:port");
+    // a non-voting member is asked for, not inferred from a typo in --node-id; and the voters must be able to reach it
+    assertThat(refused(Map.of(), "--peers", "n1=127.0.0.1:7072", "--node-id", "n4", "--raft-listen", "127.0.0.1:7372", "--listen", "127.0.0.1:0"))
+        .contains("not among --peers").contains("--listener");
+    assertThat(refused(Map.of("HERALD_LISTENER", "true"), "--peers", "n1=127.0.0.1:7072", "--node-id", "n1", "--listen", "127.0.0.1:0"))
+        .contains("--listener").contains("is a voter");
+    assertThat(refused(Map.of(), "--listener", "--peers", "n1=127.0.0.1:7072", "--node-id", "n4", "--listen", "127.0.0.1:0"))
+        .contains("--listener needs --raft-listen");
+    assertThat(refused(Map.of(), "--listener", "--peers", "n1=127.0.0.1:7072", "--node-id", "n4", "--raft-listen", "0.0.0.0:7372",
+        "--listen", "127.0.0.1:0")).contains("0.0.0.0:7372").contains("--raft-advertise");
+    assertThat(refused(Map.of(), "--raft-advertise", "10.0.0.4:7372", "--peers", "n1=127.0.0.1:7072", "--node-id", "n1", "--listen",
+        "127.0.0.1:0")).contains("--raft-advertise is for a non-voting member");
     assertThat(refused(Map.of(), "--liveness-timeout", "100ms", "--listen", "127.0.0.1:0")).contains("--liveness-timeout");
     Path yaml = cfgDir.resolve("herald.yaml");
     java.nio.file.Files.writeString(yaml, "peers: n1=127.0.0.1:7072\nnode-id: n1\nraft-election-timeout: 10ms\n");

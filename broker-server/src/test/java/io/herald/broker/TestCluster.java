@@ -82,7 +82,8 @@ final class TestCluster implements AutoCloseable {
 
   private TestBroker newNode(String id) throws Exception {
     return new TestBroker(c -> c.withDataDir(dir.resolve(id))
-        .withCluster(new BrokerConfig.Cluster(id, listeners.get(id), peers, election).withLivenessTimeout(liveness)));
+        .withCluster((new BrokerConfig.Cluster(id, listeners.get(id), peers, election, null,
+            BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT, listeners.containsKey(id), null).withLivenessTimeout(liveness))));
   }
 
   void start(String id) throws Exception {

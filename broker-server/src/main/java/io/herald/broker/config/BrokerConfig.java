@@ -55,11 +55,15 @@ public record BrokerConfig(
    * @param livenessTimeout a node not heard from for this long is lost: its topics move to other
    *     nodes ({@code --liveness-timeout}, {@code HERALD_LIVENESS_TIMEOUT}); more than twice the
    *     election timeout
+   * @param listener a non-voting member ({@code --listener}): not among {@code peers}, added to the
+   *     group as a Raft listener; needs {@code raftListen}
+   * @param raftAdvertise the Raft {@code host:port} the voters use for a non-voting member
+   *     ({@code --raft-advertise}); null: {@code raftListen}, which must then not be a wildcard
    */
   public record Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout,
-      String advertise, Duration livenessTimeout) {
+      String advertise, Duration livenessTimeout, boolean listener, String raftAdvertise) {
     public Cluster(String nodeId, String raftListen, java.util.Map<String, String> peers, Duration electionTimeout) {
-      this(nodeId, raftListen, peers, electionTimeout, null, DEFAULT_LIVENESS_TIMEOUT);
+      this(nodeId, raftListen, peers, electionTimeout, null, DEFAULT_LIVENESS_TIMEOUT, false, null);
     }
 
     public Cluster {
@@ -67,12 +71,32 @@ public record BrokerConfig(
         throw new IllegalArgumentException("--node-id (HERALD_NODE_ID) is required with --peers; it names this node among the peers "
             + peers.keySet());
       }
-      if (!peers.containsKey(nodeId) && raftListen == null) {
+      if (!listener && !peers.containsKey(nodeId)) {
         throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet()
-            + ": list every voter, this node included, or give a non-voting member its --raft-listen address");
+            + ": list every voter, this node included; a node that joins without a vote needs --listener (with --raft-listen"
+            + " and, if that binds a wildcard address, --raft-advertise)");
+      }
+      if (listener && peers.containsKey(nodeId)) {
+        throw new IllegalArgumentException("--listener: node " + nodeId + " is a voter in --peers " + peers.keySet()
+            + "; a non-voting member must not be listed there (drop --listener to start it as a voter)");
+      }
+      if (listener && raftListen == null) {
+        throw new IllegalArgumentException("--listener needs --raft-listen: where this node's Raft server binds (the voters send it the log)");
       }
       if (raftListen != null) {
         parseAddress(raftListen);
+      }
+      if (raftAdvertise != null && !listener) {
+        throw new IllegalArgumentException("--raft-advertise is for a non-voting member (--listener); a voter's Raft address is its --peers entry");
+      }
+      if (listener) {
+        String reach = raftAdvertise != null ? raftAdvertise : raftListen;
+        var a = parseAddress(reach);
+        if (a.getPort() == 0 || a.getAddress() != null && a.getAddress().isAnyLocalAddress() || a.getHostString().isBlank()) {
+          throw new IllegalArgumentException((raftAdvertise != null ? "--raft-advertise " : "--raft-listen ") + reach
+              + " is not an address the voters can reach" + (raftAdvertise != null ? "" : " (it binds every interface)")
+              + "; give --raft-advertise HOST:PORT with this node's reachable host and fixed Raft port");
+        }
       }
       if (electionTimeout == null || electionTimeout.toMillis() < 50 || electionTimeout.compareTo(Duration.ofMinutes(1)) > 0) {
         throw new IllegalArgumentException("--raft-election-timeout (HERALD_RAFT_ELECTION_TIMEOUT) must be between 50ms and 1m; got "
@@ -103,11 +127,21 @@ public record BrokerConfig(
     }
 
     public Cluster withAdvertise(String address) {
-      return new Cluster(nodeId, raftListen, peers, electionTimeout, address, livenessTimeout);
+      return new Cluster(nodeId, raftListen, peers, electionTimeout, address, livenessTimeout, listener, raftAdvertise);
     }
 
     public Cluster withLivenessTimeout(Duration d) {
-      return new Cluster(nodeId, raftListen, peers, electionTimeout, advertise, d);
+      return new Cluster(nodeId, raftListen, peers, electionTimeout, advertise, d, listener, raftAdvertise);
+    }
+
+    /** A non-voting member reached by the voters at {@code raftAdvertise} (null: {@code raftListen}). */
+    public Cluster asListener(String raftAdvertise) {
+      return new Cluster(nodeId, raftListen, peers, electionTimeout, advertise, livenessTimeout, true, raftAdvertise);
+    }
+
+    /** The Raft address the voters use for this node. */
+    public String raftAddress() {
+      return listener ? (raftAdvertise != null ? raftAdvertise : raftListen) : peers.get(nodeId);
     }
 
     private static int freePort() {

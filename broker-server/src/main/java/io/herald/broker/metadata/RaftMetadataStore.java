@@ -177,10 +177,22 @@ public final class RaftMetadataStore implements MetadataStore {
    * known); {@code dataDir} holds its log and snapshots.
    */
   public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, String advertise, Path dataDir, Options options) {
-    this.listener = !peers.containsKey(nodeId);
+    this(nodeId, peers, raftListen, null, false, advertise, dataDir, options);
+  }
+
+  /**
+   * As above; with {@code listener} this node is a non-voting member (not among {@code peers}),
+   * which the voters reach at {@code raftAdvertise} (null: {@code raftListen}).
+   */
+  public RaftMetadataStore(String nodeId, Map<String, String> peers, String raftListen, String raftAdvertise, boolean listener,
+      String advertise, Path dataDir, Options options) {
+    this.listener = listener;
+    if (listener == peers.containsKey(nodeId)) {
+      throw new IllegalArgumentException(listener ? "--listener: node " + nodeId + " is a voter in --peers " + peers.keySet()
+          : "--node-id " + nodeId + " is not among --peers " + peers.keySet() + " (a non-voting member needs --listener)");
+    }
     if (listener && raftListen == null) {
-      throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + peers.keySet()
-          + ": a non-voting member needs --raft-listen (an address the voters can reach)");
+      throw new IllegalArgumentException("--listener needs --raft-listen (where this node's Raft server binds)");
     }
     this.nodeId = nodeId;
     this.options = options;
@@ -188,7 +200,7 @@ public final class RaftMetadataStore implements MetadataStore {
     this.voters = Set.copyOf(peers.keySet());
     List<RaftPeer> raftPeers = new ArrayList<>();
     peers.forEach((id, addr) -> raftPeers.add(RaftPeer.newBuilder().setId(RaftPeerId.valueOf(id)).setAddress(addr).build()));
-    this.self = RaftPeer.newBuilder().setId(RaftPeerId.valueOf(nodeId)).setAddress(listener ? raftListen : peers.get(nodeId))
+    this.self = RaftPeer.newBuilder().setId(RaftPeerId.valueOf(nodeId)).setAddress(listener ? (raftAdvertise != null ? raftAdvertise : raftListen) : peers.get(nodeId))
         .setStartupRole(listener ? RaftPeerRole.LISTENER : RaftPeerRole.FOLLOWER).build();
     if (listener) {
       raftPeers.add(self);
