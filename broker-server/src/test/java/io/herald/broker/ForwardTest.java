@@ -422,8 +422,8 @@ class ForwardTest {
     }
 
     // 10 events of 1 KiB per batch: the owner takes 100 (buffer) + 10 (the loop's) + 100 (inbox)
-    // events, lets at most PeerForwardService.MAX_UNADMITTED batches wait in its line, then stops
-    // reading; HTTP/2 holds about 1 MiB; the link's window fills; offers wait; the line fills.
+    // events and lets the rest wait in its line; the link lets one topic have an eighth of its
+    // window (32 batches); then offers wait; the line fills.
     List<Answer> waiting = new ArrayList<>();
     List<PublishBatch> waitingBatches = new ArrayList<>();
     Map<Admission, Integer> outcomes = new HashMap<>();
@@ -445,9 +445,10 @@ class ForwardTest {
       }
       assertThat(i).as("offers before LINE_FULL").isLessThan(window + 100);
     }
-    assertThat(outcomes.get(Admission.ADMITTED)).isEqualTo(window);
+    assertThat(link.perTopicCap()).isEqualTo(window / 8);
+    assertThat(outcomes.get(Admission.ADMITTED)).isEqualTo(link.perTopicCap());
     assertThat(outcomes.get(Admission.WAITING)).isEqualTo(16);
-    assertThat(link.inFlightBatches()).isEqualTo(window);
+    assertThat(link.inFlightBatches()).isEqualTo(link.perTopicCap());
     assertThat(link.waitingBatches()).isEqualTo(16);
     assertThat(t.waitingEvents()).isEqualTo(160);
     checkInvariants(links);
@@ -498,7 +499,7 @@ class ForwardTest {
         .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
         .build());
     TestSubscriber.started(b.b.subscriber(), SubscribeInit.newBuilder().setTopic("r").build());
-    PeerLinks links = links(PeerLinks.Options.DEFAULTS.withWindow(2, 1 << 20));
+    PeerLinks links = links(PeerLinks.Options.DEFAULTS.withWindow(16, 1 << 20)); // 2 batches of one topic at most
     TopicSettings reject = TopicSettings.DEFAULTS.merge(TopicConfig.newBuilder().setPublishOverflow(PublishOverflow.PUBLISH_OVERFLOW_REJECT).build());
     ForwardingTopic t = forwarding("r", reject, b.address(), links);
     Answer one = new Answer();
@@ -763,6 +764,59 @@ class ForwardTest {
     assertThat(later.await(1).getAcks().getAcks(0).getSequence()).isEqualTo(3);
   }
 
+  /**
+   * One forward stream per peer pair carries every topic: a topic whose owner stops taking its
+   * batches (a BLOCK subscriber that reads nothing) must not hold back the others. Before, its
+   * batches filled the link's whole window and the owner's read-ahead, and a batch of another
+   * topic waited behind them (or was refused LINE_FULL) until the slow subscriber read.
+   */
+  @Test
+  void aStuckBlockTopicDoesNotHoldBackOtherTopicsOnTheSameStream() throws Exception {
+    Owner b = owner(0);
+    b.b.createTopic("slow", TopicConfig.newBuilder()
+        .setDefaultOverflowPolicy(OverflowPolicy.OVERFLOW_POLICY_BLOCK)
+        .setSubscriberBufferMaxEvents(10)
+        .setInboxMaxEvents(10)
+        .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
+        .build());
+    b.b.createTopic("fast");
+    TestSubscriber sub = TestSubscriber.started(b.b.subscriber(), SubscribeInit.newBuilder().setTopic("slow").build()); // no credit
+    PeerLinks links = links(PeerLinks.Options.DEFAULTS.withLine(1024, 64L << 20));
+    ForwardingTopic slow = forwarding("slow", TopicSettings.DEFAULTS, b.address(), links);
+    ForwardingTopic fast = forwarding("fast", TopicSettings.DEFAULTS, b.address(), links);
+    PeerLink link = links.link(b.address());
+
+    // many publishers of the slow topic, one batch each: a cap's worth in the window, the rest wait
+    List<Answer> slowAnswers = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      Answer a = new Answer();
+      Admission adm = slow.offer(batch(events("s" + i, 1, 100), a));
+      assertThat(adm).isIn(Admission.ADMITTED, Admission.WAITING);
+      slowAnswers.add(a);
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.stats("slow").getWaitingEvents() >= 10);
+    await().atMost(Duration.ofSeconds(10)).until(() -> link.inFlightBatches() == link.perTopicCap());
+
+    // the other topic on the same stream goes on, again and again
+    for (int i = 0; i < 20; i++) {
+      Answer a = new Answer();
+      assertThat(fast.offer(batch(events("f" + i, 5, 100), a))).as("fast batch %d", i).isEqualTo(Admission.ADMITTED);
+      assertThat(a.acks()).hasSize(5);
+    }
+    assertThat(slowAnswers.get(slowAnswers.size() - 1).result).isNotDone();
+    checkInvariants(links);
+
+    // and once the subscriber reads, every slow batch is sequenced, in order, none lost
+    sub.keepGranting(1000);
+    List<Long> seqs = new ArrayList<>();
+    for (Answer a : slowAnswers) {
+      seqs.add(a.acks().get(0).getSequence());
+    }
+    assertThat(seqs).isEqualTo(java.util.stream.LongStream.rangeClosed(1, 300).boxed().toList());
+    assertThat(sub.awaitEvents(300)).hasSize(300);
+    checkInvariants(links);
+  }
+
   @Test
   void ownerReadsOnlyWhatItsTopicsAdmit() throws Exception {
     Owner b = owner(0);
@@ -784,7 +838,8 @@ class ForwardTest {
     f.send(good(10_000, "fast", "f"));
     await().atMost(Duration.ofSeconds(10)).until(() -> b.stats("slow").getWaitingEvents() >= PeerForwardService.MAX_UNADMITTED - 1);
     // the batches behind the waiting ones are not read (not even the one for another topic): this is
-    // the price of one stream per pair, bounded by the topic's wait line and the client's window
+    // the price of one stream per pair; a broker's link never sends this many of one topic (its
+    // per-topic cap is an eighth of its window), so it takes eight stuck topics at once
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
         .until(() -> b.stats("slow").getWaitingEvents() <= PeerForwardService.MAX_UNADMITTED);
     assertThat(f.answer(10_000)).isNotDone();

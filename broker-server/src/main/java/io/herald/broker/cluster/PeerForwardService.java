@@ -53,9 +53,11 @@ import org.slf4j.LoggerFactory;
  * nothing, gRPC stops reading the stream, the HTTP/2 window fills, the origin's stream stops being
  * ready, its window of unanswered batches fills, and its publishers wait or are refused by their
  * topics' rules: a full owner inbox slows the publishers on other brokers as it slows its own.
- * Because one stream carries every topic of the pair, a BLOCK topic that fills up can hold back
- * other topics' batches on the same stream once {@value #MAX_UNADMITTED} of its batches wait (a
- * topic's wait line refuses beyond {@code publish_wait_max_*}, which frees the stream again).
+ * One stream carries every topic of the pair, so a topic whose batches wait (a full BLOCK topic)
+ * must not stop the reading for the others: the origin lets at most an eighth of its window be
+ * one topic's ({@code PeerLink#perTopicCap}, 32 of 256 by default), and this side reads ahead up
+ * to {@value #MAX_UNADMITTED} waiting batches, the whole default window. The stream stops for
+ * everyone only when eight topics wait at once (or the origin's window is larger than this).
  *
  * <h2>Threads</h2>
  * Handlers run on the transport thread and never block: they resolve the topic (a future), offer
@@ -74,7 +76,7 @@ import org.slf4j.LoggerFactory;
 public final class PeerForwardService {
   private static final Logger log = LoggerFactory.getLogger(PeerForwardService.class);
   /** Batches a stream may have read that are not yet in their topic's inbox (waiting for room). */
-  public static final int MAX_UNADMITTED = 32;
+  public static final int MAX_UNADMITTED = 256;
   /** Batches a stream may have read and not yet answered on the wire (an origin's window is 256 by default). */
   public static final int MAX_UNANSWERED = 1024;
   /** Responses a stream's writer sends per turn before letting other streams' writers run. */

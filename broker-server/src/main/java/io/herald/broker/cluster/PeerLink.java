@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * <h2>Window and wait line</h2>
  * A batch offered to the link enters its <em>window</em> (at most {@code maxInFlightBatches}
  * batches and {@code maxInFlightBytes} bytes queued to send or sent and not yet answered; an empty
- * window takes any one batch) and is answered when the owner answers it. When the window is full a
+ * window takes any one batch; one topic holds at most {@link #perTopicCap} of it, so a topic whose
+ * owner stopped taking batches leaves room for the others) and is answered when the owner answers it. When the window is full a
  * batch waits in the link's <em>line</em> ({@link Admission#WAITING}: its listener's {@code
  * admitted()} says when it enters the window), or is refused at once: {@link Admission#FULL} for a
  * topic whose {@code publish_overflow} is REJECT, {@link Admission#LINE_FULL} when the line holds
@@ -111,6 +112,12 @@ public final class PeerLink {
   private final ArrayDeque<Pending> unsent = new ArrayDeque<>();
   @GuardedBy("lock")
   private long windowBytes;
+  /** Window entries per topic (by name): at most {@link #perTopicCap()} each. */
+  @GuardedBy("lock")
+  private final java.util.HashMap<String, Integer> topicInWindow = new java.util.HashMap<>();
+  /** Line entries per topic (by name): a topic's batches keep their order. */
+  @GuardedBy("lock")
+  private final java.util.HashMap<String, Integer> topicInLine = new java.util.HashMap<>();
   /** Batches waiting for window room, in arrival order; keyed by batch so a withdrawal is O(1). */
   @GuardedBy("lock")
   private final LinkedHashMap<PublishBatch, Pending> line = new LinkedHashMap<>();
@@ -172,7 +179,7 @@ public final class PeerLink {
         default -> throw new IllegalStateException("link state " + state + " after the closed check");
       }
       Pending p = new Pending(topic, batch);
-      if (line.isEmpty() && fitsWindow(batch.bytes())) {
+      if (fitsWindow(batch.bytes()) && mayEnter(topic.name()) && lineHoldsOnlyCappedTopics()) {
         enterWindow(p);
         a = Admission.ADMITTED;
       } else if (rejectWhenFull) {
@@ -182,6 +189,7 @@ public final class PeerLink {
       } else {
         line.put(batch, p);
         lineBytes += batch.bytes();
+        topicInLine.merge(topic.name(), 1, Integer::sum);
         topic.waiting(batch.size(), batch.bytes());
         a = Admission.WAITING;
       }
@@ -217,6 +225,49 @@ public final class PeerLink {
     window.put(p.correlationId, p);
     unsent.addLast(p);
     windowBytes += p.batch.bytes();
+    topicInWindow.merge(p.topic.name(), 1, Integer::sum);
+  }
+
+  /**
+   * Batches of one topic the window holds at most: an eighth of it (32 of 256 by default), so a
+   * topic whose owner stopped taking its batches (a full BLOCK topic) holds part of the window, and
+   * the owner's read-ahead ({@link PeerForwardService#MAX_UNADMITTED}, the whole default window)
+   * keeps reading the shared stream for the other topics: head-of-line blocking needs eight such
+   * topics at once.
+   */
+  public int perTopicCap() {
+    return Math.max(1, options.maxInFlightBatches() / 8);
+  }
+
+  /** Lock held. True if a batch of {@code topic} may enter the window now (below its cap, none of it waiting). */
+  @GuardedBy("lock")
+  private boolean mayEnter(String topic) {
+    return topicInWindow.getOrDefault(topic, 0) < perTopicCap() && !topicInLine.containsKey(topic);
+  }
+
+  /** Lock held. True if every batch in the line waits for its topic's cap, not for window room (an empty line too). */
+  @GuardedBy("lock")
+  private boolean lineHoldsOnlyCappedTopics() {
+    for (Pending p : line.values()) {
+      if (topicInWindow.getOrDefault(p.topic.name(), 0) < perTopicCap()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Lock held. A batch left the window. */
+  @GuardedBy("lock")
+  private void leftWindow(Pending p) {
+    windowBytes -= p.batch.bytes();
+    topicInWindow.computeIfPresent(p.topic.name(), (k, n) -> n == 1 ? null : n - 1);
+  }
+
+  /** Lock held. A batch left the line. */
+  @GuardedBy("lock")
+  private void leftLine(Pending p) {
+    lineBytes -= p.batch.bytes();
+    topicInLine.computeIfPresent(p.topic.name(), (k, n) -> n == 1 ? null : n - 1);
   }
 
   /** Lock held. Wakes {@link #awaitDrained} when the link holds nothing. */
@@ -227,17 +278,34 @@ public final class PeerLink {
     }
   }
 
-  /** Lock held. Moves batches from the head of the line into the window while they fit; returns them. */
+  /**
+   * Lock held. Moves batches from the line into the window in their order while they fit, passing
+   * over those whose topic has its cap in the window (each topic's batches keep their order);
+   * returns them.
+   */
   @GuardedBy("lock")
   private List<Pending> letIn() {
     List<Pending> in = List.of();
-    while (!line.isEmpty()) {
-      Pending head = line.values().iterator().next();
+    java.util.Set<String> capped = null;
+    java.util.Iterator<Pending> it = line.values().iterator();
+    while (it.hasNext()) {
+      Pending head = it.next();
+      String name = head.topic.name();
+      if (capped != null && capped.contains(name)) {
+        continue;
+      }
+      if (topicInWindow.getOrDefault(name, 0) >= perTopicCap()) {
+        if (capped == null) {
+          capped = new java.util.HashSet<>();
+        }
+        capped.add(name); // its later batches wait behind this one
+        continue;
+      }
       if (!fitsWindow(head.batch.bytes())) {
         break;
       }
-      line.remove(head.batch);
-      lineBytes -= head.batch.bytes();
+      it.remove();
+      leftLine(head);
       head.topic.waiting(-head.batch.size(), -head.batch.bytes());
       head.gate.set(Pending.ANNOUNCING); // before it can be sent, so before any answer
       enterWindow(head);
@@ -274,7 +342,7 @@ public final class PeerLink {
       if (p == null) {
         return false;
       }
-      lineBytes -= batch.bytes();
+      leftLine(p);
       p.topic.waiting(-batch.size(), -batch.bytes());
       in = letIn();
       signalIfDrained();
@@ -372,7 +440,7 @@ public final class PeerLink {
       if (p == null) {
         in = List.of();
       } else {
-        windowBytes -= p.batch.bytes();
+        leftWindow(p);
         backoffNanos = 0; // the owner answers: healthy
         in = letIn();
         signalIfDrained();
@@ -455,8 +523,10 @@ public final class PeerLink {
     window.clear();
     unsent.clear();
     windowBytes = 0;
+    topicInWindow.clear();
     line.clear();
     lineBytes = 0;
+    topicInLine.clear();
     drained.signalAll();
     return out;
   }
@@ -591,7 +661,23 @@ public final class PeerLink {
       check(lb == lineBytes, "line bytes " + lineBytes + " but its batches hold " + lb);
       check(window.size() <= 1 || (window.size() <= options.maxInFlightBatches() && windowBytes <= options.maxInFlightBytes()),
           "window of " + window.size() + " batches / " + windowBytes + " bytes beyond its bounds");
-      check(line.isEmpty() || !fitsWindow(line.values().iterator().next().batch.bytes()), "the head of the line fits the window but waits");
+      java.util.Map<String, Integer> perTopic = new java.util.HashMap<>();
+      for (Pending p : window.values()) {
+        perTopic.merge(p.topic.name(), 1, Integer::sum);
+      }
+      check(perTopic.equals(topicInWindow), "per-topic window counts " + topicInWindow + " but the window holds " + perTopic);
+      check(perTopic.values().stream().allMatch(n -> n <= perTopicCap()), "a topic beyond its cap in the window: " + perTopic);
+      java.util.Map<String, Integer> inLine = new java.util.HashMap<>();
+      for (Pending p : line.values()) {
+        inLine.merge(p.topic.name(), 1, Integer::sum);
+      }
+      check(inLine.equals(topicInLine), "per-topic line counts " + topicInLine + " but the line holds " + inLine);
+      for (Pending p : line.values()) {
+        if (topicInWindow.getOrDefault(p.topic.name(), 0) < perTopicCap()) {
+          check(!fitsWindow(p.batch.bytes()), "the first line batch below its topic's cap fits the window but waits");
+          break;
+        }
+      }
       for (Pending p : unsent) {
         check(window.get(p.correlationId) == p, "an unsent batch is not in the window");
       }
