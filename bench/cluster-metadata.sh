@@ -17,9 +17,8 @@ cl_start || exit 1
 "$CL_H" --server 127.0.0.1:7070 cluster status >> "$out" 2>&1
 for run in idle loaded; do
   flags=""; [ $run = loaded ] && flags="--load $LOAD"
+  echo "== $run" >> "$out"
   # shellcheck disable=SC2086
   "$CL_H" bench metadata --servers=$CL_SERVERS --rounds "$ROUNDS" --duration "$DURATION" $flags >> "$out" 2>&1
-  # shellcheck disable=SC2086
-  echo "$run json: $("$CL_H" bench metadata --servers=$CL_SERVERS --rounds "$ROUNDS" --duration "$DURATION" $flags -o json 2>&1 | tail -1)" >> "$out"
 done
 cat "$out"

@@ -145,13 +145,16 @@ final class ClusterBench {
       return e instanceof StatusRuntimeException s && s.getStatus().getCode() == Status.Code.NOT_FOUND;
     }
 
-    static void deleteIfThere(HeraldClient c, String topic) {
+    /** True when there was a topic to delete. */
+    static boolean deleteIfThere(HeraldClient c, String topic) {
       try {
         admin(c).deleteTopic(DeleteTopicRequest.newBuilder().setName(topic).build());
+        return true;
       } catch (RuntimeException e) {
         if (!notFound(e)) {
           throw e;
         }
+        return false;
       }
     }
   }
@@ -224,6 +227,8 @@ final class ClusterBench {
     private final Map<Op, Histogram> visible = new LinkedHashMap<>();
     private final Map<Op, Histogram> rpc = new LinkedHashMap<>();
     private final Map<Op, Long> notVisible = new HashMap<>();
+    /** Per node (index in --servers): from sending the change to that node answering with it. */
+    private final Map<Op, List<Histogram>> perNode = new LinkedHashMap<>();
     private final LongAdder polls = new LongAdder();
     private final LongAdder loadPublished = new LongAdder();
     private final LongAdder loadDelivered = new LongAdder();
@@ -240,6 +245,11 @@ final class ClusterBench {
         visible.put(op, new Histogram(TimeUnit.SECONDS.toMicros(120), 3));
         rpc.put(op, new Histogram(TimeUnit.SECONDS.toMicros(120), 3));
         notVisible.put(op, 0L);
+        List<Histogram> hs = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+          hs.add(new Histogram(TimeUnit.SECONDS.toMicros(120), 3));
+        }
+        perNode.put(op, hs);
       }
     }
 
@@ -303,8 +313,9 @@ final class ClusterBench {
         long end = System.nanoTime() + o.duration.toNanos();
         for (int r = 1; r <= o.rounds && System.nanoTime() < end; r++) {
           String topic = o.prefix + "-" + r;
-          Base.deleteIfThere(viaClient, topic);
-          awaitEverywhere(pollers, nodeClients, topic, t -> t == null);
+          if (Base.deleteIfThere(viaClient, topic)) { // left over from an earlier run
+            awaitEverywhere(pollers, nodeClients, topic, t -> t == null);
+          }
           measure(Op.create, pollers, nodeClients, topic, t -> t != null,
               () -> Base.admin(viaClient).createTopic(CreateTopicRequest.newBuilder().setName(topic).build()));
           int bytes = 100_000 + r;
@@ -355,7 +366,13 @@ final class ClusterBench {
       change.run();
       long t1 = System.nanoTime();
       rpc.get(op).recordValue((t1 - t0) / 1000);
-      long last = awaitEverywhere(pollers, nodeClients, topic, shows);
+      long[] at = new long[nodeClients.size()];
+      long last = awaitEverywhere(pollers, nodeClients, topic, shows, at);
+      for (int i = 0; i < at.length; i++) {
+        if (at[i] > 0) {
+          perNode.get(op).get(i).recordValue(Math.max(0, (at[i] - t0) / 1000));
+        }
+      }
       if (last < 0) {
         notVisible.merge(op, 1L, Long::sum);
       } else {
@@ -365,6 +382,12 @@ final class ClusterBench {
 
     /** When the last node showed it (System.nanoTime), or -1 when one did not within --op-timeout. */
     private long awaitEverywhere(ExecutorService pollers, List<HeraldClient> nodeClients, String topic, Predicate<Topic> shows)
+        throws Exception {
+      return awaitEverywhere(pollers, nodeClients, topic, shows, new long[nodeClients.size()]);
+    }
+
+    /** As above; {@code at[i]} is when node i showed it (0 if it did not). */
+    private long awaitEverywhere(ExecutorService pollers, List<HeraldClient> nodeClients, String topic, Predicate<Topic> shows, long[] at)
         throws Exception {
       long deadline = System.nanoTime() + o.opTimeout.toNanos();
       long pause = o.pollInterval.toNanos();
@@ -397,12 +420,10 @@ final class ClusterBench {
         }));
       }
       long last = 0;
-      for (Future<Long> f : seen) {
-        long t = f.get(o.opTimeout.toMillis() + 30_000, TimeUnit.MILLISECONDS);
-        if (t < 0) {
-          return -1;
-        }
-        last = Math.max(last, t);
+      for (int i = 0; i < seen.size(); i++) {
+        long t = seen.get(i).get(o.opTimeout.toMillis() + 30_000, TimeUnit.MILLISECONDS);
+        at[i] = Math.max(0, t);
+        last = t < 0 || last < 0 ? -1 : Math.max(last, t);
       }
       return last;
     }
@@ -415,7 +436,11 @@ final class ClusterBench {
             o.pollInterval.toNanos() / 1e6, polls.sum(), loadRate));
         for (Op op : Op.values()) {
           sb.append(",\"").append(op).append("\":{\"visible\":").append(jsonStats(visible.get(op))).append(",\"rpc\":")
-              .append(jsonStats(rpc.get(op))).append(",\"not_visible\":").append(notVisible.get(op)).append('}');
+              .append(jsonStats(rpc.get(op))).append(",\"not_visible\":").append(notVisible.get(op)).append(",\"per_node\":{");
+          for (int i = 0; i < nodes.size(); i++) {
+            sb.append(i == 0 ? "" : ",").append('"').append(nodes.get(i)).append("\":").append(jsonStats(perNode.get(op).get(i)));
+          }
+          sb.append("}}");
         }
         if (loadRate > 0) {
           sb.append(String.format(Locale.ROOT, ",\"load\":{\"published\":%d,\"delivered\":%d,\"errors\":%d}", loadPublished.sum(),
@@ -436,6 +461,18 @@ final class ClusterBench {
       }
       t.print(out);
       out.printf(Locale.ROOT, "  (from sending the change to the last node answering GetTopic with it; %,d polls)%n", polls.sum());
+      if (nodes.size() > 1) {
+        Table n = new Table("NODE", "CREATE P50/P99 MS", "UPDATE P50/P99 MS", "DELETE P50/P99 MS");
+        for (int i = 0; i < nodes.size(); i++) {
+          List<String> cells = new ArrayList<>(List.of(nodes.get(i)));
+          for (Op op : Op.values()) {
+            Histogram h = perNode.get(op).get(i);
+            cells.add(ms(h.getValueAtPercentile(50)) + " / " + ms(h.getValueAtPercentile(99)));
+          }
+          n.row(cells.toArray());
+        }
+        n.print(out);
+      }
       if (loadRate > 0) {
         out.printf(Locale.ROOT, "  load: published %,d, delivered %,d, publish errors %d%n", loadPublished.sum(), loadDelivered.sum(),
             loadErrors.sum());
