@@ -723,11 +723,20 @@ final class ClusterBench {
         pubThread.setDaemon(true);
         pubThread.start();
 
-        LockSupport.parkNanos(o.before.toNanos());
-        if (acked.isEmpty() || delivered.isEmpty()) {
-          throw new RoundFailed("no traffic before the kill (acked " + acked.size() + ", delivered " + delivered.size() + " after "
-              + Durations.format(o.before) + ")");
+        // traffic flows first (a node that has just come back may take a moment), then --before of steady publishing
+        long flowing = System.nanoTime();
+        long flowDeadline = flowing + o.settleTimeout.toNanos();
+        while ((acked.isEmpty() || delivered.isEmpty()) && System.nanoTime() < flowDeadline) {
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
+        if (acked.isEmpty() || delivered.isEmpty()) {
+          throw new RoundFailed("no traffic within --settle-timeout " + Durations.format(o.settleTimeout) + " (acked " + acked.size()
+              + ", delivered " + delivered.size() + "; publishing through " + ids.get(pubServer) + ", subscribing through "
+              + ids.get(subServer) + ", owner " + owner + ")");
+        }
+        err.printf(Locale.ROOT, "round %d: %s owned by %s; publishing through %s, subscribing through %s; first ack and delivery after %.0f ms%n",
+            r, topic, owner, ids.get(pubServer), ids.get(subServer), (System.nanoTime() - flowing) / 1e6);
+        LockSupport.parkNanos(o.before.toNanos());
         String leader = Base.admin(admins.get(nodes.indexOf(pubServer))).getClusterStatus(GetClusterStatusRequest.getDefaultInstance())
             .getLeaderId();
         long beforeKill = System.nanoTime();
