@@ -45,14 +45,16 @@ import picocli.CommandLine.Spec;
  * at most {@value #MAX_SECONDS} s of warm-up plus measurement, and loopback or named hosts only as
  * the user gives them.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Load-test a broker: pub, sub, fanout and latency workloads.",
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class, description = "Load-test a broker: pub, sub, fanout and latency workloads; metadata visibility and owner failover in a cluster.",
     subcommands = {BenchCommand.Pub.class, BenchCommand.Sub.class, BenchCommand.Fanout.class, BenchCommand.Latency.class,
-        CommandLine.HelpCommand.class},
+        ClusterBench.Metadata.class, ClusterBench.Failover.class, CommandLine.HelpCommand.class},
     footer = {"", "Examples:",
         "  herald bench fanout --subscribers 8 --size 128 --duration 10s",
         "  herald bench latency --rate 10000/s --duration 15s",
         "  herald bench fanout --subscribers 1 --slow-subscribers 1 --slow-delay 1ms --policy DROP_OLDEST",
-        "  herald bench pub --publishers 4 --topics 4 -o json"})
+        "  herald bench pub --publishers 4 --topics 4 -o json",
+        "  herald bench metadata --servers=127.0.0.1:7070,127.0.0.1:7170,127.0.0.1:7270 --rounds 200",
+        "  herald bench failover --servers=127.0.0.1:7070,127.0.0.1:7170,127.0.0.1:7270 --kill-command 'kill -9 $(cat /tmp/herald-fo/{node}.pid)'"})
 final class BenchCommand {
   static final int MAX_SECONDS = 600;
 

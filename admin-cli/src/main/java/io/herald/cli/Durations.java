@@ -31,4 +31,19 @@ public final class Durations implements CommandLine.ITypeConverter<Duration> {
       throw new CommandLine.TypeConversionException("'" + s + "' is not a duration; use e.g. 500ms, 10s, 2m, 1h");
     }
   }
+
+  /** 1h, 2m, 10s, 500ms: the shortest exact form. */
+  public static String format(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    }
+    if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    }
+    if (ms % 1000 == 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + "ms";
+  }
 }

@@ -16,7 +16,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -226,6 +228,114 @@ class CliTest {
     assertThat(lat.out()).contains("latency from intended send (us): p50");
     // the bench removed its topics
     assertThat(run("topic", "list", "-o", "json").out()).doesNotContain("bench-");
+  }
+
+  @Test
+  void benchMetadataMeasuresVisibilityAgainstASingleNode() throws Exception {
+    Result r = run("bench", "metadata", "--servers=" + server, "--rounds", "3", "--duration", "20s", "-o", "json");
+    assertThat(r.code()).as(r.err()).isZero();
+    String j = r.out().trim();
+    assertThat(field(j, "rounds")).isEqualTo(3);
+    for (String op : List.of("create", "update", "delete")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + op + "\":\\{\"visible\":\\{\"count\":(\\d+).*?\"not_visible\":(\\d+)")
+          .matcher(j);
+      assertThat(m.find()).as(op + " in " + j).isTrue();
+      assertThat(m.group(1)).as(op).isEqualTo("3");
+      assertThat(m.group(2)).as(op).isEqualTo("0");
+    }
+    Result table = run("bench", "metadata", "--servers=" + server, "--rounds", "1", "--poll-interval", "0ms");
+    assertThat(table.code()).as(table.err()).isZero();
+    assertThat(table.out()).contains("1 round(s)").contains("VISIBLE EVERYWHERE P50 MS").containsPattern("(?m)^update +1 ");
+    // it removed its topics
+    assertThat(run("topic", "list", "-o", "json").out()).doesNotContain("bench-metadata");
+  }
+
+  @Test
+  void clusterBenchesRefuseBadFlagsWithMessagesThatSayWhatToDo() {
+    String three = "--servers=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3";
+    assertUsage(run("bench", "metadata"), "--servers");
+    assertUsage(run("bench", "metadata", "--servers=127.0.0.1"), "'127.0.0.1' is not HOST:PORT");
+    assertUsage(run("bench", "metadata", "--servers=127.0.0.1:1,127.0.0.1:1"), "'127.0.0.1:1' is given twice");
+    assertUsage(run("bench", "metadata", "--servers=" + server, "--rounds", "0"), "--rounds must be within 1..100000; got 0");
+    assertUsage(run("bench", "metadata", "--servers=" + server, "--poll-interval", "1s"), "--poll-interval must be within 0s..100ms; got 1s");
+    assertUsage(run("bench", "metadata", "--servers=" + server, "--duration", "1h"), "--duration must be within 1s..10m; got 1h");
+    assertUsage(run("bench", "metadata", "--servers=" + server, "--load", "fast"), "--load 'fast' is not a rate");
+    assertUsage(run("bench", "metadata", "--servers=" + server, "--duration", "soon"), "'soon' is not a duration");
+    assertUsage(run("bench", "failover", "--servers=" + server, "--kill-command", "kill {node}"), "needs the 3 (or more) nodes of one cluster");
+    assertUsage(run("bench", "failover", three), "--kill-command");
+    assertUsage(run("bench", "failover", three, "--kill-command", "kill -9 1234"), "must name the owner with {node}");
+    assertUsage(run("bench", "failover", three, "--kill-command", "kill {node}", "--rounds", "2"), "--rounds 2 needs --restart-command");
+    assertUsage(run("bench", "failover", three, "--kill-command", "kill {node}", "--rounds", "51", "--restart-command", "x"),
+        "--rounds must be within 1..50");
+    assertUsage(run("bench", "failover", three, "--kill-command", "kill {node}", "--rate", "0/s"), "--rate '0/s' is not a rate");
+    assertUsage(run("bench", "failover", three, "--kill-command", "kill {node}", "--before", "0s"), "--before must be within 500ms..1m");
+  }
+
+  private static void assertUsage(Result r, String message) {
+    assertThat(r.code()).as(r.err()).isEqualTo(Main.USAGE);
+    assertThat(r.err()).contains(message);
+    assertThat(r.out()).isEmpty();
+  }
+
+  /**
+   * Three brokers in this JVM (500 ms elections, 2 s liveness); the kill command leaves a file that
+   * tells the test which node to halt (nothing handed over, as a kill -9).
+   */
+  @Test
+  void benchFailoverMeasuresAnOwnerKillAndAccountsForEveryAcknowledgedEvent(@TempDir Path dir) throws Exception {
+    Map<String, String> peers = new LinkedHashMap<>();
+    for (int i = 1; i <= 3; i++) {
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+        peers.put("n" + i, "127.0.0.1:" + s.getLocalPort());
+      }
+    }
+    Map<String, Broker> nodes = new java.util.concurrent.ConcurrentHashMap<>();
+    List<Thread> starting = new ArrayList<>();
+    for (String id : peers.keySet()) {
+      starting.add(Thread.ofVirtual().start(() -> {
+        try {
+          nodes.put(id, Broker.start(BrokerConfig.defaults("127.0.0.1:0").withDataDir(dir.resolve(id))
+              .withCluster(new BrokerConfig.Cluster(id, null, peers, java.time.Duration.ofMillis(500))
+                  .withLivenessTimeout(java.time.Duration.ofSeconds(2)))));
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }));
+    }
+    for (Thread t : starting) {
+      t.join();
+    }
+    Path kills = Files.createDirectories(dir.resolve("kills"));
+    Thread killer = Thread.ofPlatform().daemon().start(() -> {
+      String[] victim = new String[1];
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).pollInterval(java.time.Duration.ofMillis(1)).until(() -> {
+        try (var files = Files.list(kills)) {
+          victim[0] = files.map(f -> f.getFileName().toString().replace(".kill", "")).findFirst().orElse(null);
+        }
+        return victim[0] != null;
+      });
+      nodes.remove(victim[0]).haltForTests();
+    });
+    try {
+      assertThat(nodes).hasSize(3);
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> nodes.values().stream().allMatch(b -> b.metadata().joined()));
+      String servers = "--servers=" + String.join(",", nodes.values().stream().map(b -> "127.0.0.1:" + b.port()).toList());
+      Result r = run("bench", "failover", servers, "--kill-command", "touch " + kills + "/{node}.kill", "--rate", "100/s", "--before", "1s",
+          "--after", "500ms", "--round-timeout", "30s", "--settle-timeout", "30s", "-o", "json");
+      assertThat(r.code()).as(r.out() + r.err()).isZero();
+      String j = r.out().trim();
+      assertThat(field(j, "rounds")).isEqualTo(1);
+      assertThat(field(j, "unaccounted")).isZero();
+      assertThat(j).contains("\"kill_to_first_delivery\":{\"count\":1").contains("\"kill_to_first_ack\":{\"count\":1").contains("\"failure\":null");
+      assertThat(field(j, "acked")).isPositive();
+      assertThat(field(j, "delivered") + field(j, "acked_in_gaps")).isGreaterThanOrEqualTo(field(j, "acked"));
+      assertThat(r.err()).contains("round 1: killed n");
+      killer.join(5_000);
+      assertThat(nodes).hasSize(2);
+    } finally {
+      killer.interrupt();
+      nodes.values().parallelStream().forEach(Broker::close);
+    }
   }
 
   private static long field(String json, String name) {
