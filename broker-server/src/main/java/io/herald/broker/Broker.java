@@ -139,6 +139,9 @@ public final class Broker implements AutoCloseable {
               + "' moved: this node does not own it any more; the forwarding node retries at the new owner", "topic", name))), writers,
           handOvers);
       topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer));
+      // a peer the metadata marks down will not answer what was forwarded to it: fail those batches
+      // now (retryable), so publishers retry towards the topics' new owners instead of waiting for TCP
+      metadata.addListener(new io.herald.broker.cluster.PeerLoss(cluster.nodeId(), metadata, peerLinks));
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);
       metrics.cluster(metadata);

@@ -217,6 +217,11 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    // peers are named by DNS (herald-1, a Kubernetes service): a restarted peer may come back at a
+    // new address, so a lookup is cached 5 s, not for the JVM's lifetime (before any lookup)
+    if (java.security.Security.getProperty("networkaddress.cache.ttl") == null) {
+      java.security.Security.setProperty("networkaddress.cache.ttl", "5");
+    }
     int code;
     try {
       code = commandLine(args, System.getenv()).execute(args);

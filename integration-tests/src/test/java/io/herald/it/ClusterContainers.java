@@ -3,6 +3,7 @@ package io.herald.it;
 import static org.awaitility.Awaitility.await;
 
 import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.model.ContainerNetwork;
 import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.Ports;
@@ -39,6 +40,12 @@ final class ClusterContainers implements AutoCloseable {
   private static final Pattern LEADER = Pattern.compile("(?m)^herald_raft_role\\{[^}]*role=\"leader\"[^}]*\\} 1(\\.0)?$");
 
   private final Network network = Network.newNetwork();
+  /**
+   * A second network every node is also on, without aliases (peers never find each other through
+   * it): the test reaches a node at its address there ({@link #direct}) while the node is cut off
+   * from the cluster network ({@link #disconnect}).
+   */
+  private final Network clients = Network.newNetwork();
   private final List<Node> nodes = new ArrayList<>();
 
   /** One broker of the cluster: {@code herald-<index>}, Raft id {@code n<index>}. */
@@ -129,6 +136,9 @@ final class ClusterContainers implements AutoCloseable {
   ClusterContainers start() {
     try {
       Startables.deepStart(nodes).get(180, TimeUnit.SECONDS);
+      for (Node n : nodes) {
+        docker().connectToNetworkCmd().withNetworkId(clients.getId()).withContainerId(n.getContainerId()).exec();
+      }
     } catch (Exception e) {
       close();
       throw new IllegalStateException("the 3-node cluster did not start: " + e, e);
@@ -203,6 +213,46 @@ final class ClusterContainers implements AutoCloseable {
     docker().unpauseContainerCmd(n.getContainerId()).exec();
   }
 
+  /**
+   * Cuts {@code n} off from the cluster network ({@code docker network disconnect}): the other nodes
+   * no longer reach it nor it them (its alias stops resolving for them); the test still reaches it
+   * through {@link #direct}.
+   */
+  void disconnect(Node n) {
+    docker().disconnectFromNetworkCmd().withNetworkId(network.getId()).withContainerId(n.getContainerId()).withForce(true).exec();
+  }
+
+  /** Puts {@code n} back on the cluster network under its alias ({@code docker network connect --alias}). */
+  void connect(Node n) {
+    docker().connectToNetworkCmd().withNetworkId(network.getId()).withContainerId(n.getContainerId())
+        .withContainerNetwork(new ContainerNetwork().withAliases(n.alias)).exec();
+  }
+
+  /** True while {@code n} is on the cluster network. */
+  boolean isConnected(Node n) {
+    return address(n, network) != null;
+  }
+
+  private String address(Node n, Network net) {
+    String name = docker().inspectNetworkCmd().withNetworkId(net.getId()).exec().getName();
+    var networks = docker().inspectContainerCmd(n.getContainerId()).exec().getNetworkSettings().getNetworks();
+    ContainerNetwork cn = networks == null ? null : networks.get(name);
+    return cn == null || cn.getIpAddress() == null || cn.getIpAddress().isEmpty() ? null : cn.getIpAddress();
+  }
+
+  /**
+   * A new channel to {@code n}'s gRPC port at its address on the clients network (a container
+   * address, reachable from this host; not through the published port): it keeps working while
+   * {@code n} is cut off from the cluster network. The caller shuts it down.
+   */
+  ManagedChannel direct(Node n) {
+    String ip = address(n, clients);
+    if (ip == null) {
+      throw new IllegalStateException(n.alias + " is not on the clients network");
+    }
+    return NettyChannelBuilder.forAddress(ip, BrokerContainer.GRPC).usePlaintext().build();
+  }
+
   boolean isPaused(Node n) {
     return Boolean.TRUE.equals(docker().inspectContainerCmd(n.getContainerId()).exec().getState().getPaused());
   }
@@ -271,10 +321,12 @@ final class ClusterContainers implements AutoCloseable {
         // best effort: the others still go
       }
     }
-    try {
-      network.close();
-    } catch (RuntimeException ignored) {
-      // best effort
+    for (Network net : List.of(network, clients)) {
+      try {
+        net.close();
+      } catch (RuntimeException ignored) {
+        // best effort
+      }
     }
   }
 }

@@ -531,6 +531,32 @@ public final class PeerLink {
     return out;
   }
 
+  /**
+   * The metadata marked the peer down (not heard within the liveness timeout): its answers will not
+   * come, so the current stream is given up now rather than when TCP or keepalive notices (20-40 s).
+   * Every batch in the window and the line fails with UNAVAILABLE OWNER_UNAVAILABLE (retryable: the
+   * publisher retries, towards the topic's new owner) and the link backs off as after any lost
+   * stream. Never blocks; does nothing to a link without a stream or a closed one.
+   */
+  void peerDown() {
+    Stream s;
+    ClientCallStreamObserver<ForwardRequest> out;
+    lock.lock();
+    try {
+      s = stream;
+      out = s == null ? null : s.requests; // null while it starts: its begin() cancels it, replaced
+    } finally {
+      lock.unlock();
+    }
+    if (s == null) {
+      return;
+    }
+    lost(s, Status.UNAVAILABLE.withDescription("the metadata marked the peer down (liveness timeout)").asRuntimeException());
+    if (out != null) {
+      out.cancel("the peer was marked down", null); // its late error finds the stream replaced: ignored
+    }
+  }
+
   /** Refuses new offers (UNAVAILABLE SHUTTING_DOWN); what the link holds is still sent and answered. */
   void stopAccepting() {
     lock.lock();

@@ -221,6 +221,18 @@ public final class PeerLinks implements AutoCloseable {
   }
 
   /**
+   * The metadata marked the peer at {@code address} down: its link fails what it holds with
+   * UNAVAILABLE OWNER_UNAVAILABLE (retryable) at once instead of waiting for TCP or keepalive to
+   * notice (see {@link PeerLink#peerDown()}). Never blocks; nothing happens without a link to it.
+   */
+  public void peerDown(String address) {
+    PeerLink l = links.get(address);
+    if (l != null) {
+      l.peerDown();
+    }
+  }
+
+  /**
    * The first step of a graceful stop: links refuse new publishes (UNAVAILABLE SHUTTING_DOWN) and
    * keep sending and answering what they hold; {@link #awaitDrained} waits for that, {@link #close}
    * ends it.

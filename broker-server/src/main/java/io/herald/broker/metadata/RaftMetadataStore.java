@@ -369,24 +369,7 @@ public final class RaftMetadataStore implements MetadataStore {
    */
   private void checkLease(RoleInfoProto role, Map<String, Long> elapsed) {
     long lease = options.lease().toMillis();
-    boolean valid;
-    if (role.getRole() == RaftPeerRole.LEADER) {
-      int fresh = 1; // itself
-      for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
-        String id = f.getId().getId().toStringUtf8();
-        if (elapsed != null) {
-          elapsed.put(id, f.getLastRpcElapsedTimeMs());
-        }
-        if (voters.contains(id) && f.getLastRpcElapsedTimeMs() < lease) {
-          fresh++;
-        }
-      }
-      valid = 2 * fresh > voters.size();
-    } else if (role.getRole() == RaftPeerRole.FOLLOWER || role.getRole() == RaftPeerRole.LISTENER) {
-      valid = role.getFollowerInfo().hasLeaderInfo() && role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() < lease;
-    } else {
-      valid = false;
-    }
+    boolean valid = leaseHolds(role, voters, lease, elapsed);
     leaseCheckedNanos = System.nanoTime();
     if (valid != leaseValid) {
       leaseValid = valid;
@@ -396,6 +379,38 @@ public final class RaftMetadataStore implements MetadataStore {
         log.info("node {} is in contact with the metadata leader", nodeId);
       }
     }
+  }
+
+  /**
+   * Whether {@code role} (this node's Raft role info) holds the lease of {@code leaseMillis}: a
+   * leader that heard from a majority of {@code voters} (itself included) within it, or a follower
+   * (or listener) that <em>knows a leader</em> and heard from it within it. A follower that knows no
+   * leader (an election, or cut off: Ratis then reports a leader info without a peer id and an
+   * elapsed time that restarts with each failed pre-vote) does not hold it, whatever that time says.
+   * Fills {@code elapsed} (when not null) with how long ago a leader heard from each peer.
+   */
+  static boolean leaseHolds(RoleInfoProto role, Set<String> voters, long leaseMillis, Map<String, Long> elapsed) {
+    if (role.getRole() == RaftPeerRole.LEADER) {
+      int fresh = 1; // itself
+      for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+        String id = f.getId().getId().toStringUtf8();
+        if (elapsed != null) {
+          elapsed.put(id, f.getLastRpcElapsedTimeMs());
+        }
+        if (voters.contains(id) && f.getLastRpcElapsedTimeMs() < leaseMillis) {
+          fresh++;
+        }
+      }
+      return 2 * fresh > voters.size();
+    }
+    if (role.getRole() == RaftPeerRole.FOLLOWER || role.getRole() == RaftPeerRole.LISTENER) {
+      if (!role.hasFollowerInfo() || !role.getFollowerInfo().hasLeaderInfo()) {
+        return false;
+      }
+      ServerRpcProto leader = role.getFollowerInfo().getLeaderInfo();
+      return leader.hasId() && !leader.getId().getId().isEmpty() && leader.getLastRpcElapsedTimeMs() < leaseMillis;
+    }
+    return false;
   }
 
   // ------------------------------------------------------------------ monitor: join, lease, liveness
