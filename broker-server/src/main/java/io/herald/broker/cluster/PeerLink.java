@@ -557,6 +557,23 @@ public final class PeerLink {
     }
   }
 
+  /**
+   * The metadata has the peer up again (it restarted, or was heard again): a link backing off after
+   * losing it reconnects at the next offer instead of after the rest of its backoff (up to 5 s: the
+   * first publishes to a topic the restarted node now owns waited for it). Never blocks.
+   */
+  void peerUp() {
+    lock.lock();
+    try {
+      if (state == State.BACKOFF) {
+        retryAtNanos = System.nanoTime();
+        backoffNanos = 0;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Refuses new offers (UNAVAILABLE SHUTTING_DOWN); what the link holds is still sent and answered. */
   void stopAccepting() {
     lock.lock();

@@ -232,6 +232,14 @@ public final class PeerLinks implements AutoCloseable {
     }
   }
 
+  /** The metadata has the peer at {@code address} up again: its link, if backing off, reconnects at the next offer. */
+  public void peerUp(String address) {
+    PeerLink l = links.get(address);
+    if (l != null) {
+      l.peerUp();
+    }
+  }
+
   /**
    * The first step of a graceful stop: links refuse new publishes (UNAVAILABLE SHUTTING_DOWN) and
    * keep sending and answering what they hold; {@link #awaitDrained} waits for that, {@link #close}

@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
  * Tells the {@link PeerLinks} when the metadata marks a peer down (the leader's liveness timeout):
  * the link to it fails what it holds with UNAVAILABLE at once, so the publishers whose batches were
  * forwarded to a lost owner retry (towards the topic's new owner) instead of waiting 20-40 s for
- * TCP or keepalive to notice. Told on each transition to down, once.
+ * TCP or keepalive to notice. Told on each transition to down, once; and when such a node is up
+ * again, so a link still backing off from it reconnects at once.
  *
  * <p>A metadata listener: called on the apply thread, never blocks. Thread-safe (the metadata calls
  * its listeners one at a time; the set is guarded by this anyway).
@@ -44,9 +45,20 @@ public final class PeerLoss implements MetadataStore.Listener {
   @Override
   public synchronized void membershipChanged() {
     Set<String> now = new HashSet<>();
+    Set<String> up = new HashSet<>();
     for (ClusterView.Node n : metadata.cluster().nodes()) {
-      if (!n.id().equals(self) && "down".equals(n.state()) && !n.address().isEmpty()) {
-        now.add(n.address());
+      if (!n.id().equals(self) && !n.address().isEmpty()) {
+        if ("down".equals(n.state())) {
+          now.add(n.address());
+        } else if ("up".equals(n.state())) {
+          up.add(n.address());
+        }
+      }
+    }
+    for (String address : down) {
+      if (up.contains(address)) {
+        log.info("peer at {} is up again: forwarding to it resumes at once", address);
+        links.peerUp(address);
       }
     }
     for (String address : now) {
