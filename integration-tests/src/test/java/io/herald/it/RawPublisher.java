@@ -81,9 +81,13 @@ final class RawPublisher implements AutoCloseable {
               .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).publish(r);
           long now = System.nanoTime();
           synchronized (this) {
-            for (PublishAck a : resp.getAcksList()) {
-              acks.add(new Ack(a.getId(), a.getEpoch(), a.getSequence(), a.getDuplicate(), now));
+            for (int i = 0; i < resp.getAcksCount(); i++) {
+              PublishAck a = resp.getAcks(i); // in the order of the events; its id is set only when the broker gave one
+              acks.add(new Ack(a.getId().isEmpty() ? ids.get(i) : a.getId(), a.getEpoch(), a.getSequence(), a.getDuplicate(), now));
             }
+          }
+          if (resp.getAcksCount() != ids.size()) {
+            throw new IllegalStateException(name + ": " + resp.getAcksCount() + " acks for " + ids.size() + " events");
           }
           done = true;
         } catch (StatusRuntimeException e) {
@@ -132,6 +136,11 @@ final class RawPublisher implements AutoCloseable {
 
   synchronized Set<String> retried() {
     return new HashSet<>(retried);
+  }
+
+  /** The last ack, or null before any. */
+  synchronized Ack lastAck() {
+    return acks.isEmpty() ? null : acks.get(acks.size() - 1);
   }
 
   /** The time of the last ack, {@link Long#MIN_VALUE} before any. */
