@@ -11,7 +11,7 @@ B=bin/herald-broker
 out=${TMPDIR:-/tmp}/herald-relay-bench.txt
 : > $out
 stop() { for p in "$@"; do kill $p 2>/dev/null; done; for p in "$@"; do wait $p 2>/dev/null; done; }
-for round in 1 2; do
+for round in ${ROUNDS_LIST:-1 2}; do
   # one node
   rm -rf ${TMPDIR:-/tmp}/herald-relay-bench-d1; $B --listen 127.0.0.1:7070 --http-listen off --data-dir ${TMPDIR:-/tmp}/herald-relay-bench-d1 > ${TMPDIR:-/tmp}/herald-relay-bench-one.log 2>&1 & P=$!
   for i in $(seq 1 60); do $H --server 127.0.0.1:7070 cluster status >/dev/null 2>&1 && break; sleep 0.5; done

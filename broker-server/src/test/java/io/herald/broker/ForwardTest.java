@@ -422,8 +422,8 @@ class ForwardTest {
     }
 
     // 10 events of 1 KiB per batch: the owner takes 100 (buffer) + 10 (the loop's) + 100 (inbox)
-    // events and lets the rest wait in its line; the link lets one topic have an eighth of its
-    // window (32 batches); then offers wait; the line fills.
+    // events and lets the rest wait in its line; the link lets one topic have a quarter of its
+    // window (64 batches); then offers wait; the line fills.
     List<Answer> waiting = new ArrayList<>();
     List<PublishBatch> waitingBatches = new ArrayList<>();
     Map<Admission, Integer> outcomes = new HashMap<>();
@@ -445,7 +445,7 @@ class ForwardTest {
       }
       assertThat(i).as("offers before LINE_FULL").isLessThan(window + 100);
     }
-    assertThat(link.perTopicCap()).isEqualTo(window / 8);
+    assertThat(link.perTopicCap()).isEqualTo(window / 4);
     assertThat(outcomes.get(Admission.ADMITTED)).isEqualTo(link.perTopicCap());
     assertThat(outcomes.get(Admission.WAITING)).isEqualTo(16);
     assertThat(link.inFlightBatches()).isEqualTo(link.perTopicCap());
@@ -499,7 +499,7 @@ class ForwardTest {
         .setMaxBlock(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
         .build());
     TestSubscriber.started(b.b.subscriber(), SubscribeInit.newBuilder().setTopic("r").build());
-    PeerLinks links = links(PeerLinks.Options.DEFAULTS.withWindow(16, 1 << 20)); // 2 batches of one topic at most
+    PeerLinks links = links(PeerLinks.Options.DEFAULTS.withWindow(8, 1 << 20)); // 2 batches of one topic at most
     TopicSettings reject = TopicSettings.DEFAULTS.merge(TopicConfig.newBuilder().setPublishOverflow(PublishOverflow.PUBLISH_OVERFLOW_REJECT).build());
     ForwardingTopic t = forwarding("r", reject, b.address(), links);
     Answer one = new Answer();
@@ -870,7 +870,7 @@ class ForwardTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> b.stats("slow").getWaitingEvents() >= PeerForwardService.MAX_UNADMITTED - 1);
     // the batches behind the waiting ones are not read (not even the one for another topic): this is
     // the price of one stream per pair; a broker's link never sends this many of one topic (its
-    // per-topic cap is an eighth of its window), so it takes eight stuck topics at once
+    // per-topic cap is a quarter of its window), so it takes four stuck topics at once
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
         .until(() -> b.stats("slow").getWaitingEvents() <= PeerForwardService.MAX_UNADMITTED);
     assertThat(f.answer(10_000)).isNotDone();

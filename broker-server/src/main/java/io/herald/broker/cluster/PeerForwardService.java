@@ -54,10 +54,10 @@ import org.slf4j.LoggerFactory;
  * ready, its window of unanswered batches fills, and its publishers wait or are refused by their
  * topics' rules: a full owner inbox slows the publishers on other brokers as it slows its own.
  * One stream carries every topic of the pair, so a topic whose batches wait (a full BLOCK topic)
- * must not stop the reading for the others: the origin lets at most an eighth of its window be
- * one topic's ({@code PeerLink#perTopicCap}, 32 of 256 by default), and this side reads ahead up
- * to {@value #MAX_UNADMITTED} waiting batches, the whole default window. The stream stops for
- * everyone only when eight topics wait at once (or the origin's window is larger than this).
+ * must not stop the reading for the others: the origin lets at most a quarter of its window be
+ * one topic's ({@code PeerLink#perTopicCap}, 256 of 1,024 batches by default), and this side reads
+ * ahead up to {@value #MAX_UNADMITTED} waiting batches, the whole default window. The stream stops
+ * for everyone only when four topics wait at once (or the origin's window is larger than this).
  *
  * <h2>Threads</h2>
  * Handlers run on the transport thread and never block: they resolve the topic (a future), offer
@@ -76,9 +76,9 @@ import org.slf4j.LoggerFactory;
 public final class PeerForwardService {
   private static final Logger log = LoggerFactory.getLogger(PeerForwardService.class);
   /** Batches a stream may have read that are not yet in their topic's inbox (waiting for room). */
-  public static final int MAX_UNADMITTED = 256;
-  /** Batches a stream may have read and not yet answered on the wire (an origin's window is 256 by default). */
-  public static final int MAX_UNANSWERED = 1024;
+  public static final int MAX_UNADMITTED = 1024;
+  /** Batches a stream may have read and not yet answered on the wire (an origin's window is 1,024 by default). */
+  public static final int MAX_UNANSWERED = 2048;
   /** Responses a stream's writer sends per turn before letting other streams' writers run. */
   private static final int WRITES_PER_TURN = 64;
 

@@ -115,6 +115,9 @@ public final class PeerLink {
   /** Window entries per topic (by name): at most {@link #perTopicCap()} each. */
   @GuardedBy("lock")
   private final java.util.HashMap<String, Integer> topicInWindow = new java.util.HashMap<>();
+  /** Window bytes per topic (by name): at most {@link #perTopicBytes()} each (a topic's first batch excepted). */
+  @GuardedBy("lock")
+  private final java.util.HashMap<String, Long> topicBytesInWindow = new java.util.HashMap<>();
   /** Line entries per topic (by name): a topic's batches keep their order. */
   @GuardedBy("lock")
   private final java.util.HashMap<String, Integer> topicInLine = new java.util.HashMap<>();
@@ -179,7 +182,7 @@ public final class PeerLink {
         default -> throw new IllegalStateException("link state " + state + " after the closed check");
       }
       Pending p = new Pending(topic, batch);
-      if (fitsWindow(batch.bytes()) && mayEnter(topic.name()) && lineHoldsOnlyCappedTopics()) {
+      if (fitsWindow(batch.bytes()) && mayEnter(topic.name(), batch.bytes()) && lineHoldsOnlyCappedTopics()) {
         enterWindow(p);
         a = Admission.ADMITTED;
       } else if (rejectWhenFull) {
@@ -226,30 +229,43 @@ public final class PeerLink {
     unsent.addLast(p);
     windowBytes += p.batch.bytes();
     topicInWindow.merge(p.topic.name(), 1, Integer::sum);
+    topicBytesInWindow.merge(p.topic.name(), p.batch.bytes(), Long::sum);
   }
 
   /**
-   * Batches of one topic the window holds at most: an eighth of it (32 of 256 by default), so a
+   * Batches of one topic the window holds at most: a quarter of it (256 of 1,024 by default), so a
    * topic whose owner stopped taking its batches (a full BLOCK topic) holds part of the window, and
    * the owner's read-ahead ({@link PeerForwardService#MAX_UNADMITTED}, the whole default window)
-   * keeps reading the shared stream for the other topics: head-of-line blocking needs eight such
-   * topics at once.
+   * keeps reading the shared stream for the other topics: head-of-line blocking needs four such
+   * topics at once. (An eighth was measured to cost a busy topic half its forwarded rate.)
    */
   public int perTopicCap() {
-    return Math.max(1, options.maxInFlightBatches() / 8);
+    return Math.max(1, options.maxInFlightBatches() / 4);
   }
 
-  /** Lock held. True if a batch of {@code topic} may enter the window now (below its cap, none of it waiting). */
+  /** Bytes of one topic the window holds at most (a quarter of it), its first batch excepted. */
+  long perTopicBytes() {
+    return Math.max(1, options.maxInFlightBytes() / 4);
+  }
+
+  /** Lock held. True if the window has room for a batch of {@code bytes} of {@code topic} within the topic's share. */
   @GuardedBy("lock")
-  private boolean mayEnter(String topic) {
-    return topicInWindow.getOrDefault(topic, 0) < perTopicCap() && !topicInLine.containsKey(topic);
+  private boolean topicHasRoom(String topic, long bytes) {
+    int n = topicInWindow.getOrDefault(topic, 0);
+    return n == 0 || (n < perTopicCap() && topicBytesInWindow.getOrDefault(topic, 0L) + bytes <= perTopicBytes());
+  }
+
+  /** Lock held. True if a batch of {@code topic} may enter the window now (within its share, none of it waiting). */
+  @GuardedBy("lock")
+  private boolean mayEnter(String topic, long bytes) {
+    return topicHasRoom(topic, bytes) && !topicInLine.containsKey(topic);
   }
 
   /** Lock held. True if every batch in the line waits for its topic's cap, not for window room (an empty line too). */
   @GuardedBy("lock")
   private boolean lineHoldsOnlyCappedTopics() {
     for (Pending p : line.values()) {
-      if (topicInWindow.getOrDefault(p.topic.name(), 0) < perTopicCap()) {
+      if (topicHasRoom(p.topic.name(), p.batch.bytes())) {
         return false;
       }
     }
@@ -261,6 +277,7 @@ public final class PeerLink {
   private void leftWindow(Pending p) {
     windowBytes -= p.batch.bytes();
     topicInWindow.computeIfPresent(p.topic.name(), (k, n) -> n == 1 ? null : n - 1);
+    topicBytesInWindow.computeIfPresent(p.topic.name(), (k, b) -> b == p.batch.bytes() ? null : b - p.batch.bytes());
   }
 
   /** Lock held. A batch left the line. */
@@ -294,7 +311,7 @@ public final class PeerLink {
       if (capped != null && capped.contains(name)) {
         continue;
       }
-      if (topicInWindow.getOrDefault(name, 0) >= perTopicCap()) {
+      if (!topicHasRoom(name, head.batch.bytes())) {
         if (capped == null) {
           capped = new java.util.HashSet<>();
         }
@@ -524,6 +541,7 @@ public final class PeerLink {
     unsent.clear();
     windowBytes = 0;
     topicInWindow.clear();
+    topicBytesInWindow.clear();
     line.clear();
     lineBytes = 0;
     topicInLine.clear();
@@ -716,7 +734,7 @@ public final class PeerLink {
       }
       check(inLine.equals(topicInLine), "per-topic line counts " + topicInLine + " but the line holds " + inLine);
       for (Pending p : line.values()) {
-        if (topicInWindow.getOrDefault(p.topic.name(), 0) < perTopicCap()) {
+        if (topicHasRoom(p.topic.name(), p.batch.bytes())) {
           check(!fitsWindow(p.batch.bytes()), "the first line batch below its topic's cap fits the window but waits");
           break;
         }

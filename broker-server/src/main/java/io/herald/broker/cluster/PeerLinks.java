@@ -50,10 +50,13 @@ public final class PeerLinks implements AutoCloseable {
    */
   public record Options(int maxInFlightBatches, long maxInFlightBytes, int maxWaitingBatches, long maxWaitingBytes,
       Duration initialBackoff, Duration maxBackoff) {
-    /** Default {@value}: enough to keep a 1 ms round trip busy at ~250k batches/s, small enough to bound memory. */
-    public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 256;
-    /** Default {@value} (16 MiB): four maximum-size publishes. */
-    public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 16 * TopicSettings.MIB;
+    /**
+     * Default {@value}: a quarter of it (one topic's share, {@code PeerLink#perTopicCap}) keeps a busy
+     * topic's round trip full on a loaded machine; the bytes bound memory.
+     */
+    public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 1024;
+    /** Default {@value} (32 MiB): eight maximum-size publishes; a quarter per topic. */
+    public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 32 * TopicSettings.MIB;
     /** Default {@value}: a waiting batch stops its publish stream, so this is about the number of publish streams (and unary calls) that may wait at once. */
     public static final int DEFAULT_MAX_WAITING_BATCHES = 1024;
     /** Default {@value} (32 MiB). */
