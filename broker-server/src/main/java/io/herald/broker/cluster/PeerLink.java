@@ -264,8 +264,10 @@ public final class PeerLink {
   /** Lock held. True if every batch in the line waits for its topic's cap, not for window room (an empty line too). */
   @GuardedBy("lock")
   private boolean lineHoldsOnlyCappedTopics() {
+    // as letIn decides: by each topic's first batch in the line (its later ones wait behind it)
+    java.util.Set<String> seen = new java.util.HashSet<>();
     for (Pending p : line.values()) {
-      if (topicHasRoom(p.topic.name(), p.batch.bytes())) {
+      if (seen.add(p.topic.name()) && topicHasRoom(p.topic.name(), p.batch.bytes())) {
         return false;
       }
     }
@@ -733,8 +735,9 @@ public final class PeerLink {
         inLine.merge(p.topic.name(), 1, Integer::sum);
       }
       check(inLine.equals(topicInLine), "per-topic line counts " + topicInLine + " but the line holds " + inLine);
+      java.util.Set<String> firsts = new java.util.HashSet<>();
       for (Pending p : line.values()) {
-        if (topicHasRoom(p.topic.name(), p.batch.bytes())) {
+        if (firsts.add(p.topic.name()) && topicHasRoom(p.topic.name(), p.batch.bytes())) {
           check(!fitsWindow(p.batch.bytes()), "the first line batch below its topic's cap fits the window but waits");
           break;
         }
