@@ -268,14 +268,16 @@ public final class Subscription {
             // the writer must run to make room: wake it before waiting
             wake.run();
             while (!fits(e)) {
-              if (state != State.OPEN) {
-                return OfferResult.CLOSED;
-              }
               long nanos = deadlineNanos - System.nanoTime();
               if (nanos <= 0) {
                 return OfferResult.TIMED_OUT;
               }
               notFull.awaitNanos(nanos);
+              // checked after the wait, before fits(): close() empties the buffer, so the event
+              // would fit and be buffered in a closed subscription, neither sent nor counted
+              if (state != State.OPEN) {
+                return OfferResult.CLOSED;
+              }
             }
             append(e);
             wakeNow = true;

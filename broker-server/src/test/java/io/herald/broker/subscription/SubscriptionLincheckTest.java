@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Timeout;
  * deadline that has already passed, so a full buffer answers TIMED_OUT at once: what the topic gets
  * after max_block, without the wait (the model checker makes {@code System.nanoTime()}
  * deterministic, so a later deadline might never pass). The BLOCK waits themselves ({@code
- * notFull}) are therefore not exercised here; {@link SubscriptionStressTest} covers them.
+ * notFull}) are therefore not exercised here; {@link SubscriptionStressTest} covers them, and
+ * {@link SubscriptionBlockCloseTest} a close that wakes one.
  *
  * <p>The accounting is {@link SubscriptionStressTest}'s: events delivered + dropped by the policy +
  * dropped by the close (+ missed in a loop restart, + still buffered while open) == {@code

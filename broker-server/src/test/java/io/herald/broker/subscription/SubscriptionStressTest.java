@@ -6,6 +6,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -91,6 +93,18 @@ class SubscriptionStressTest {
   @ParameterizedTest
   @EnumSource(Policy.class)
   void offerPollGrantAndCloseRaceWithoutLosingCountOrOrder(Policy policy) throws Exception {
+    // a thread each for the loop and the writer, not the common pool: on a 2-core machine it has
+    // one worker, which ran them one after the other (every BLOCK loop timed out before the writer
+    // ran, so the close never met a waiting offer)
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      iterations(policy, threads);
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  private static void iterations(Policy policy, ExecutorService threads) throws Exception {
     for (int it = 0; it < ITERATIONS; it++) {
       Counts counts = new Counts();
       Subscription sub = new Subscription("s", "stress", "test", policy, 16, 4_096, 8, 0, EMPTY, counts, Instant.now());
@@ -123,7 +137,7 @@ class SubscriptionStressTest {
         } finally {
           offerDone.set(true);
         }
-      });
+      }, threads);
       CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
         int polls = 0;
         while (true) {
@@ -152,7 +166,7 @@ class SubscriptionStressTest {
           }
           sub.checkInvariants();
         }
-      });
+      }, threads);
       loop.get(30, TimeUnit.SECONDS);
       writer.get(30, TimeUnit.SECONDS);
       sub.close(CloseReason.CLIENT_CANCELLED);
