@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.herald.proto.v1.Event;
+import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.GetTopicRequest;
 import io.herald.proto.v1.ListSubscriptionsRequest;
 import io.herald.proto.v1.OverflowPolicy;
@@ -18,6 +19,7 @@ import io.herald.proto.v1.SubscriptionInfo;
 import io.herald.proto.v1.TopicConfig;
 import io.herald.proto.v1.TopicStats;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -122,8 +124,10 @@ class BackpressureTest {
       assertThat(pub.error.get()).isNull();
       long acked = pub.ackedEvents.get();
       await().atMost(Duration.ofSeconds(30)).until(() -> sub.events().size() >= acked);
-      assertThat(sub.gaps()).isEmpty();
-      DeliveryTest.assertCoversExactly(sub.frames(), sub.events().size());
+      // one snapshot: the publisher is still sending, so frames() and events() read apart disagree
+      List<Object> frames = sub.frames();
+      assertThat(frames).noneMatch(f -> f instanceof GapNotice);
+      DeliveryTest.assertCoversExactly(frames, frames.size());
     }
   }
 
