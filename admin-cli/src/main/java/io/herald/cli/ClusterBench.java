@@ -453,10 +453,11 @@ final class ClusterBench {
       out.printf(Locale.ROOT, "herald bench metadata: %d node(s), changes through %s, %d round(s) in %.1f s, polling every %s, %s%n",
           nodes.size(), via, done, secs, Durations.format(o.pollInterval),
           loadRate > 0 ? String.format(Locale.ROOT, "load %,.0f ev/s", loadRate) : "no load");
-      Table t = new Table("CHANGE", "COUNT", "RPC P50 MS", "VISIBLE EVERYWHERE P50 MS", "P99 MS", "MAX MS", "NOT VISIBLE");
+      Table t = new Table("CHANGE", "COUNT", "RPC P50/P99 MS", "VISIBLE EVERYWHERE P50 MS", "P99 MS", "MAX MS", "NOT VISIBLE");
       for (Op op : Op.values()) {
         Histogram v = visible.get(op);
-        t.row(op, v.getTotalCount(), ms(rpc.get(op).getValueAtPercentile(50)), ms(v.getValueAtPercentile(50)),
+        t.row(op, v.getTotalCount(), ms(rpc.get(op).getValueAtPercentile(50)) + " / " + ms(rpc.get(op).getValueAtPercentile(99)),
+            ms(v.getValueAtPercentile(50)),
             ms(v.getValueAtPercentile(99)), ms(v.getMaxValue()), notVisible.get(op));
       }
       t.print(out);
