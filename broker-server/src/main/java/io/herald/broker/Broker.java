@@ -141,7 +141,7 @@ public final class Broker implements AutoCloseable {
       topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer));
       // a peer the metadata marks down will not answer what was forwarded to it: fail those batches
       // now (retryable), so publishers retry towards the topics' new owners instead of waiting for TCP
-      metadata.addListener(new io.herald.broker.cluster.PeerLoss(cluster.nodeId(), metadata, peerLinks));
+      metadata.addListener(new io.herald.broker.cluster.PeerLoss(cluster.nodeId(), metadata, peerLinks, writers));
       publishService.onRejected(metrics::rejected);
       metrics.writers("subscription", subscribeService::liveCount);
       metrics.cluster(metadata);

@@ -112,8 +112,9 @@ public interface MetadataStore extends AutoCloseable {
    * what any node already answered (a create, an update) is then visible here. For a lookup that
    * found nothing locally, before it answers NOT_FOUND: a node lagging by a heartbeat, or cut off
    * from the metadata, must not tell a client that a topic it was just told exists does not. Fails
-   * with UNAVAILABLE (METADATA_UNAVAILABLE) when no leader answers within about two election
-   * timeouts, or this node does not catch up in that time.
+   * with UNAVAILABLE (METADATA_UNAVAILABLE) when no leader answers a read within two maximum
+   * election timeouts (a caller may first wait for a read already in flight, as long again), or
+   * this node does not catch up within two more: at most six in all.
    */
   CompletableFuture<Void> catchUp();
 

@@ -21,6 +21,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
@@ -122,6 +123,8 @@ public final class Topic implements TopicHandle {
   private volatile StatusRuntimeException failed;
   /** Set by {@link #close}: a loop retrying a metadata change gives up. */
   private volatile boolean closing;
+  /** Counted down by {@link #close}: ends a metadata retry's pause at once. */
+  private final CountDownLatch closeRequested = new CountDownLatch(1);
   private volatile BiConsumer<LoopPhase, PublishBatch> faultHook;
 
   /** The topic of {@code record}; {@code bookkeeping} records its floors and epochs. */
@@ -333,9 +336,12 @@ public final class Topic implements TopicHandle {
     long step = 0;
     for (int attempt = 1; !closing; attempt++) {
       if (pauseMillis > 0) {
-        // a metadata that fails at once (no leader, closed client) is not asked in a tight loop
+        // a metadata that fails at once (no leader, closed client) is not asked in a tight loop; a
+        // close during the pause ends it, and no attempt is made after it
         try {
-          Thread.sleep(pauseMillis);
+          if (closeRequested.await(pauseMillis, TimeUnit.MILLISECONDS)) {
+            return null;
+          }
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while recording a new epoch", e);
@@ -487,6 +493,7 @@ public final class Topic implements TopicHandle {
    */
   public void close(StatusRuntimeException status, CloseReason reason) {
     closing = true;
+    closeRequested.countDown();
     Subscription[] subs = registry.closeAll();
     Inbox.failAll(inbox.closeAll(), status);
     for (Subscription sub : subs) {

@@ -153,4 +153,45 @@ class RaftMetadataStoreTest {
       }
     });
   }
+
+  /**
+   * Thousands of lookups waiting for the same index, half of them timing out first: each that
+   * times out leaves (review: leaving was O(n) each, so quadratic in all), the others complete when
+   * the index is applied, and none is left behind.
+   */
+  @Test
+  void manyWaitersOnOneIndexLeaveOrCompleteEachOnce() throws Exception {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      peers = Map.of("n1", "127.0.0.1:" + socket.getLocalPort());
+    }
+    start(OPTIONS);
+    RaftMetadataStore store = stores.get(0);
+    store.joinedFuture().get(30, TimeUnit.SECONDS);
+    RaftMetadataStore.StateMachine sm = store.stateMachine();
+    // a few entries ahead: Ratis applies entries of its own after a write (commit-index metadata)
+    long next = sm.applied() + 10;
+    int n = 20_000;
+    List<java.util.concurrent.CompletableFuture<Void>> waits = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      waits.add(sm.appliedAt(next));
+    }
+    assertThat(sm.waiters()).isEqualTo(n);
+    for (int i = n - 2; i >= 0; i -= 2) { // the even ones time out, newest first
+      assertThat(waits.get(i).cancel(false)).isTrue();
+    }
+    assertThat(sm.waiters()).isEqualTo(n / 2);
+
+    for (int i = 0; sm.applied() < next; i++) {
+      store.create("applies-the-index-" + i, TopicSettings.DEFAULTS).get(15, TimeUnit.SECONDS);
+    }
+    for (int i = 0; i < n; i++) {
+      java.util.concurrent.CompletableFuture<Void> w = waits.get(i);
+      if (i % 2 == 0) {
+        assertThat(w).as("wait %d, timed out", i).isCancelled();
+      } else {
+        assertThat(w).as("wait %d", i).succeedsWithin(Duration.ofSeconds(10));
+      }
+    }
+    assertThat(sm.waiters()).isZero();
+  }
 }

@@ -1,6 +1,7 @@
 package io.herald.broker.topic;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
@@ -180,5 +181,39 @@ class TopicNewEpochTest {
     assertThat(publish(t, "c").get(0).getEpoch()).isEqualTo(8);
     // 50, 100, 200, 200... ms apart (attempt timeout 200 ms): about 7 in the second; without pauses, thousands
     assertThat(refused.get()).as("attempts refused during a 1 s outage").isBetween(2, 20);
+  }
+
+  /**
+   * The metadata keeps failing at once, and the topic is closed while its loop pauses before
+   * asking again (review: the pause, up to 1 s, did not look at close, and one more attempt followed
+   * it): the loop ends without asking again.
+   */
+  @Test
+  void aCloseDuringThePauseBetweenAttemptsEndsThemWithoutAnotherCall() throws Exception {
+    AtomicReference<Thread> loopThread = new AtomicReference<>();
+    Metadata m = new Metadata(TopicRecord.created("t", TopicSettings.DEFAULTS, Instant.now(), 7, "n1"), 0) {
+      @Override
+      public synchronized CompletableFuture<TopicRecord> newEpoch(long startSequence, EpochCause cause) {
+        attempts.incrementAndGet();
+        loopThread.set(Thread.currentThread());
+        return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("no metadata leader").asRuntimeException());
+      }
+
+      @Override
+      public Duration attemptTimeout() {
+        return Duration.ofSeconds(10); // pauses double from 50 ms to 1 s
+      }
+    };
+    Topic t = started(m);
+    publish(t, "a");
+    failOnceBeforeSequencing(t);
+    refusedAsLoopRestarted(t);
+    // the fifth attempt failed: the loop now pauses 800 ms before the sixth
+    await().atMost(Duration.ofSeconds(20)).until(() -> m.attempts.get() >= 5 && loopThread.get().getState() == Thread.State.TIMED_WAITING);
+    int before = m.attempts.get();
+
+    t.close(Errors.shuttingDown("test over"), io.herald.broker.subscription.CloseReason.SHUTDOWN);
+    t.terminated().get(10, TimeUnit.SECONDS);
+    assertThat(m.attempts.get()).as("attempts after the close").isEqualTo(before);
   }
 }
