@@ -145,6 +145,31 @@ class RelayTest {
     }
   }
 
+  /**
+   * The relay is one subscriber of the owner: its credit window is the default (8,192 events) only
+   * where the topic lets a subscriber buffer as much; a topic with 100-event subscriber buffers gets
+   * a 100-event relay window, so a BLOCK subscriber on the relay node paces it as early as one on
+   * the owner would.
+   */
+  @Test
+  void theRelayWindowIsAtMostTheTopicsSubscriberBuffer() throws Exception {
+    try (TestBroker b = new TestBroker(); TestBroker c = new TestBroker()) {
+      b.createTopic("small", TopicConfig.newBuilder().setSubscriberBufferMaxEvents(100).build());
+      b.createTopic("large", TopicConfig.newBuilder().setSubscriberBufferMaxEvents(100_000).build());
+      RelayTopic small = relay(c, b, "small");
+      RelayTopic large = relay(c, b, "large");
+      assertThat(small.upstreamCreditEvents()).isEqualTo(100);
+      assertThat(large.upstreamCreditEvents()).isEqualTo(RelayTopic.Options.DEFAULT_CREDIT_WINDOW);
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        assertThat(subscriptions(b, "small")).singleElement().extracting(SubscriptionInfo::getCreditEvents).isEqualTo(100L);
+        assertThat(subscriptions(b, "large")).singleElement().extracting(SubscriptionInfo::getCreditEvents)
+            .isEqualTo((long) RelayTopic.Options.DEFAULT_CREDIT_WINDOW);
+      });
+      close(small);
+      close(large);
+    }
+  }
+
   @Test
   void aStuckBlockSubscriberOnTheRelayNodeSlowsThePublisherOnTheOwner() throws Exception {
     try (TestBroker b = new TestBroker(); TestBroker c = new TestBroker()) {
