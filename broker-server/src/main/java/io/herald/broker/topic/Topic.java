@@ -121,9 +121,7 @@ public final class Topic implements TopicHandle {
   // supervisor (loop thread) only
   private final ArrayDeque<Long> restartTimes = new ArrayDeque<>();
   private volatile StatusRuntimeException failed;
-  /** Set by {@link #close}: a loop retrying a metadata change gives up. */
-  private volatile boolean closing;
-  /** Counted down by {@link #close}: ends a metadata retry's pause at once. */
+  /** Counted down by {@link #close}: a loop retrying a metadata change gives up, its pause ends at once. */
   private final CountDownLatch closeRequested = new CountDownLatch(1);
   private volatile BiConsumer<LoopPhase, PublishBatch> faultHook;
 
@@ -334,7 +332,7 @@ public final class Topic implements TopicHandle {
     long timeout = bookkeeping.attemptTimeout().toMillis();
     long pauseMillis = 0;
     long step = 0;
-    for (int attempt = 1; !closing; attempt++) {
+    for (int attempt = 1; closeRequested.getCount() > 0; attempt++) {
       if (pauseMillis > 0) {
         // a metadata that fails at once (no leader, closed client) is not asked in a tight loop; a
         // close during the pause ends it, and no attempt is made after it
@@ -492,7 +490,6 @@ public final class Topic implements TopicHandle {
    * completes when the loop has ended.
    */
   public void close(StatusRuntimeException status, CloseReason reason) {
-    closing = true;
     closeRequested.countDown();
     Subscription[] subs = registry.closeAll();
     Inbox.failAll(inbox.closeAll(), status);
