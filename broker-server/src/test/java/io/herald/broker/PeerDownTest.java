@@ -142,15 +142,6 @@ class PeerDownTest {
       Set<String> applyThreads = ConcurrentHashMap.newKeySet();
       n1.addListener(new MetadataStore.Listener() {
         @Override
-        public void created(TopicRecord topic) { }
-
-        @Override
-        public void updated(TopicRecord topic) { }
-
-        @Override
-        public void deleted(String name) { }
-
-        @Override
         public void membershipChanged() {
           if (Thread.currentThread() != registering) {
             applyThreads.add(Thread.currentThread().getName());

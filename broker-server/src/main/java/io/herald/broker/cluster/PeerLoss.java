@@ -3,7 +3,6 @@ package io.herald.broker.cluster;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.herald.broker.metadata.ClusterView;
 import io.herald.broker.metadata.MetadataStore;
-import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.transport.Drainer;
 import java.util.ArrayDeque;
 import java.util.HashSet;
@@ -59,15 +58,6 @@ public final class PeerLoss implements MetadataStore.Listener {
     this.teller = new Drainer(executor, this::tellLinks, t -> log.error("telling the peer links of a peer down or up failed: {}",
         Drainer.describe(t), t));
   }
-
-  @Override
-  public void created(TopicRecord topic) { }
-
-  @Override
-  public void updated(TopicRecord topic) { }
-
-  @Override
-  public void deleted(String name) { }
 
   /** On the metadata apply thread: queues the transitions, never blocks. */
   @Override

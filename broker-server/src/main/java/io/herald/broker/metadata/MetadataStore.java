@@ -26,11 +26,11 @@ public interface MetadataStore extends AutoCloseable {
    * other change meanwhile.
    */
   interface Listener {
-    void created(TopicRecord topic);
+    default void created(TopicRecord topic) { }
 
-    void updated(TopicRecord topic);
+    default void updated(TopicRecord topic) { }
 
-    void deleted(String name);
+    default void deleted(String name) { }
 
     /** Nodes joined, left, were lost or came back; ownership may have moved with them. */
     default void membershipChanged() { }
