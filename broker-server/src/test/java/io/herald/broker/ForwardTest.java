@@ -266,6 +266,8 @@ class ForwardTest {
     PublishBatch pb = batch(evs, first);
     assertThat(t.offer(pb)).isEqualTo(Admission.ADMITTED);
     List<PublishAck> acks = first.acks();
+    // the owner answered with a range (the link asks for them), and the origin put its own id back in
+    assertThat(acks).isInstanceOf(io.herald.broker.topic.AckRun.class);
 
     long epoch = direct.get(0).getEpoch();
     assertThat(acks).extracting(PublishAck::getSequence).containsExactly(4L, 5L, 6L, 7L, 8L, 9L);
@@ -725,6 +727,44 @@ class ForwardTest {
 
   private static ForwardRequest good(long id, String topic, String eventId) {
     return frame(id, topic, List.of(event(eventId, "src", 8).toByteString()), List.of(ByteString.EMPTY));
+  }
+
+  @Test
+  void anOriginThatReadsRangesGetsARangeForABatchSequencedInOneRunAndOneWithoutGetsAnAckPerEvent() throws Exception {
+    Owner b = owner(0);
+    b.b.createTopic("t");
+    ByteString e1 = event("c-1", "src", 8).toByteString();
+    ByteString e2 = event("c-2", "src", 8).toByteString();
+    ByteString e3 = event("c-3", "src", 8).toByteString();
+
+    RawForward compact = raw(b);
+    compact.send(ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId("new-origin").setCompactAcks(true)).build());
+    compact.send(frame(1, "t", List.of(e1, e2, e3), List.of(ByteString.EMPTY, ByteString.EMPTY, ByteString.EMPTY)));
+    ForwardResponse r = compact.await(1);
+    assertThat(r.getAcks().getAcksList()).isEmpty();
+    assertThat(r.getAcks().hasRange()).isTrue();
+    assertThat(r.getAcks().getRange().getFirstSequence()).isEqualTo(1);
+    assertThat(r.getAcks().getRange().getCount()).isEqualTo(3);
+    assertThat(r.getAcks().getRange().getEpoch()).isPositive();
+    assertThat(r.getAcks().getRange().getPublishTime().getSeconds()).isPositive();
+    // a batch with a duplicate is not one run: one ack per event, the duplicate with its first sequence
+    ByteString e4 = event("c-4", "src", 8).toByteString();
+    compact.send(frame(2, "t", List.of(e4, e2), List.of(ByteString.EMPTY, ByteString.EMPTY)));
+    ForwardResponse dup = compact.await(2);
+    assertThat(dup.getAcks().hasRange()).isFalse();
+    assertThat(dup.getAcks().getAcksList()).extracting(PublishAck::getSequence).containsExactly(4L, 2L);
+    assertThat(dup.getAcks().getAcksList()).extracting(PublishAck::getDuplicate).containsExactly(false, true);
+
+    // an origin that does not say it reads ranges (an older broker) gets one ack per event
+    RawForward old = raw(b);
+    old.send(ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId("old-origin")).build());
+    ByteString e5 = event("c-5", "src", 8).toByteString();
+    ByteString e6 = event("c-6", "src", 8).toByteString();
+    old.send(frame(1, "t", List.of(e5, e6), List.of(ByteString.EMPTY, ByteString.EMPTY)));
+    ForwardResponse acks = old.await(1);
+    assertThat(acks.getAcks().hasRange()).isFalse();
+    assertThat(acks.getAcks().getAcksList()).extracting(PublishAck::getSequence).containsExactly(5L, 6L);
+    assertThat(acks.getAcks().getAcksList()).extracting(PublishAck::getPublishTime).doesNotContain(com.google.protobuf.Timestamp.getDefaultInstance());
   }
 
   @Test

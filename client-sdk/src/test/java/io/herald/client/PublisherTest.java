@@ -76,14 +76,23 @@ class PublisherTest {
     Publisher pub = client.publisher("t").batching(Batching.defaults().maxEvents(64)).create();
     List<Long> completionOrder = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<PublishReceipt>> rs = new ArrayList<>();
+    List<Event> sent = new ArrayList<>();
     for (int i = 0; i < 2_000; i++) {
-      CompletableFuture<PublishReceipt> f = pub.publish(ev(i));
+      sent.add(ev(i));
+      CompletableFuture<PublishReceipt> f = pub.publish(sent.get(i));
       f.thenAccept(r -> completionOrder.add(r.sequence()));
       rs.add(f);
     }
     pub.flush().get(20, TimeUnit.SECONDS);
     for (int i = 0; i < rs.size(); i++) {
-      assertThat(rs.get(i).get().sequence()).isEqualTo(i + 1L);
+      PublishReceipt r = rs.get(i).get();
+      assertThat(r.sequence()).isEqualTo(i + 1L);
+      // from the batch's one AckRange (the publisher asks for compact acks): the event's own id,
+      // the topic's epoch and the time it was sequenced
+      assertThat(r.id()).isEqualTo(sent.get(i).id()).isNotEmpty();
+      assertThat(r.epoch()).isEqualTo(rs.get(0).get().epoch()).isPositive();
+      assertThat(r.publishTime()).isNotNull().isAfter(java.time.Instant.EPOCH);
+      assertThat(r.duplicate()).isFalse();
     }
     await().atMost(Duration.ofSeconds(5)).until(() -> completionOrder.size() == 2_000);
     assertThat(completionOrder).isSorted();

@@ -5,6 +5,7 @@ import io.herald.broker.metadata.TopicRecord;
 import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
+import io.herald.broker.topic.AckRun;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicHandle;
@@ -98,12 +99,7 @@ public final class ForwardingTopic implements TopicHandle {
 
   /** Called by a link as acks arrive. */
   void acked(List<PublishAck> acks) {
-    long max = 0;
-    for (PublishAck a : acks) {
-      max = Math.max(max, a.getSequence());
-    }
-    long m = max;
-    lastAcked.accumulateAndGet(m, Math::max);
+    lastAcked.accumulateAndGet(AckRun.lastSequence(acks), Math::max);
   }
 
   private StatusRuntimeException relayUnavailable() {

@@ -11,6 +11,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.herald.broker.publish.PublishService;
+import io.herald.broker.topic.AckRun;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicHandle;
@@ -224,6 +225,8 @@ public final class PeerForwardService {
     private StatusRuntimeException endWith;
     @GuardedBy("lock")
     private String origin = "?";
+    /** The origin reads ForwardAcks.range (its init said so); set once, before any batch. */
+    private volatile boolean compactAcks;
     /** Batches read and not yet answered, so a cancel can take those waiting out of their topics' lines. */
     private final Set<Entry> pending = ConcurrentHashMap.newKeySet();
 
@@ -283,6 +286,7 @@ public final class PeerForwardService {
           if (state == State.AWAITING_INIT) {
             state = State.OPEN;
             origin = r.getInit().getNodeId();
+            compactAcks = r.getInit().getCompactAcks();
           } else {
             violation = Errors.error(ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, "forward stream sent init twice");
           }
@@ -586,8 +590,14 @@ public final class PeerForwardService {
       public void sequenced(List<PublishAck> acks) {
         admittedOnce();
         if (answered.compareAndSet(false, true)) {
-          answer(this, ForwardResponse.newBuilder().setCorrelationId(correlationId)
-              .setAcks(ForwardAcks.newBuilder().addAllAcks(acks)).build());
+          // a run as a range (the ids the origin assigned are its own): no ack object per event
+          ForwardAcks.Builder a = ForwardAcks.newBuilder();
+          if (compactAcks && acks instanceof AckRun run) {
+            a.setRange(run.range());
+          } else {
+            a.addAllAcks(acks);
+          }
+          answer(this, ForwardResponse.newBuilder().setCorrelationId(correlationId).setAcks(a).build());
         }
       }
 

@@ -8,11 +8,13 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.herald.broker.topic.AckRun;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.transport.Drainer;
 import io.herald.broker.transport.Errors;
 import io.herald.proto.cluster.v1.ForwardBatch;
+import io.herald.proto.cluster.v1.ForwardAcks;
 import io.herald.proto.cluster.v1.ForwardInit;
 import io.herald.proto.cluster.v1.ForwardRequest;
 import io.herald.proto.cluster.v1.ForwardResponse;
@@ -398,7 +400,7 @@ public final class PeerLink {
       }
       try {
         out.onNext(p == null
-            ? ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId(nodeId)).build()
+            ? ForwardRequest.newBuilder().setInit(ForwardInit.newBuilder().setNodeId(nodeId).setCompactAcks(true)).build()
             : ForwardRequest.newBuilder().setBatch(p.toProto()).build());
       } catch (RuntimeException e) {
         // the call was cancelled under us (the link closed, or the stream was lost and cancelled as it
@@ -474,7 +476,21 @@ public final class PeerLink {
     Pending answeredBatch = p;
     switch (r.getResultCase()) {
       case ACKS -> {
-        List<PublishAck> acks = r.getAcks().getAcksList();
+        ForwardAcks fa = r.getAcks();
+        List<PublishAck> acks;
+        if (fa.hasRange()) {
+          try {
+            acks = AckRun.of(fa.getRange(), p.batch);
+          } catch (IllegalArgumentException e) {
+            StatusRuntimeException err = Errors.internal("owner " + address + " answered batch " + r.getCorrelationId()
+                + " with a malformed range: " + e.getMessage(), e);
+            p.complete(() -> answeredBatch.batch.listener().failed(err));
+            admitted(in);
+            return;
+          }
+        } else {
+          acks = fa.getAcksList();
+        }
         p.topic.acked(acks);
         p.complete(() -> answeredBatch.batch.listener().sequenced(acks));
       }

@@ -10,6 +10,7 @@ import io.grpc.stub.ServerCalls;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.herald.broker.topic.AckRun;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicHandle;
@@ -305,7 +306,7 @@ public final class PublishService {
 
     @Override
     public void onNext(RawPublish req) {
-      Slot slot = new Slot(req.batchId());
+      Slot slot = new Slot(req.batchId(), req.compactAcks());
       lock.lock();
       try {
         slots.addLast(slot);
@@ -562,14 +563,17 @@ public final class PublishService {
     /** One request's place in the response order; also the batch's listener. */
     private final class Slot implements PublishBatch.Listener {
       private final long batchId;
+      /** The client reads AckRange: a batch sequenced in one run is answered with one. */
+      private final boolean compactAcks;
       // @GuardedBy("lock")
       private PublishStreamResponse response;
       // set by onNext before the offer, read by the cancel handler
       private volatile TopicHandle topic;
       private volatile PublishBatch batch;
 
-      Slot(long batchId) {
+      Slot(long batchId, boolean compactAcks) {
         this.batchId = batchId;
+        this.compactAcks = compactAcks;
       }
 
       void offered(TopicHandle t, PublishBatch b) {
@@ -601,9 +605,16 @@ public final class PublishService {
 
       @Override
       public void sequenced(List<PublishAck> acks) {
+        PublishStreamResponse.Builder r = PublishStreamResponse.newBuilder().setBatchId(batchId);
+        if (compactAcks && acks instanceof AckRun run && !run.hasAssignedIds()) {
+          r.setRange(run.range());
+        } else {
+          r.addAllAcks(acks);
+        }
+        PublishStreamResponse built = r.build();
         lock.lock();
         try {
-          response = PublishStreamResponse.newBuilder().setBatchId(batchId).addAllAcks(acks).build();
+          response = built;
         } finally {
           lock.unlock();
         }

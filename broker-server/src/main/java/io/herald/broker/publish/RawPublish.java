@@ -17,14 +17,15 @@ import java.util.List;
  * neither decoded nor re-encoded on the way through. Same wire format as {@code PublishRequest}
  * and {@code PublishStreamRequest}; clients use the generated types.
  */
-record RawPublish(long batchId, String topic, List<ByteString> events) {
+record RawPublish(long batchId, String topic, List<ByteString> events, boolean compactAcks) {
 
   /** {@code PublishRequest}: topic = 1, events = 2. */
-  static final MethodDescriptor.Marshaller<RawPublish> UNARY = marshaller(0, 1, 2);
-  /** {@code PublishStreamRequest}: batch_id = 1, topic = 2, events = 3. */
-  static final MethodDescriptor.Marshaller<RawPublish> STREAM = marshaller(1, 2, 3);
+  static final MethodDescriptor.Marshaller<RawPublish> UNARY = marshaller(0, 1, 2, 0);
+  /** {@code PublishStreamRequest}: batch_id = 1, topic = 2, events = 3, compact_acks = 4. */
+  static final MethodDescriptor.Marshaller<RawPublish> STREAM = marshaller(1, 2, 3, 4);
 
-  private static MethodDescriptor.Marshaller<RawPublish> marshaller(int batchIdField, int topicField, int eventsField) {
+  /** Field numbers of the request's fields; 0 for one it does not have. */
+  private static MethodDescriptor.Marshaller<RawPublish> marshaller(int batchIdField, int topicField, int eventsField, int compactAcksField) {
     return new MethodDescriptor.Marshaller<>() {
       @Override
       public InputStream stream(RawPublish value) {
@@ -39,6 +40,7 @@ record RawPublish(long batchId, String topic, List<ByteString> events) {
           long batchId = 0;
           String topic = "";
           List<ByteString> events = new ArrayList<>();
+          boolean compactAcks = false;
           for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
             int field = WireFormat.getTagFieldNumber(tag);
             int type = WireFormat.getTagWireType(tag);
@@ -48,11 +50,13 @@ record RawPublish(long batchId, String topic, List<ByteString> events) {
               topic = in.readStringRequireUtf8();
             } else if (field == eventsField && type == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
               events.add(in.readBytes());
+            } else if (field == compactAcksField && type == WireFormat.WIRETYPE_VARINT) {
+              compactAcks = in.readBool();
             } else {
               in.skipField(tag);
             }
           }
-          return new RawPublish(batchId, topic, events);
+          return new RawPublish(batchId, topic, events, compactAcks);
         } catch (IOException e) {
           throw Status.INVALID_ARGUMENT.withDescription("malformed publish request: " + e.getMessage()).asRuntimeException();
         }

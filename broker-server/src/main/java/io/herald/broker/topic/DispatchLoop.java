@@ -140,9 +140,13 @@ final class DispatchLoop {
     Instant now = Instant.now();
     long nowMillis = now.toEpochMilli();
     Timestamp ts = Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()).build();
-    List<PublishAck> acks = new ArrayList<>(b.size());
+    // per-event acks only where the dedup window keeps them (or a duplicate needs its own);
+    // otherwise the batch is answered as one run (AckRun), with no object per event
+    List<PublishAck> acks = dd != null ? new ArrayList<>(b.size()) : null;
+    boolean duplicates = false;
     List<Sequenced> run = new ArrayList<>(b.size());
     long seq = assigned;
+    long firstSeq = seq + 1;
     reservation.cover(seq + b.size());
     topic.fault(LoopPhase.SEQUENCE, b);
     byte[] tsBytes = ts.toByteArray();
@@ -154,6 +158,7 @@ final class DispatchLoop {
         PublishAck first = dd.getIfPresent(key);
         if (first != null) {
           acks.add(first.toBuilder().setDuplicate(true).build());
+          duplicates = true;
           counters.duplicates.increment();
           continue;
         }
@@ -161,6 +166,9 @@ final class DispatchLoop {
       seq++;
       // serialized once; every subscriber is sent these same bytes
       run.add(new Sequenced(seq, epoch, DeliveredEventEncoder.encode(seq, epoch, tsBytes, ev, b.assigned[i] ? b.ids[i] : null), nowMillis));
+      if (acks == null) {
+        continue;
+      }
       // the id only when the broker made it up: the publisher knows its own (acks are in order)
       PublishAck.Builder ab = PublishAck.newBuilder().setSequence(seq).setEpoch(epoch).setPublishTime(ts);
       if (b.assigned[i]) {
@@ -177,7 +185,8 @@ final class DispatchLoop {
       }
       acks.add(ack);
     }
-    currentAcks = acks;
+    List<PublishAck> answer = duplicates ? acks : new AckRun(firstSeq, b.size(), epoch, ts, AckRun.assignedIds(b));
+    currentAcks = answer;
     if (!run.isEmpty()) {
       ring.appendAll(run);
       assigned = seq; // volatile write before the snapshot read: see Topic.register
@@ -193,7 +202,7 @@ final class DispatchLoop {
       trim(s, System.nanoTime() + s.maxBlock().toNanos());
     }
     currentKeys = null;
-    return acks;
+    return answer;
   }
 
   private void trim(TopicSettings s, long deadline) throws InterruptedException {

@@ -11,11 +11,13 @@ import io.herald.client.PublishReceipt;
 import io.herald.client.Publisher;
 import io.herald.client.RetrySettings;
 import io.herald.client.WhenFull;
+import io.herald.proto.v1.AckRange;
 import io.herald.proto.v1.PublishAck;
 import io.herald.proto.v1.PublishServiceGrpc;
 import io.herald.proto.v1.PublishStreamRequest;
 import io.herald.proto.v1.PublishStreamResponse;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -348,7 +350,8 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
   }
 
   private PublishStreamRequest request(long batchId, List<Pending> events) {
-    PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(batchId).setTopic(topic);
+    // compact_acks: a batch sequenced in one run comes back as one AckRange, not an ack per event
+    PublishStreamRequest.Builder b = PublishStreamRequest.newBuilder().setBatchId(batchId).setTopic(topic).setCompactAcks(true);
     for (Pending p : events) {
       b.addEvents(p.proto);
     }
@@ -391,6 +394,13 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
           return;
         }
         fail(b, refusal);
+      } else if (r.hasRange()) {
+        if (r.getRange().getCount() != b.events.size() || r.getAcksCount() != 0) {
+          fail(b, new HeraldException(ErrorCode.INTERNAL, "broker answered a range of " + r.getRange().getCount() + " acks (and "
+              + r.getAcksCount() + " acks) for " + b.events.size() + " events"));
+        } else {
+          complete(b, r.getRange());
+        }
       } else if (r.getAcksCount() != b.events.size()) {
         fail(b, new HeraldException(ErrorCode.INTERNAL, "broker answered " + r.getAcksCount() + " acks for " + b.events.size() + " events"));
       } else {
@@ -535,6 +545,22 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       for (int i = 0; i < events.size(); i++) {
         Pending p = events.get(i);
         p.receipt.complete(Convert.receipt(acks.get(i), p.proto.getId()));
+      }
+    });
+    checkFlushes();
+  }
+
+  // @GuardedBy("lock")
+  private void complete(Batch b, AckRange range) {
+    release(b);
+    List<Pending> events = b.events;
+    long first = range.getFirstSequence();
+    long epoch = range.getEpoch();
+    Instant at = Convert.instant(range.getPublishTime());
+    receipts.execute(() -> {
+      for (int i = 0; i < events.size(); i++) {
+        Pending p = events.get(i);
+        p.receipt.complete(new PublishReceipt(p.proto.getId(), first + i, epoch, at, false));
       }
     });
     checkFlushes();
