@@ -10,6 +10,7 @@ H=bin/herald
 B=bin/herald-broker
 out=${TMPDIR:-/tmp}/herald-relay-bench.txt
 : > $out
+# BENCH_ARGS: more `herald bench fanout` options for both runs (e.g. "--linger 1ms").
 # CPU used by each process during 8 s of the measured window (from 1 s after the warm-up, WARMUP in
 # whole seconds, default 3s), in cores; with the delivered rate this gives CPU per event
 ticks() { awk '{print $14 + $15}' /proc/$1/stat 2>/dev/null || echo 0; }
@@ -26,7 +27,7 @@ for round in ${ROUNDS_LIST:-1 2}; do
   if [ "${ONE_NODE:-1}" != 0 ]; then
   rm -rf ${TMPDIR:-/tmp}/herald-relay-bench-d1; $B --listen 127.0.0.1:7070 --http-listen off --data-dir ${TMPDIR:-/tmp}/herald-relay-bench-d1 > ${TMPDIR:-/tmp}/herald-relay-bench-one.log 2>&1 & P=$!
   for i in $(seq 1 60); do $H --server 127.0.0.1:7070 cluster status >/dev/null 2>&1 && break; sleep 0.5; done
-  $H --server 127.0.0.1:7070 bench fanout --subscribers 8 --size 128 --warmup ${WARMUP:-3s} --duration 10s -o json > ${TMPDIR:-/tmp}/herald-relay-bench-run.txt 2>&1 & BP=$!
+  $H --server 127.0.0.1:7070 bench fanout --subscribers 8 --size 128 --warmup ${WARMUP:-3s} --duration 10s ${BENCH_ARGS:-} -o json > ${TMPDIR:-/tmp}/herald-relay-bench-run.txt 2>&1 & BP=$!
   c=$(cpu_window broker=$P bench=$BP); wait $BP
   r=$(tail -1 ${TMPDIR:-/tmp}/herald-relay-bench-run.txt)
   echo "one-node round $round: $r" >> $out
@@ -36,7 +37,7 @@ for round in ${ROUNDS_LIST:-1 2}; do
   # three nodes (bench/cluster-lib.sh): publisher on n1, owner n3 (rendezvous for bench-fanout-0), subscribers on n2
   cl_start || exit 1
   $H --server 127.0.0.1:7070 cluster status >> $out 2>&1
-  $H --server 127.0.0.1:7070 bench fanout --publish-server 127.0.0.1:7070 --subscribe-server 127.0.0.1:7170 --keep --subscribers 8 --size 128 --warmup ${WARMUP:-3s} --duration 10s -o json > ${TMPDIR:-/tmp}/herald-relay-bench-run.txt 2>&1 & BP=$!
+  $H --server 127.0.0.1:7070 bench fanout --publish-server 127.0.0.1:7070 --subscribe-server 127.0.0.1:7170 --keep --subscribers 8 --size 128 --warmup ${WARMUP:-3s} --duration 10s ${BENCH_ARGS:-} -o json > ${TMPDIR:-/tmp}/herald-relay-bench-run.txt 2>&1 & BP=$!
   c=$(cpu_window n1=$(cl_pid n1) n2=$(cl_pid n2) n3=$(cl_pid n3) bench=$BP); wait $BP
   r=$(tail -1 ${TMPDIR:-/tmp}/herald-relay-bench-run.txt)
   echo "relay round $round: $r" >> $out

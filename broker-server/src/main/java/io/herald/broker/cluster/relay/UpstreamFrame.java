@@ -1,6 +1,7 @@
 package io.herald.broker.cluster.relay;
 
 import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.WireFormat;
 import io.grpc.MethodDescriptor;
 import io.herald.broker.subscription.Gap;
 import io.herald.broker.subscription.GapReason;
@@ -43,7 +44,9 @@ final class UpstreamFrame {
     @Override
     public UpstreamFrame parse(InputStream stream) {
       try {
-        return UpstreamFrame.parse(CodedInputStream.newInstance(stream));
+        // one copy of the message into an array, then array decoding (no stream decoder, no
+        // intermediate copy of the batch): each event is copied once more, into its own array
+        return UpstreamFrame.parse(CodedInputStream.newInstance(stream.readAllBytes()));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -81,7 +84,9 @@ final class UpstreamFrame {
           events = null;
         }
         case BATCH_TAG -> {
-          events = batch(in.readBytes().newCodedInput());
+          int limit = in.pushLimit(in.readRawVarint32());
+          events = batch(in);
+          in.popLimit(limit);
           started = null;
           gap = null;
         }
@@ -94,8 +99,9 @@ final class UpstreamFrame {
     return new UpstreamFrame(started, gap, events);
   }
 
+  /** The events of an EventBatch, {@code in} limited to it. */
   private static List<Sequenced> batch(CodedInputStream in) throws IOException {
-    List<Sequenced> out = new ArrayList<>();
+    List<Sequenced> out = new ArrayList<>(64);
     for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
       if (tag == EVENT_TAG) {
         out.add(event(in.readByteArray()));
@@ -106,13 +112,19 @@ final class UpstreamFrame {
     return out;
   }
 
-  /** The event's own bytes, with its sequence, epoch and publish time read from them. */
+  /**
+   * The event's own bytes, with its sequence, epoch and publish time read from them. The reading
+   * stops at the first field after publish_time: the owner writes a DeliveredEvent's fields in
+   * number order (DeliveredEventEncoder, as protobuf serializers do), so the event itself is not
+   * scanned.
+   */
   static Sequenced event(byte[] encoded) throws IOException {
     CodedInputStream in = CodedInputStream.newInstance(encoded);
     long sequence = 0;
     long epoch = 0;
     long millis = 0;
-    for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+    for (int tag = in.readTag(); tag != 0 && WireFormat.getTagFieldNumber(tag) <= 3; tag = in.readTag()) {
+      // from field 4 on it is the event and an assigned id: nothing the relay reads
       switch (tag) {
         case SEQUENCE_TAG -> sequence = in.readUInt64();
         case EPOCH_TAG -> epoch = in.readUInt64();
