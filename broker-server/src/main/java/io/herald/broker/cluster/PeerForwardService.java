@@ -2,6 +2,7 @@ package io.herald.broker.cluster;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.CodedInputStream;
+import io.herald.broker.transport.Messages;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
@@ -173,7 +174,7 @@ public final class PeerForwardService {
       @Override
       public Inbound parse(InputStream stream) {
         try {
-          CodedInputStream in = CodedInputStream.newInstance(stream.readAllBytes());
+          CodedInputStream in = CodedInputStream.newInstance(Messages.readAll(stream));
           in.enableAliasing(true);
           return new Inbound(ForwardRequest.parseFrom(in), null);
         } catch (IOException | RuntimeException e) {

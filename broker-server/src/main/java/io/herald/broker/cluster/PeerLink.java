@@ -482,8 +482,12 @@ public final class PeerLink {
           try {
             acks = AckRun.of(fa.getRange(), p.batch);
           } catch (IllegalArgumentException e) {
+            // an owner bug: the batch was sequenced there, but its acks cannot be made here
+            log.error("forward stream to {}: batch {} answered with a malformed range ({}); its publisher is told it failed,"
+                + " though the owner sequenced it", address, r.getCorrelationId(), e.getMessage());
             StatusRuntimeException err = Errors.internal("owner " + address + " answered batch " + r.getCorrelationId()
-                + " with a malformed range: " + e.getMessage(), e);
+                + " with a malformed range (" + e.getMessage() + "); the owner may have sequenced it: publishing it again is safe"
+                + " where the topic dedups ids", e);
             p.complete(() -> answeredBatch.batch.listener().failed(err));
             admitted(in);
             return;

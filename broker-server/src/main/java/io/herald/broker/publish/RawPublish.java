@@ -3,6 +3,7 @@ package io.herald.broker.publish;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
+import io.herald.broker.transport.Messages;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.io.IOException;
@@ -35,7 +36,7 @@ record RawPublish(long batchId, String topic, List<ByteString> events, boolean c
       @Override
       public RawPublish parse(InputStream stream) {
         try {
-          CodedInputStream in = CodedInputStream.newInstance(stream.readAllBytes());
+          CodedInputStream in = CodedInputStream.newInstance(Messages.readAll(stream));
           in.enableAliasing(true);
           long batchId = 0;
           String topic = "";

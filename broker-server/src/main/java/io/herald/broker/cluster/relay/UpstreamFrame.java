@@ -2,6 +2,7 @@ package io.herald.broker.cluster.relay;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
+import io.herald.broker.transport.Messages;
 import io.grpc.MethodDescriptor;
 import io.herald.broker.subscription.Gap;
 import io.herald.broker.subscription.GapReason;
@@ -46,7 +47,7 @@ final class UpstreamFrame {
       try {
         // one copy of the message into an array, then array decoding (no stream decoder, no
         // intermediate copy of the batch): each event is copied once more, into its own array
-        return UpstreamFrame.parse(CodedInputStream.newInstance(stream.readAllBytes()));
+        return UpstreamFrame.parse(CodedInputStream.newInstance(Messages.readAll(stream)));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
