@@ -73,10 +73,17 @@ final class BenchCommand {
     @Option(names = "--batch", defaultValue = "500", description = "Publisher batch, events (default ${DEFAULT-VALUE}).") int batch;
     @Option(names = "--linger", defaultValue = "0ms", converter = Durations.class,
         description = "Publisher linger (default ${DEFAULT-VALUE}: send at once when the stream has room, batch what piles up).") Duration linger;
+    @Option(names = "--buffer", defaultValue = "100000",
+        description = "Each bench topic's subscriber buffer and inbox, in events (default ${DEFAULT-VALUE}; 256 MiB each by bytes)."
+            + " With many topics, smaller buffers make BLOCK pace the publishers within the warm-up, so the run measures a steady state.")
+    int buffer;
     @Option(names = "--max-outstanding", defaultValue = "20000", description = "Subscriber credit, events (default ${DEFAULT-VALUE}).") long maxOutstanding;
     @Option(names = "--io-threads", defaultValue = "0", description = "Client network threads; 0 = one per core.") int ioThreads;
     @Option(names = "--dedup", description = "Keep the broker's dedup window on for the bench topics (default off, like the peers).") boolean dedup;
     @Option(names = "--keep", description = "Keep the bench topics afterwards.") boolean keep;
+    @Option(names = "--hgrm", paramLabel = "FILE",
+        description = "Also write the measured latency's percentile distribution to FILE (HdrHistogram .hgrm, in microseconds),"
+            + " for bench/plot-latency.sh.") java.nio.file.Path hgrm;
     @Option(names = "--publish-server", paramLabel = "HOST:PORT",
         description = "Where publishers connect (default: --server); in a cluster, a node that forwards to the owner.") String publishServer;
     @Option(names = "--subscribe-server", paramLabel = "HOST:PORT",
@@ -228,7 +235,7 @@ final class BenchCommand {
             // was not there
           }
           TopicSettings.Builder s = TopicSettings.builder().defaultPolicy(o.policy)
-              .subscriberBuffer(100_000, 256L << 20).inbox(100_000, 256L << 20).maxBlock(Duration.ofMinutes(5));
+              .subscriberBuffer(o.buffer, 256L << 20).inbox(o.buffer, 256L << 20).maxBlock(Duration.ofMinutes(5));
           if (o.preload() > 0) {
             s.retention((int) Math.min(o.preload(), 10_000_000), 16L << 30, Duration.ofHours(1));
           } else {
@@ -308,6 +315,12 @@ final class BenchCommand {
         long g1 = gapEvents.sum();
         measuring = false;
         Histogram h = latency.getIntervalHistogram();
+        if (o.hgrm != null) {
+          try (java.io.PrintStream ps = new java.io.PrintStream(java.nio.file.Files.newOutputStream(o.hgrm), false,
+              java.nio.charset.StandardCharsets.UTF_8)) {
+            h.outputPercentileDistribution(ps, 1.0); // microseconds, as ../shared/bench writes its .hgrm files
+          }
+        }
         double secs = (Math.min(System.nanoTime(), measureEnd) - measureStart) / 1e9;
         stop.set(true);
         for (Thread t : pubThreads) {

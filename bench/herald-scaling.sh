@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Issue 12 scaling table, Herald side: one broker on loopback, `herald bench fanout` for
+#   1 topic, 1 publisher, N subscribers, N = 1 8 64 256            (SUBS_LIST)
+#   T topics, each with its own publisher and subscriber, T = 1 100 1000   (TOPICS_LIST)
+# 128 B events, BLOCK. Each line: delivered/s, published/s, the broker's CPU over 8 s of the measured
+# window (cores) and broker CPU microseconds per delivered event; nothing may be unaccounted.
+# The topic runs use --buffer ${BUFFER:-1000} (subscriber buffer and inbox per topic) so that BLOCK
+# paces the publishers within the warm-up and the window measures a steady state (with the bench's
+# default 100,000 per topic, 100 topics hold 20 M events of room and never push back in 10 s).
+# Run from the repository root after ./mvnw -DskipTests package; loopback only, every run bounded
+# (WARMUP, default 10s, + 10 s measured + at most 30 s of drain). NATS for the same shapes:
+# ../shared/bench (W1 with --subs N), run close to this in the same sitting.
+set -u
+cd "$(dirname "$0")/.."
+H=bin/herald
+B=bin/herald-broker
+W=${WARMUP:-10s}
+dir=${TMPDIR:-/tmp}/herald-scaling
+rm -rf "$dir"; mkdir -p "$dir"
+ticks() { awk '{print $14 + $15}' /proc/$1/stat 2>/dev/null || echo 0; }
+$B --listen 127.0.0.1:7070 --http-listen off --data-dir "$dir/data" > "$dir/broker.log" 2>&1 & P=$!
+trap 'kill $P 2>/dev/null; wait $P 2>/dev/null' EXIT
+for i in $(seq 1 60); do $H --server 127.0.0.1:7070 cluster status >/dev/null 2>&1 && break; sleep 0.5; done
+run() { # run LABEL bench-args...
+  local label=$1; shift
+  $H --server 127.0.0.1:7070 bench fanout --size 128 --warmup "$W" --duration 10s -o json "$@" > "$dir/run.json" 2>"$dir/run.err" & local bp=$!
+  sleep $(( ${W%s} + 1 )); local a t0 b t1 hz
+  hz=$(getconf CLK_TCK); a=$(ticks $P); t0=$(date +%s.%N); sleep 8; b=$(ticks $P); t1=$(date +%s.%N)
+  wait $bp
+  local json; json=$(tail -1 "$dir/run.json")
+  python3 - "$label" "$json" "$a" "$b" "$t0" "$t1" "$hz" <<'PY'
+import json, sys
+label, raw, a, b, t0, t1, hz = sys.argv[1:]
+try:
+    r = json.loads(raw)
+except ValueError:
+    print(f"{label}: run failed: {raw[:200]}"); sys.exit(0)
+cores = (int(b) - int(a)) / int(hz) / (float(t1) - float(t0))
+d = r["deliver_rate"]
+us = cores * 1e6 / d if d else float("nan")
+print(f"{label:18s} delivered/s {d:>12,.0f}  published/s {r['publish_rate']:>10,.0f}  broker {cores:4.2f} cores  "
+      f"{us:6.2f} us/delivery  unaccounted {r['unaccounted']}  p50 {r['latency_us']['p50']/1000:,.0f} ms")
+PY
+}
+for n in ${SUBS_LIST:-1 8 64 256}; do
+  run "1 topic x $n sub" --topics 1 --subscribers "$n"
+done
+for t in ${TOPICS_LIST:-1 100 1000}; do
+  run "$t topic(s) x 1:1" --topics "$t" --subscribers 1 --buffer "${BUFFER:-1000}"
+done
