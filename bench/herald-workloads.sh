@@ -4,6 +4,7 @@
 # Run it right after ../shared/bench/run-peers.sh so that the figures are comparable.
 #   bench/herald-workloads.sh            # W1 (4 variants), W2 (10k/s, 50k/s), W5
 #   REPS=3 bench/herald-workloads.sh
+#   HGRM_DIR=DIR ...                      # also the W2 latency distributions, DIR/herald-RATE-repN.hgrm (bench/plot-latency.sh)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -23,7 +24,7 @@ for rep in $(seq 1 "$REPS"); do
   run fanout --subscribers 1 --size 128 --warmup 3s --duration 10s
   run fanout --subscribers 8 --size 64 --warmup 3s --duration 10s
   run fanout --subscribers 8 --size 1024 --warmup 3s --duration 10s
-  run latency --rate 10000/s --size 128 --warmup 3s --duration 15s
-  run latency --rate 50000/s --size 128 --warmup 3s --duration 15s
+  run latency --rate 10000/s --size 128 --warmup 3s --duration 15s ${HGRM_DIR:+--hgrm "$HGRM_DIR/herald-10000-rep$rep.hgrm"}
+  run latency --rate 50000/s --size 128 --warmup 3s --duration 15s ${HGRM_DIR:+--hgrm "$HGRM_DIR/herald-50000-rep$rep.hgrm"}
   run fanout --subscribers 1 --slow-subscribers 1 --slow-delay 1ms --policy DROP_OLDEST --size 128 --warmup 3s --duration 10s
 done
