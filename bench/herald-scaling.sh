@@ -19,11 +19,13 @@ dir=${TMPDIR:-/tmp}/herald-scaling
 rm -rf "$dir"; mkdir -p "$dir"
 ticks() { awk '{print $14 + $15}' /proc/$1/stat 2>/dev/null || echo 0; }
 $B --listen 127.0.0.1:7070 --http-listen off --data-dir "$dir/data" > "$dir/broker.log" 2>&1 & P=$!
-trap 'kill $P 2>/dev/null; wait $P 2>/dev/null' EXIT
+bp=
+trap 'kill $bp $P 2>/dev/null; wait $P 2>/dev/null' EXIT
 for i in $(seq 1 60); do $H --server 127.0.0.1:7070 cluster status >/dev/null 2>&1 && break; sleep 0.5; done
 run() { # run LABEL bench-args...
   local label=$1; shift
-  $H --server 127.0.0.1:7070 bench fanout --size 128 --warmup "$W" --duration 10s -o json "$@" > "$dir/run.json" 2>"$dir/run.err" & local bp=$!
+  # bounded: RUN_LIMIT seconds (default 180) per run, then the bench is killed
+  timeout -k 5 "${RUN_LIMIT:-180}" $H --server 127.0.0.1:7070 bench fanout --size 128 --warmup "$W" --duration 10s -o json "$@" > "$dir/run.json" 2>"$dir/run.err" & bp=$!
   sleep $(( ${W%s} + 1 )); local a t0 b t1 hz
   hz=$(getconf CLK_TCK); a=$(ticks $P); t0=$(date +%s.%N); sleep 8; b=$(ticks $P); t1=$(date +%s.%N)
   wait $bp
