@@ -40,7 +40,7 @@ set grid
 set key top left
 set xlabel 'percentile'
 set ylabel 'latency (ms)'
-set xtics ('50%' 2, '90%' 10, '99%' 100, '99.9%' 1000, '99.99%' 10000, '99.999%' 100000)
+set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000)
 plot $joined
 GP
 echo "plot-latency: wrote $out"
