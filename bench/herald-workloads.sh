@@ -19,6 +19,7 @@ run() { echo "# herald bench $*" >&2; bin/herald bench "$@" -s 127.0.0.1:$PORT -
 # warm the broker's JIT first (a fresh JVM runs its first seconds interpreted); this run is not reported
 echo "# warm-up run (not reported)" >&2
 bin/herald bench fanout --subscribers 8 --size 128 --warmup 0s --duration 10s -s 127.0.0.1:$PORT -o json > /dev/null
+[ -z "${HGRM_DIR:-}" ] || mkdir -p "$HGRM_DIR"
 for rep in $(seq 1 "$REPS"); do
   run fanout --subscribers 8 --size 128 --warmup 3s --duration 10s
   run fanout --subscribers 1 --size 128 --warmup 3s --duration 10s

@@ -2,7 +2,7 @@
 # Percentile plot (PNG) of latency distributions in HdrHistogram .hgrm files (microseconds), e.g.
 # Herald's `herald bench latency --hgrm herald-10k.hgrm` beside ../shared/bench's
 # `latency --hgrm nats-10k.hgrm`:
-#   bash bench/plot-latency.sh -o docs/img/w2-10k.png -t "W2 10k/s, 128 B" herald-10k.hgrm nats-10k.hgrm
+#   bash bench/plot-latency.sh -o docs/perf/w2-10k.png -t "W2 10k/s, 128 B" herald-10k.hgrm nats-10k.hgrm
 # Each file is one line, named after the file (without .hgrm). x: percentile on the usual
 # 1/(1-p) log scale; y: latency in milliseconds, log scale. Needs gnuplot (apt-get install -y gnuplot-nox).
 set -euo pipefail

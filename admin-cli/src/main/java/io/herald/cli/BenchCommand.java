@@ -124,6 +124,15 @@ final class BenchCommand {
       if (duration.isZero() || duration.plus(warmup).getSeconds() > MAX_SECONDS || topics < 1 || topics > 1000) {
         throw new IllegalArgumentException("--duration + --warmup must be within 1s.." + MAX_SECONDS + "s and --topics 1..1000");
       }
+      if (buffer < 1) {
+        throw new IllegalArgumentException("--buffer must be at least 1 event");
+      }
+      if (hgrm != null) {
+        java.nio.file.Path dir = hgrm.toAbsolutePath().getParent();
+        if (dir != null && !java.nio.file.Files.isDirectory(dir)) {
+          throw new IllegalArgumentException("--hgrm " + hgrm + ": the folder " + dir + " does not exist");
+        }
+      }
       return new Run(this).execute();
     }
   }
@@ -298,6 +307,11 @@ final class BenchCommand {
         long g0 = gapEvents.sum();
         measuring = true;
         long measureStart = System.nanoTime();
+        if (!progress) {
+          // for scripts that sample the broker over the measured window (bench/herald-scaling.sh)
+          err.printf(Locale.ROOT, "herald bench: warm-up over, measuring for %s%n", o.duration);
+          err.flush();
+        }
         long measureEnd = measureStart + o.duration.toNanos();
         if (o.preload() > 0) {
           // sub mode: measure until everything preloaded is read, or the duration ends
@@ -319,6 +333,8 @@ final class BenchCommand {
           try (java.io.PrintStream ps = new java.io.PrintStream(java.nio.file.Files.newOutputStream(o.hgrm), false,
               java.nio.charset.StandardCharsets.UTF_8)) {
             h.outputPercentileDistribution(ps, 1.0); // microseconds, as ../shared/bench writes its .hgrm files
+          } catch (java.io.IOException e) {
+            err.println("herald bench: could not write --hgrm " + o.hgrm + ": " + e.getMessage() + " (the run's figures follow)");
           }
         }
         double secs = (Math.min(System.nanoTime(), measureEnd) - measureStart) / 1e9;

@@ -36,7 +36,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * data each) offered to the topic's inbox, sequenced by its loop (a virtual thread), encoded once,
  * appended to the retention ring and offered to {@code subscribers} subscriptions, acked; then the
  * benchmark thread polls every subscription empty, as their writers would. Dedup off, retention
- * 10,000 events. One op = one batch (× 64 for events per second); it includes two thread
+ * 10,000 events; the buffers never fill, so the policies take the same path (BLOCK adds only the
+ * signal to a waiting offer). One op = one batch (× 64 for events per second); it includes two thread
  * hand-offs (to the loop and back), as a publish does.
  */
 @State(Scope.Thread)
