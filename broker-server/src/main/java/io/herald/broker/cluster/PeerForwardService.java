@@ -2,7 +2,6 @@ package io.herald.broker.cluster;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.CodedInputStream;
-import io.herald.broker.transport.Messages;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
@@ -19,6 +18,7 @@ import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.transport.Drainer;
 import io.herald.broker.transport.Errors;
+import io.herald.broker.transport.Messages;
 import io.herald.proto.cluster.v1.ForwardAcks;
 import io.herald.proto.cluster.v1.ForwardBatch;
 import io.herald.proto.cluster.v1.ForwardRequest;

@@ -12,9 +12,10 @@ import java.util.RandomAccess;
 /**
  * The acks of a batch sequenced in one run (no duplicate): event {@code i} has sequence {@code
  * first + i}, and all have one epoch and publish time. A list of {@link PublishAck} like any other
- * (each made when read), so every listener works with it, but held as four numbers, so the hot
- * path neither builds nor encodes an object per event (plus the ids a broker assigned, if any): a publish stream or a peer link that can
- * say it as an {@link AckRange} does ({@link #range}). Immutable.
+ * (each made when read), so every listener works with it, but held as four numbers (and the ids a
+ * broker assigned, if any), so the hot path neither builds nor encodes an object per event: a
+ * publish stream or a peer link that can say it as an {@link AckRange} does ({@link #range}).
+ * Immutable.
  */
 public final class AckRun extends AbstractList<PublishAck> implements RandomAccess {
   private final long first;

@@ -2,11 +2,11 @@ package io.herald.broker.cluster.relay;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
-import io.herald.broker.transport.Messages;
 import io.grpc.MethodDescriptor;
 import io.herald.broker.subscription.Gap;
 import io.herald.broker.subscription.GapReason;
 import io.herald.broker.subscription.Sequenced;
+import io.herald.broker.transport.Messages;
 import io.herald.proto.v1.GapNotice;
 import io.herald.proto.v1.SubscribeResponse;
 import io.herald.proto.v1.SubscriptionStarted;
