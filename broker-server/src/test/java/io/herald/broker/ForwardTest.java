@@ -616,6 +616,122 @@ class ForwardTest {
     checkInvariants(links);
   }
 
+  /**
+   * A name resolver standing in for Docker's DNS: while {@code down} a peer's name does not resolve
+   * (its container is stopped), and answers come off the caller's thread, a little later, as DNS
+   * answers do.
+   */
+  static final class FlakyDns extends io.grpc.NameResolverProvider {
+    static final String SCHEME = "herald-flaky-dns";
+    volatile boolean down;
+    volatile InetSocketAddress target;
+    final java.util.concurrent.ScheduledExecutorService answers = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "flaky-dns");
+      t.setDaemon(true);
+      return t;
+    });
+
+    @Override
+    protected boolean isAvailable() {
+      return true;
+    }
+
+    @Override
+    protected int priority() {
+      return 5;
+    }
+
+    @Override
+    public String getDefaultScheme() {
+      return SCHEME;
+    }
+
+    @Override
+    public io.grpc.NameResolver newNameResolver(java.net.URI uri, io.grpc.NameResolver.Args args) {
+      if (!SCHEME.equals(uri.getScheme())) {
+        return null;
+      }
+      return new io.grpc.NameResolver() {
+        Listener2 listener;
+
+        @Override
+        public String getServiceAuthority() {
+          return uri.getPath().substring(1);
+        }
+
+        @Override
+        public void start(Listener2 l) {
+          listener = l;
+          refresh();
+        }
+
+        @Override
+        public void refresh() {
+          answers.schedule(() -> args.getSynchronizationContext().execute(() -> {
+            if (down) {
+              listener.onError(Status.UNAVAILABLE.withDescription("Unable to resolve host " + getServiceAuthority()));
+            } else {
+              listener.onResult(ResolutionResult.newBuilder()
+                  .setAddressesOrError(io.grpc.StatusOr.fromValue(List.of(new io.grpc.EquivalentAddressGroup(target)))).build());
+            }
+          }), 200, TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void shutdown() { }
+      };
+    }
+  }
+
+  /**
+   * A restarted peer whose name did not resolve while it was down (a container: Docker's DNS drops
+   * its name while it is stopped) is reached by the first publish once the metadata has it up
+   * again. Before, that publish failed with UNAVAILABLE "Unable to resolve host": the channel still
+   * held the failed lookup, and gRPC fails a call at once on it (ClusterIT saw it after a restart).
+   * While the name does not resolve, a publish fails retryably after the connect timeout.
+   */
+  @Test
+  void aPeerWhoseNameDidNotResolveWhileDownIsReachedByTheFirstPublishOnceItIsUp() throws Exception {
+    Owner b = owner(0);
+    int peerPort = b.peerServer.getPort();
+    b.b.createTopic("t");
+    FlakyDns dns = new FlakyDns();
+    dns.target = new InetSocketAddress("127.0.0.1", peerPort);
+    io.grpc.NameResolverRegistry.getDefaultRegistry().register(dns);
+    closeLast.add(() -> {
+      io.grpc.NameResolverRegistry.getDefaultRegistry().deregister(dns);
+      dns.answers.shutdownNow();
+    });
+    String address = "herald-peer:" + peerPort;
+    PeerLinks links = new PeerLinks("node-a", PeerLinks.plaintext(a -> NettyChannelBuilder.forTarget(FlakyDns.SCHEME + ":///" + a)),
+        writers, PeerLinks.Options.DEFAULTS.withBackoff(Duration.ofMillis(1), Duration.ofMillis(1)).withConnectTimeout(Duration.ofSeconds(1)));
+    closeLast.add(links);
+    ForwardingTopic t = forwarding("t", TopicSettings.DEFAULTS, address, links);
+    Answer first = new Answer();
+    t.offer(batch(events("first", 1, 8), first));
+    assertThat(first.acks()).hasSize(1);
+
+    dns.down = true; // the peer's container stops: its stream breaks, its name no longer resolves
+    b.peerServer.shutdownNow();
+    PeerLink link = links.link(address);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !link.streamOpen());
+    links.peerDown(address);
+    Answer whileDown = new Answer();
+    await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> t.offer(batch(events("down", 1, 8), whileDown)) != null);
+    // a stream waits for the name for the connect timeout, then its batch fails (retryably)
+    assertThat(whileDown.failure().getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(reason(whileDown.failure())).isEqualTo("OWNER_UNAVAILABLE");
+
+    Owner again = owner(peerPort); // it restarts on the same port, and its name resolves again
+    again.b.createTopic("t");
+    dns.down = false;
+    links.peerUp(address);
+    Answer back = new Answer();
+    await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> t.offer(batch(events("back", 1, 8), back)) != null);
+    assertThat(back.acks()).as("the first publish after the restart").hasSize(1);
+    checkInvariants(links);
+  }
+
   @Test
   void closedLinksFailWhatTheyHoldAndRefuseMore() throws Exception {
     Owner b = owner(0);

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -57,6 +58,9 @@ import org.slf4j.LoggerFactory;
  * the next offer after the backoff opens a new stream (an offer during it is refused with the same
  * status); the backoff starts at {@code initialBackoff}, doubles with each stream that fails
  * without ever being answered, up to {@code maxBackoff}, with ±20% jitter, and is reset by an answer.
+ * A new stream waits for the peer's address and a connection (gRPC wait-for-ready: not failed by
+ * the channel's last failure, e.g. a name that did not resolve while the peer was down) for at most
+ * {@code connectTimeout}; then it is given up like a lost one.
  *
  * <h2>Threads</h2>
  * {@link #offer} and {@link #withdraw} are called by publish handlers (transport threads) and
@@ -89,6 +93,7 @@ public final class PeerLink {
   private final String nodeId;
   private final String address;
   private final ManagedChannel channel;
+  private final ScheduledExecutorService timer;
   private final PeerServiceGrpc.PeerServiceStub stub;
   private final PeerLinks.Options options;
   private final Drainer sender;
@@ -134,12 +139,16 @@ public final class PeerLink {
   @GuardedBy("lock")
   private boolean draining;
 
-  PeerLink(String nodeId, String address, ManagedChannel channel, Executor writers, PeerLinks.Options options) {
+  PeerLink(String nodeId, String address, ManagedChannel channel, Executor writers, ScheduledExecutorService timer,
+      PeerLinks.Options options) {
     this.nodeId = nodeId;
     this.address = address;
     this.channel = channel;
-    // callbacks never block: run them on the event loop that received them
-    this.stub = PeerServiceGrpc.newStub(channel).withExecutor(MoreExecutors.directExecutor());
+    this.timer = timer;
+    // callbacks never block: run them on the event loop that received them. Wait for ready: a
+    // stream waits for the peer's address and a connection (bounded by connectTimeout) instead of
+    // failing on the channel's last failure, e.g. a lookup that failed while the peer was down.
+    this.stub = PeerServiceGrpc.newStub(channel).withExecutor(MoreExecutors.directExecutor()).withWaitForReady();
     this.options = options;
     this.sender = new Drainer(writers, this::send, this::sendFailed);
   }
@@ -598,6 +607,31 @@ public final class PeerLink {
   }
 
   /**
+   * The connect check (on the links' timer): a stream with no transport stream {@code timeoutNanos}
+   * after it started (the peer's name did not resolve, or no connection was made) is given up: its
+   * batches fail with UNAVAILABLE OWNER_UNAVAILABLE and the link backs off. Nothing happens to a
+   * stream that connected or was replaced meanwhile.
+   */
+  private void notConnected(Stream s, long timeoutNanos) {
+    ClientCallStreamObserver<ForwardRequest> out;
+    lock.lock();
+    try {
+      if (s != stream || s.connected) {
+        return;
+      }
+      out = s.requests;
+    } finally {
+      lock.unlock();
+    }
+    String why = "no connection to the peer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms (channel "
+        + channel.getState(false) + ")";
+    lost(s, Status.UNAVAILABLE.withDescription(why).asRuntimeException());
+    if (out != null) {
+      out.cancel(why, null); // its late error finds the stream replaced: ignored
+    }
+  }
+
+  /**
    * The metadata has the peer up again (it restarted, or was heard again): a link backing off after
    * losing it reconnects at the next offer instead of after the rest of its backoff (up to 5 s: the
    * first publishes to a topic the restarted node now owns waited for it). Never blocks.
@@ -825,6 +859,10 @@ public final class PeerLink {
     // has started (null before: the sender and close() leave the stream alone until then).
     ClientCallStreamObserver<ForwardRequest> requests;
     boolean initSent;
+    /** Set once the call has a transport stream (its first onReady); read by the connect check. */
+    volatile boolean connected;
+    /** The connect check begin() scheduled; cancelled once connected. */
+    volatile java.util.concurrent.ScheduledFuture<?> connectCheck;
     /** Set by beforeStart, read by begin(), on the thread that starts the call. */
     private ClientCallStreamObserver<ForwardRequest> starting;
 
@@ -852,6 +890,12 @@ public final class PeerLink {
         lock.unlock();
       }
       if (current) {
+        long timeout = options.connectTimeout().toNanos();
+        try {
+          connectCheck = timer.schedule(() -> notConnected(this, timeout), timeout, TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          // the links are closing: close() ends this stream
+        }
         sender.signal();
       } else {
         out.cancel("the stream was given up while it started", null); // closed, or lost at once: harmless then
@@ -860,7 +904,16 @@ public final class PeerLink {
 
     @Override
     public void beforeStart(ClientCallStreamObserver<ForwardRequest> r) {
-      r.setOnReadyHandler(sender::signal);
+      r.setOnReadyHandler(() -> {
+        if (!connected) {
+          connected = true; // the call has a transport stream: the peer is reached
+          java.util.concurrent.ScheduledFuture<?> check = connectCheck;
+          if (check != null) {
+            check.cancel(false);
+          }
+        }
+        sender.signal();
+      });
       starting = r; // not yet for the sender: the call is not started
     }
 

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * per peer address, made on first use and kept until {@link #close()}, whatever the number of
  * topics and publishers that forward through it.
  *
- * <p>Threads: none of its own. Each link's sender runs on {@code writers}; responses run on the
+ * <p>Threads: one, {@code herald-peer-connect-timer}, which gives up streams that did not connect
+ * in time; {@link #close()} stops it. Each link's sender runs on {@code writers}; responses run on the
  * channels' event loops, with a direct executor: the broker's I/O loops with {@link
  * #plaintext(java.util.function.Function) plaintext(serverFactory::channelBuilder)} (what the
  * broker should use), gRPC's shared ones with {@link #plaintext()}.
@@ -47,9 +49,12 @@ public final class PeerLinks implements AutoCloseable {
    * @param maxWaitingBytes event bytes waiting, per link (an empty line takes any one batch)
    * @param initialBackoff wait after a stream fails before the next offer reconnects
    * @param maxBackoff the most the backoff doubles to while reconnections keep failing
+   * @param connectTimeout how long a new stream may wait for the peer's address and a connection
+   *     before it is given up (its batches fail with UNAVAILABLE): a stream waits for a peer that is
+   *     still being resolved or connected to rather than failing on the channel's last failure
    */
   public record Options(int maxInFlightBatches, long maxInFlightBytes, int maxWaitingBatches, long maxWaitingBytes,
-      Duration initialBackoff, Duration maxBackoff) {
+      Duration initialBackoff, Duration maxBackoff, Duration connectTimeout) {
     /**
      * Default {@value}: a quarter of it (one topic's share, {@code PeerLink#perTopicCap}) keeps a busy
      * topic's round trip full on a loaded machine; the bytes bound memory.
@@ -65,9 +70,15 @@ public final class PeerLinks implements AutoCloseable {
     public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
     /** Default 5 s: a lost owner is retried at least this often while publishes arrive for it. */
     public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
+    /**
+     * Default 5 s: far above a lookup and a connect between live brokers; a peer that is down is
+     * normally marked down by the metadata before it (which fails the stream at once).
+     */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
     public static final Options DEFAULTS = new Options(DEFAULT_MAX_IN_FLIGHT_BATCHES, DEFAULT_MAX_IN_FLIGHT_BYTES,
-        DEFAULT_MAX_WAITING_BATCHES, DEFAULT_MAX_WAITING_BYTES, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF);
+        DEFAULT_MAX_WAITING_BATCHES, DEFAULT_MAX_WAITING_BYTES, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF,
+        DEFAULT_CONNECT_TIMEOUT);
 
     public Options {
       if (maxInFlightBatches < 1) {
@@ -88,18 +99,25 @@ public final class PeerLinks implements AutoCloseable {
       if (maxBackoff == null || maxBackoff.compareTo(initialBackoff) < 0) {
         throw new IllegalArgumentException("maxBackoff must be at least initialBackoff " + initialBackoff + "; was " + maxBackoff);
       }
+      if (connectTimeout == null || connectTimeout.isNegative() || connectTimeout.isZero()) {
+        throw new IllegalArgumentException("connectTimeout must be positive; was " + connectTimeout);
+      }
     }
 
     public Options withWindow(int batches, long bytes) {
-      return new Options(batches, bytes, maxWaitingBatches, maxWaitingBytes, initialBackoff, maxBackoff);
+      return new Options(batches, bytes, maxWaitingBatches, maxWaitingBytes, initialBackoff, maxBackoff, connectTimeout);
     }
 
     public Options withLine(int batches, long bytes) {
-      return new Options(maxInFlightBatches, maxInFlightBytes, batches, bytes, initialBackoff, maxBackoff);
+      return new Options(maxInFlightBatches, maxInFlightBytes, batches, bytes, initialBackoff, maxBackoff, connectTimeout);
     }
 
     public Options withBackoff(Duration initial, Duration max) {
-      return new Options(maxInFlightBatches, maxInFlightBytes, maxWaitingBatches, maxWaitingBytes, initial, max);
+      return new Options(maxInFlightBatches, maxInFlightBytes, maxWaitingBatches, maxWaitingBytes, initial, max, connectTimeout);
+    }
+
+    public Options withConnectTimeout(Duration timeout) {
+      return new Options(maxInFlightBatches, maxInFlightBytes, maxWaitingBatches, maxWaitingBytes, initialBackoff, maxBackoff, timeout);
     }
   }
 
@@ -130,6 +148,8 @@ public final class PeerLinks implements AutoCloseable {
   private final Executor writers;
   private final Options options;
   private final ConcurrentHashMap<String, PeerLink> links = new ConcurrentHashMap<>();
+  /** Gives up streams not connected within {@code connectTimeout}; one daemon thread, shut down by {@link #close()}. */
+  private final ScheduledThreadPoolExecutor timer;
   private volatile boolean closed;
   private volatile boolean accepting = true;
 
@@ -143,6 +163,12 @@ public final class PeerLinks implements AutoCloseable {
     this.channels = channels;
     this.writers = writers;
     this.options = options;
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "herald-peer-connect-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.setRemoveOnCancelPolicy(true);
   }
 
   /**
@@ -156,7 +182,7 @@ public final class PeerLinks implements AutoCloseable {
       if (closed) {
         throw shuttingDown();
       }
-      l = links.computeIfAbsent(address, a -> new PeerLink(nodeId, a, channels.open(a), writers, options));
+      l = links.computeIfAbsent(address, a -> new PeerLink(nodeId, a, channels.open(a), writers, timer, options));
       if (closed) {
         close(l); // close() ran meanwhile and may have missed it
         throw shuttingDown();
@@ -292,6 +318,7 @@ public final class PeerLinks implements AutoCloseable {
         l.channel().shutdownNow();
       }
     }
+    timer.shutdownNow(); // the links are closed: their connect checks would find nothing to do
   }
 
   private static void close(PeerLink l) {
