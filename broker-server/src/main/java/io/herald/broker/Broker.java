@@ -19,6 +19,7 @@ import io.herald.broker.observability.BrokerMetrics;
 import io.herald.broker.observability.GrpcMetricsInterceptor;
 import io.herald.broker.observability.HttpEndpoint;
 import io.herald.broker.publish.PublishService;
+import io.herald.broker.security.Security;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.transport.ConnectionLog;
 import io.herald.broker.transport.ErrorDetailsInterceptor;
@@ -81,6 +82,8 @@ public final class Broker implements AutoCloseable {
   private final PeerForwardService peerForward;
   private final SubscribeService subscribeService;
   private final Server server;
+  /** TLS, authentication, ACL, audit; null only if the start failed before it was made. */
+  private final Security security;
   private final BrokerMetrics metrics;
   private final HttpEndpoint http;
   private volatile boolean ready;
@@ -113,8 +116,9 @@ public final class Broker implements AutoCloseable {
       });
       timer.setRemoveOnCancelPolicy(true); // a stream that sent its init takes its deadline out of the queue
       this.transport = new ServerFactory(config.effectiveIoThreads());
-      this.publishService = new PublishService(topics, writers);
-      this.subscribeService = new SubscribeService(topics, writers, timer, config.subscribeInitTimeout());
+      this.security = Security.start(config.security(), timer);
+      this.publishService = new PublishService(topics, writers, security.access());
+      this.subscribeService = new SubscribeService(topics, writers, timer, config.subscribeInitTimeout(), security.access());
       this.metrics = new BrokerMetrics(topics, config.metricsTopicLabels(), config.metricsTopSubscriptions());
       topics.onLifecycle(new TopicRegistry.Lifecycle() {
         @Override
@@ -158,7 +162,12 @@ public final class Broker implements AutoCloseable {
     HttpEndpoint endpoint = null;
     try {
       topics.start();
-      this.server = transport.builder(config.listen())
+      io.grpc.netty.NettyServerBuilder builder = transport.builder(config.listen(), security.credentials());
+      if (security.authentication() != null) {
+        // innermost of the server's interceptors: refusals are counted and get their details like any error
+        builder.intercept(security.authentication());
+      }
+      this.server = builder
           .directExecutor() // data-plane handlers never block
           .callExecutor(new ServerCallExecutorSupplier() {
             @Override
@@ -170,7 +179,7 @@ public final class Broker implements AutoCloseable {
           // every service decodes requests where a bad one can be answered with INVALID_ARGUMENT
           .addService(ServerInterceptors.intercept(UndecodableRequests.guard(publishService.definition()), peer))
           .addService(ServerInterceptors.intercept(UndecodableRequests.guard(subscribeService.definition()), peer))
-          .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics).bindService()))
+          .addService(UndecodableRequests.guard(new TopicAdminService(metadata, topics, security.access()).bindService()))
           // broker to broker; not guarded: a forwarded 4 MiB publish is a little over 4 MiB, and a
           // bad batch is refused on its own (the shared stream goes on)
           .addService(peerForward.definition())
@@ -442,6 +451,9 @@ public final class Broker implements AutoCloseable {
     }
     if (peerLinks != null) {
       peerLinks.close();
+    }
+    if (security != null) {
+      security.close();
     }
     transport.shutdown(2000);
     metadata.close();

@@ -123,6 +123,57 @@ public final class Main implements Callable<Integer> {
           + " which holds on a loaded 2-core machine).")
   Duration raftElectionTimeout;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "Serve TLS on --listen with this PEM certificate chain (env HERALD_TLS_CERT); needs --tls-key. Reloaded when it changes.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "The certificate's private key, PKCS#8 PEM (env HERALD_TLS_KEY). Reloaded when it changes.")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "FILE",
+      description = "PEM CA certificates that client certificates must chain to (env HERALD_TLS_CLIENT_CA); needs --tls-client-auth.")
+  Path tlsClientCa;
+
+  @Option(names = "--tls-client-auth", paramLabel = "none|optional|require", defaultValue = "none",
+      description = "Ask TLS clients for a certificate: none, optional, or require (env HERALD_TLS_CLIENT_AUTH, default ${DEFAULT-VALUE}).")
+  String tlsClientAuth;
+
+  @Option(names = "--security-reload-interval", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+      description = "How often the TLS, token, JWKS and ACL files are checked for changes (env HERALD_SECURITY_RELOAD_INTERVAL,"
+          + " default ${DEFAULT-VALUE}).")
+  Duration securityReloadInterval;
+
+  @Option(names = "--auth", paramLabel = "none|token,jwt,mtls", defaultValue = "none",
+      description = "Credentials every call must carry: none, or a comma-separated set of token, jwt, mtls (env HERALD_AUTH,"
+          + " default ${DEFAULT-VALUE}). Clients send a token or JWT as 'authorization: Bearer <value>'.")
+  String auth;
+
+  @Option(names = "--auth-tokens", paramLabel = "FILE",
+      description = "With --auth token: lines 'PRINCIPAL sha256:HEX [GROUP,...]' ('herald token new' prints one) (env HERALD_AUTH_TOKENS).")
+  Path authTokens;
+
+  @Option(names = "--auth-jwks", paramLabel = "FILE",
+      description = "With --auth jwt: the JSON Web Key Set JWTs must be signed with (env HERALD_AUTH_JWKS).")
+  Path authJwks;
+
+  @Option(names = "--auth-jwt-issuer", paramLabel = "ISS", description = "With --auth jwt: the iss JWTs must carry (env HERALD_AUTH_JWT_ISSUER).")
+  String jwtIssuer;
+
+  @Option(names = "--auth-jwt-audience", paramLabel = "AUD",
+      description = "With --auth jwt: an aud JWTs must carry (env HERALD_AUTH_JWT_AUDIENCE).")
+  String jwtAudience;
+
+  @Option(names = "--acl", paramLabel = "FILE",
+      description = "YAML grants of publish, subscribe, admin on topic globs to principals or groups; deny by default once given;"
+          + " reloaded when it changes (env HERALD_ACL). Needs --auth.")
+  Path acl;
+
+  @Option(names = "--audit-log", paramLabel = "FILE",
+      description = "Append a JSON line per admin operation and per refusal here (env HERALD_AUDIT_LOG; default: the broker log,"
+          + " logger herald.audit).")
+  Path auditLog;
+
   @Override
   public Integer call() throws Exception {
     BrokerConfig config;
@@ -145,6 +196,10 @@ public final class Main implements Callable<Integer> {
         cluster = BrokerConfig.Cluster.standalone(nodeId, raft);
       }
       config = config.withCluster(cluster.withAdvertise(adv).withLivenessTimeout(livenessTimeout));
+      config = config.withSecurity(new io.herald.broker.security.SecurityConfig(tlsCert, tlsKey, tlsClientCa,
+          io.herald.broker.security.SecurityConfig.ClientAuth.parse(tlsClientAuth), securityReloadInterval,
+          io.herald.broker.security.SecurityConfig.parseAuth(auth), authTokens, authJwks, blankToNull(jwtIssuer), blankToNull(jwtAudience),
+          acl, auditLog));
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("herald-broker: " + e.getMessage());
@@ -173,6 +228,10 @@ public final class Main implements Callable<Integer> {
     Signal.handle(new Signal("TERM"), handler);
     broker.awaitClosed();
     return 0;
+  }
+
+  private static String blankToNull(String s) {
+    return s == null || s.isBlank() ? null : s.trim();
   }
 
   /** Parses 10s, 500ms, 2m, 1h, or ISO-8601 (PT10S). */

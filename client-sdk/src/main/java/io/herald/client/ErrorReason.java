@@ -41,6 +41,10 @@ public enum ErrorReason {
   TOPIC_OUT_OF_SERVICE(false),
   /** gRPC itself or a standard service refused the call (unknown method, health check of an unknown service). */
   UNSUPPORTED_REQUEST(false),
+  /** The broker authenticates callers and this one presented no credential it accepts (metadata {@code methods}). */
+  UNAUTHENTICATED(false),
+  /** The caller's principal has no grant for this operation on this topic (metadata {@code principal}, {@code topic}, {@code permission}). */
+  PERMISSION_DENIED(false),
   /** A REJECT topic's inbox is full: the broker sheds load (metadata {@code topic}, {@code inboxMaxEvents}, {@code inboxMaxBytes}). */
   INBOX_FULL(true),
   /** A BLOCK topic's inbox and wait line are full (metadata {@code topic} and the line's depth and bounds). */

@@ -6,6 +6,9 @@ import io.grpc.stub.StreamObserver;
 import io.herald.broker.metadata.ClusterView;
 import io.herald.broker.metadata.MetadataStore;
 import io.herald.broker.metadata.TopicRecord;
+import io.herald.broker.security.Access;
+import io.herald.broker.security.Permission;
+import io.herald.broker.security.Principal;
 import io.herald.broker.subscription.Subscription;
 import io.herald.broker.topic.TopicHandle;
 import io.herald.broker.topic.TopicNames;
@@ -49,16 +52,28 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
 
   private final MetadataStore metadata;
   private final TopicRegistry topics;
+  private final Access access;
 
   public TopicAdminService(MetadataStore metadata, TopicRegistry topics) {
+    this(metadata, topics, Access.open(io.herald.broker.security.AuditLog.toBrokerLog()));
+  }
+
+  /**
+   * @param access who may do what: {@code admin} for create, update, delete and list-subscriptions of
+   *     a topic; any grant on it to describe it; ListTopics shows only topics with some grant
+   */
+  public TopicAdminService(MetadataStore metadata, TopicRegistry topics, Access access) {
     this.metadata = metadata;
     this.topics = topics;
+    this.access = access;
   }
 
   @Override
   public void createTopic(CreateTopicRequest req, StreamObserver<CreateTopicResponse> out) {
-    run(out, () -> {
+    Principal who = Access.caller();
+    audited(who, "CreateTopic", req.getName(), out, () -> {
       String name = TopicNames.validate("name", req.getName());
+      access.check(who, name, Permission.ADMIN, "CreateTopic");
       TopicSettings s = TopicSettings.DEFAULTS.merge(req.getConfig());
       return metadata.create(name, s).thenApply(r -> CreateTopicResponse.newBuilder().setTopic(view(r)).build());
     });
@@ -66,8 +81,10 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
 
   @Override
   public void getTopic(GetTopicRequest req, StreamObserver<GetTopicResponse> out) {
+    Principal who = Access.caller();
     run(out, () -> {
       String name = TopicNames.validate("name", req.getName());
+      access.checkAny(who, name, "GetTopic");
       Optional<TopicRecord> known = metadata.get(name);
       if (known.isPresent()) {
         return CompletableFuture.completedFuture(GetTopicResponse.newBuilder().setTopic(view(known.get())).build());
@@ -80,10 +97,11 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
 
   @Override
   public void listTopics(ListTopicsRequest req, StreamObserver<ListTopicsResponse> out) {
+    Principal who = Access.caller();
     run(out, () -> {
       int size = pageSize(req.getPageSize());
       String after = decodeToken(req.getPageToken());
-      List<TopicRecord> page = metadata.list(after, size + 1);
+      List<TopicRecord> page = access.restricted() ? visiblePage(who, after, size + 1) : metadata.list(after, size + 1);
       ListTopicsResponse.Builder b = ListTopicsResponse.newBuilder();
       for (int i = 0; i < Math.min(size, page.size()); i++) {
         b.addTopics(view(page.get(i)));
@@ -97,8 +115,10 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
 
   @Override
   public void updateTopic(UpdateTopicRequest req, StreamObserver<UpdateTopicResponse> out) {
-    run(out, () -> {
+    Principal who = Access.caller();
+    audited(who, "UpdateTopic", req.getName(), out, () -> {
       String name = TopicNames.validate("name", req.getName());
+      access.check(who, name, Permission.ADMIN, "UpdateTopic");
       return metadata.update(name, s -> s.merge(req.getConfig()))
           .thenApply(r -> UpdateTopicResponse.newBuilder().setTopic(view(r)).build());
     });
@@ -106,16 +126,20 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
 
   @Override
   public void deleteTopic(DeleteTopicRequest req, StreamObserver<DeleteTopicResponse> out) {
-    run(out, () -> {
+    Principal who = Access.caller();
+    audited(who, "DeleteTopic", req.getName(), out, () -> {
       String name = TopicNames.validate("name", req.getName());
+      access.check(who, name, Permission.ADMIN, "DeleteTopic");
       return metadata.delete(name).thenApply(v -> DeleteTopicResponse.getDefaultInstance());
     });
   }
 
   @Override
   public void listSubscriptions(ListSubscriptionsRequest req, StreamObserver<ListSubscriptionsResponse> out) {
-    run(out, () -> {
+    Principal who = Access.caller();
+    audited(who, "ListSubscriptions", req.getTopic(), out, () -> {
       String name = TopicNames.validate("topic", req.getTopic());
+      access.check(who, name, Permission.ADMIN, "ListSubscriptions");
       int size = pageSize(req.getPageSize());
       String afterToken = decodeToken(req.getPageToken());
       long after = 0;
@@ -255,6 +279,57 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   }
 
   /** Completes the call from the future, mapping failures to their gRPC status. */
+  /**
+   * Up to {@code limit} topics after {@code after} that {@code who} has a grant on, in name order:
+   * reads the store a page at a time until it has them or the store ends.
+   */
+  private List<TopicRecord> visiblePage(Principal who, String after, int limit) {
+    List<TopicRecord> out = new java.util.ArrayList<>(limit);
+    String from = after;
+    while (out.size() < limit) {
+      List<TopicRecord> chunk = metadata.list(from, MAX_PAGE_SIZE);
+      for (TopicRecord r : chunk) {
+        if (access.visible(who, r.name())) {
+          out.add(r);
+          if (out.size() == limit) {
+            break;
+          }
+        }
+      }
+      if (chunk.size() < MAX_PAGE_SIZE) {
+        break;
+      }
+      from = chunk.get(chunk.size() - 1).name();
+    }
+    return out;
+  }
+
+  /** {@link #run} with an audit line of the outcome (ok, or the status code); a refusal of the ACL writes its own. */
+  private <T> void audited(Principal who, String operation, String topic, StreamObserver<T> out,
+      java.util.function.Supplier<CompletableFuture<T>> body) {
+    run(new StreamObserver<T>() {
+      @Override
+      public void onNext(T v) {
+        out.onNext(v);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        io.grpc.Status.Code code = io.grpc.Status.fromThrowable(t).getCode();
+        if (code != io.grpc.Status.Code.PERMISSION_DENIED) {
+          access.audited(who, operation, topic, code.name());
+        }
+        out.onError(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        access.audited(who, operation, topic, "ok");
+        out.onCompleted();
+      }
+    }, body);
+  }
+
   private static <T> void run(StreamObserver<T> out, java.util.function.Supplier<CompletableFuture<T>> body) {
     CompletableFuture<T> f;
     try {

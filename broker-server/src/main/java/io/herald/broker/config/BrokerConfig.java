@@ -23,6 +23,8 @@ import java.time.Duration;
  *     standalone broker, which is a group of one ({@link Cluster#standalone})
  * @param subscribeInitTimeout how long a Subscribe stream may go without its init frame before it is
  *     ended with INVALID_ARGUMENT ({@code --subscribe-init-timeout}, {@code HERALD_SUBSCRIBE_INIT_TIMEOUT})
+ * @param security TLS, authentication, ACL and audit ({@code --tls-*}, {@code --auth*}, {@code --acl},
+ *     {@code --audit-log}); {@link io.herald.broker.security.SecurityConfig#NONE} by default
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -37,7 +39,8 @@ public record BrokerConfig(
     int metricsTopSubscriptions,
     String logFormat,
     Cluster cluster,
-    Duration subscribeInitTimeout) {
+    Duration subscribeInitTimeout,
+    io.herald.broker.security.SecurityConfig security) {
 
   /** Default {@code --subscribe-init-timeout}: a client sends init right after opening the stream. */
   public static final Duration DEFAULT_SUBSCRIBE_INIT_TIMEOUT = Duration.ofSeconds(5);
@@ -170,7 +173,16 @@ public record BrokerConfig(
 
   public static final String DEFAULT_LISTEN = "127.0.0.1:7070";
 
+  /** Without security settings: {@link io.herald.broker.security.SecurityConfig#NONE}. */
+  public BrokerConfig(InetSocketAddress listen, Path dataDir, boolean autoCreateTopics, Duration drainTimeout, int ioThreads,
+      int writerThreads, int maxCallsPerConnection, InetSocketAddress httpListen, int metricsTopicLabels, int metricsTopSubscriptions,
+      String logFormat, Cluster cluster, Duration subscribeInitTimeout) {
+    this(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection, httpListen, metricsTopicLabels,
+        metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, io.herald.broker.security.SecurityConfig.NONE);
+  }
+
   public BrokerConfig {
+    security = security == null ? io.herald.broker.security.SecurityConfig.NONE : security;
     if (listen == null) {
       throw new IllegalArgumentException("--listen (HERALD_LISTEN) is required");
     }
@@ -200,6 +212,11 @@ public record BrokerConfig(
       throw new IllegalArgumentException("--subscribe-init-timeout (HERALD_SUBSCRIBE_INIT_TIMEOUT) must be between 1ms and 10m; got "
           + subscribeInitTimeout);
     }
+    if (cluster != null && (cluster.peers().size() > 1 || cluster.listener()) && (security.tls() || security.authenticates())) {
+      throw new IllegalArgumentException("TLS and --auth are not supported with --peers yet: broker-to-broker links (forwarding,"
+          + " relays, Raft) would still be plaintext and unauthenticated. Run a secured broker standalone, or a cluster on a"
+          + " private network without them");
+    }
   }
 
   /** Defaults, listening on {@code listen}. */
@@ -211,37 +228,42 @@ public record BrokerConfig(
 
   public BrokerConfig withDataDir(Path dir) {
     return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
     return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withHttpListen(String address) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout);
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withMetricsTopSubscriptions(int n) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, n, logFormat, cluster, subscribeInitTimeout);
+        httpListen, metricsTopicLabels, n, logFormat, cluster, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withCluster(Cluster c) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c, subscribeInitTimeout);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c, subscribeInitTimeout, security);
   }
 
   public BrokerConfig withSubscribeInitTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, d);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, d, security);
+  }
+
+  public BrokerConfig withSecurity(io.herald.broker.security.SecurityConfig sec) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, sec);
   }
 
   public int effectiveIoThreads() {
@@ -290,6 +312,7 @@ public record BrokerConfig(
         + " metrics-topic-labels=" + metricsTopicLabels
         + " metrics-top-subscriptions=" + metricsTopSubscriptions
         + " log-format=" + logFormat
+        + " security=[" + security.describe() + "]"
         + (cluster == null ? " metadata=local" : " metadata=raft node-id=" + cluster.nodeId() + " peers=" + cluster.peers()
             + (cluster.raftListen() == null ? "" : " raft-listen=" + cluster.raftListen())
             + " raft-election-timeout=" + cluster.electionTimeout())

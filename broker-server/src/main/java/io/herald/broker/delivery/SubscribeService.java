@@ -12,6 +12,8 @@ import io.herald.broker.subscription.Policy;
 import io.herald.broker.subscription.StartKind;
 import io.herald.broker.subscription.Subscription;
 import io.herald.broker.topic.TopicHandle;
+import io.herald.broker.security.Access;
+import io.herald.broker.security.Permission;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
@@ -58,6 +60,7 @@ public final class SubscribeService {
   private final Executor writers;
   private final ScheduledExecutorService timer;
   private final Duration initTimeout;
+  private final Access access;
   private final AtomicLong ids = new AtomicLong();
   private final Set<SubscriptionWriter> live = ConcurrentHashMap.newKeySet();
   private final ReentrantLock liveLock = new ReentrantLock();
@@ -68,10 +71,16 @@ public final class SubscribeService {
    * @param initTimeout how long a stream may go without its init frame
    */
   public SubscribeService(TopicRegistry topics, Executor writers, ScheduledExecutorService timer, Duration initTimeout) {
+    this(topics, writers, timer, initTimeout, Access.open(io.herald.broker.security.AuditLog.toBrokerLog()));
+  }
+
+  /** @param access who may subscribe where: the init's topic needs a {@code subscribe} grant */
+  public SubscribeService(TopicRegistry topics, Executor writers, ScheduledExecutorService timer, Duration initTimeout, Access access) {
     this.topics = topics;
     this.writers = writers;
     this.timer = timer;
     this.initTimeout = initTimeout;
+    this.access = access;
   }
 
   public ServerServiceDefinition definition() {
@@ -233,6 +242,7 @@ public final class SubscribeService {
           String name;
           try {
             name = TopicNames.validate("init.topic", init.getTopic());
+            access.check(Access.caller(), name, Permission.SUBSCRIBE, "subscribe");
           } catch (StatusRuntimeException e) {
             failStart(e);
             return;

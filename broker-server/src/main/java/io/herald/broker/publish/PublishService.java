@@ -14,6 +14,9 @@ import io.herald.broker.topic.AckRun;
 import io.herald.broker.topic.Admission;
 import io.herald.broker.topic.PublishBatch;
 import io.herald.broker.topic.TopicHandle;
+import io.herald.broker.security.Access;
+import io.herald.broker.security.Permission;
+import io.herald.broker.security.Principal;
 import io.herald.broker.topic.TopicNames;
 import io.herald.broker.topic.TopicRegistry;
 import io.herald.broker.topic.TopicSettings;
@@ -51,6 +54,7 @@ public final class PublishService {
 
   private final TopicRegistry topics;
   private final Executor writers;
+  private final Access access;
   private final Set<StreamCall> streams = ConcurrentHashMap.newKeySet();
   private volatile java.util.function.Consumer<String> onRejected = reason -> { };
 
@@ -69,8 +73,14 @@ public final class PublishService {
   }
 
   public PublishService(TopicRegistry topics, Executor writers) {
+    this(topics, writers, Access.open(io.herald.broker.security.AuditLog.toBrokerLog()));
+  }
+
+  /** @param access who may publish where: each batch's topic needs a {@code publish} grant */
+  public PublishService(TopicRegistry topics, Executor writers, Access access) {
     this.topics = topics;
     this.writers = writers;
+    this.access = access;
   }
 
   /**
@@ -100,6 +110,7 @@ public final class PublishService {
     String name;
     try {
       name = TopicNames.validate("topic", req.topic());
+      access.check(Access.caller(), name, Permission.PUBLISH, "publish");
     } catch (StatusRuntimeException e) {
       countRefusal(e);
       call.onError(e);
@@ -289,6 +300,10 @@ public final class PublishService {
   private final class StreamCall implements StreamObserver<RawPublish> {
     private final ServerCallStreamObserver<PublishStreamResponse> call;
     private final Drainer flusher;
+    private final Principal principal;
+    /** The last topic this stream's principal was allowed to publish to, at ACL {@link #allowedVersion}; onNext's only. */
+    private String allowedTopic;
+    private long allowedVersion;
     private final ReentrantLock lock = new ReentrantLock();
     // @GuardedBy("lock")
     private final ArrayDeque<Slot> slots = new ArrayDeque<>(4);
@@ -298,10 +313,26 @@ public final class PublishService {
     private StatusRuntimeException endWith;
 
     StreamCall(ServerCallStreamObserver<PublishStreamResponse> call) {
+      this.principal = Access.caller(); // the call's context is current while the stream starts
       this.call = call;
       this.flusher = new Drainer(writers, this::flush, this::flushFailed);
       call.setOnReadyHandler(flusher::signal);
       call.setOnCancelHandler(this::cancelled);
+    }
+
+    /**
+     * Checks the principal's {@code publish} grant on {@code name}; the last topic allowed is
+     * remembered with the ACL's version, so a stream of batches to one topic checks it once per
+     * ACL change. Called by {@code onNext} only (gRPC calls it serially).
+     */
+    private void allowed(String name) {
+      long version = access.version();
+      if (name.equals(allowedTopic) && version == allowedVersion) {
+        return;
+      }
+      access.check(principal, name, Permission.PUBLISH, "publish");
+      allowedTopic = name;
+      allowedVersion = version;
     }
 
     @Override
@@ -319,6 +350,7 @@ public final class PublishService {
       String name;
       try {
         name = TopicNames.validate("topic", req.topic());
+        allowed(name);
       } catch (StatusRuntimeException e) {
         countRefusal(e);
         slot.failed(e);

@@ -74,6 +74,8 @@ public final class Errors {
           ERROR_REASON_LOOP_RESTARTED, ERROR_REASON_OWNER_UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case ERROR_REASON_TOPIC_OUT_OF_SERVICE, ERROR_REASON_INTERNAL -> Status.Code.INTERNAL;
       case ERROR_REASON_UNSUPPORTED_REQUEST -> Status.Code.UNIMPLEMENTED;
+      case ERROR_REASON_UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
+      case ERROR_REASON_PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
       case ERROR_REASON_UNSPECIFIED, UNRECOGNIZED -> throw new IllegalArgumentException("not a reason to send: " + reason);
     };
   }

@@ -60,7 +60,12 @@ public final class ServerFactory {
   }
 
   public NettyServerBuilder builder(InetSocketAddress address) {
-    return NettyServerBuilder.forAddress(address)
+    return builder(address, null);
+  }
+
+  /** A server builder with {@code credentials} (TLS), or plaintext when null. */
+  public NettyServerBuilder builder(InetSocketAddress address, io.grpc.ServerCredentials credentials) {
+    return (credentials == null ? NettyServerBuilder.forAddress(address) : NettyServerBuilder.forAddress(address, credentials))
         .channelType(channelType)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers);
