@@ -272,6 +272,116 @@ class SecurityTest {
     assertThat(publisher(tls(), ALICE_TOKEN).publish(publish("orders.eu", "new-connection")).getAcksCount()).isEqualTo(1);
   }
 
+  /**
+   * A broker taking JWTs only (plaintext: TLS is independent of the credential): a JWT signed with
+   * the key set's key, with the right issuer and audience, is its {@code sub}, with the groups of
+   * its {@code groups} claim; an expired one, one from another key and one for another audience are
+   * UNAUTHENTICATED.
+   */
+  @Test
+  void aJwtSignedWithTheKeySetsKeyIsItsSubjectWithItsGroups() throws Exception {
+    broker.closeNow();
+    com.nimbusds.jose.jwk.ECKey key = new com.nimbusds.jose.jwk.gen.ECKeyGenerator(com.nimbusds.jose.jwk.Curve.P_256).keyID("k1").generate();
+    com.nimbusds.jose.jwk.ECKey stranger = new com.nimbusds.jose.jwk.gen.ECKeyGenerator(com.nimbusds.jose.jwk.Curve.P_256).keyID("k1")
+        .generate();
+    Path jwks = dir.resolve("jwks.json");
+    Files.writeString(jwks, new com.nimbusds.jose.jwk.JWKSet(key.toPublicJWK()).toString());
+    SecurityConfig sec = new SecurityConfig(null, null, null, SecurityConfig.ClientAuth.NONE, RELOAD, Set.of("jwt"), null, jwks,
+        "https://issuer.test", "herald", acl, audit);
+    broker = Broker.start(BrokerConfig.defaults("127.0.0.1:0").withDrainTimeout(Duration.ZERO).withSecurity(sec));
+    ManagedChannel c = channel(InsecureChannelCredentials.create());
+    java.time.Instant now = java.time.Instant.now();
+    String good = jwt(key, "carol", List.of("producers"), "herald", now.plusSeconds(300));
+    admin(c, good).createTopic(CreateTopicRequest.newBuilder().setName("orders.jwt").build());
+    assertThat(publisher(c, good).publish(publish("orders.jwt", "j-1")).getAcksCount()).isEqualTo(1);
+    assertRefused(() -> publisher(c, good).publish(publish("secret.plans", "j-2")), Status.Code.PERMISSION_DENIED, "PERMISSION_DENIED");
+    for (String bad : List.of(jwt(key, "carol", List.of("producers"), "herald", now.minusSeconds(600)),
+        jwt(stranger, "carol", List.of("producers"), "herald", now.plusSeconds(300)),
+        jwt(key, "carol", List.of("producers"), "another-service", now.plusSeconds(300)))) {
+      assertThatThrownBy(() -> publisher(c, bad).publish(publish("orders.jwt", "j-3"))).isInstanceOfSatisfying(StatusRuntimeException.class,
+          e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+            assertThat(e.getStatus().getDescription()).doesNotContain(bad);
+          });
+    }
+  }
+
+  private static String jwt(com.nimbusds.jose.jwk.ECKey key, String sub, List<String> groups, String audience, java.time.Instant expiry)
+      throws Exception {
+    com.nimbusds.jwt.SignedJWT jwt = new com.nimbusds.jwt.SignedJWT(
+        new com.nimbusds.jose.JWSHeader.Builder(com.nimbusds.jose.JWSAlgorithm.ES256).keyID(key.getKeyID()).build(),
+        new com.nimbusds.jwt.JWTClaimsSet.Builder().subject(sub).issuer("https://issuer.test").audience(audience)
+            .claim("groups", groups).issueTime(java.util.Date.from(expiry.minusSeconds(900)))
+            .expirationTime(java.util.Date.from(expiry)).build());
+    jwt.sign(new com.nimbusds.jose.crypto.ECDSASigner(key));
+    return jwt.serialize();
+  }
+
+  /**
+   * The broker-to-broker service takes only principals of the group herald-peers: a client's
+   * credential does not let it forward events to a topic around the ACL.
+   */
+  @Test
+  void aClientsCredentialDoesNotOpenTheBrokerToBrokerService() throws Exception {
+    ManagedChannel c = tls();
+    admin(c, ALICE_TOKEN).createTopic(CreateTopicRequest.newBuilder().setName("orders.eu").build());
+    java.util.concurrent.CompletableFuture<Status> end = new java.util.concurrent.CompletableFuture<>();
+    io.grpc.stub.StreamObserver<io.herald.proto.cluster.v1.ForwardRequest> out = io.herald.proto.cluster.v1.PeerServiceGrpc.newStub(c)
+        .withCallCredentials(bearer(ALICE_TOKEN)).forward(new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(io.herald.proto.cluster.v1.ForwardResponse r) { }
+
+          @Override
+          public void onError(Throwable t) {
+            end.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            end.complete(Status.OK);
+          }
+        });
+    out.onNext(io.herald.proto.cluster.v1.ForwardRequest.newBuilder()
+        .setInit(io.herald.proto.cluster.v1.ForwardInit.newBuilder().setNodeId("intruder")).build());
+    assertThat(end.get(10, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(Files.readString(audit)).contains("\"operation\":\"Forward\"", "not in group herald-peers");
+  }
+
+  @Test
+  void securityFlagsAreCheckedAtStart() throws Exception {
+    java.util.Map<String, String> none = java.util.Map.of();
+    String listen = "127.0.0.1:0";
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--tls-cert", serverCert.certFile().toString()))
+        .contains("--tls-cert and --tls-key go together");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token,magic")).contains("unknown method 'magic'");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token")).contains("--auth-tokens");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--acl", acl.toString())).contains("--acl needs --auth");
+    assertThat(ClusterMetadataTest.refused(java.util.Map.of("HERALD_AUTH", "mtls"), "--listen", listen)).contains("--tls-client-ca");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--tls-cert", serverCert.certFile().toString(), "--tls-key",
+        serverCert.keyFile().toString(), "--tls-client-ca", pki.caFile().toString(), "--tls-client-auth", "sometimes"))
+        .contains("none, optional or require");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token", "--auth-tokens", tokens.toString(), "--peers",
+        "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1")).contains("not supported with --peers");
+
+    // files that do not load stop the broker at start, naming the file and never a secret
+    Path badTokens = dir.resolve("bad-tokens.txt");
+    Files.writeString(badTokens, "alice sha256:not-hex\n");
+    java.io.StringWriter err = new java.io.StringWriter();
+    String[] args = {"--listen", listen, "--http-listen", "off", "--auth", "token", "--auth-tokens", badTokens.toString()};
+    picocli.CommandLine cl = Main.commandLine(args, none);
+    cl.setErr(new java.io.PrintWriter(err, true));
+    assertThat(cl.execute(args)).as("stderr: %s", err).isEqualTo(1);
+    assertThat(err.toString()).contains(badTokens.toString()).contains("line 1");
+    Path wrongKey = pki.server("other").keyFile();
+    err.getBuffer().setLength(0);
+    String[] tlsArgs = {"--listen", listen, "--http-listen", "off", "--tls-cert", serverCert.certFile().toString(), "--tls-key",
+        wrongKey.toString()};
+    cl = Main.commandLine(tlsArgs, none);
+    cl.setErr(new java.io.PrintWriter(err, true));
+    assertThat(cl.execute(tlsArgs)).as("stderr: %s", err).isEqualTo(1);
+    assertThat(err.toString()).contains("is not the key of the certificate");
+  }
+
   /** The certificate the broker presents to a new TLS connection now. */
   private X509Certificate servedCertificate() throws Exception {
     TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
