@@ -131,7 +131,9 @@ public final class Broker implements AutoCloseable {
           metrics.topicStopped(t);
         }
       });
-      this.peerLinks = new PeerLinks(cluster.nodeId(), PeerLinks.plaintext(transport::channelBuilder), writers, PeerLinks.Options.DEFAULTS);
+      io.grpc.ChannelCredentials peerCredentials = security.peerChannelCredentials();
+      this.peerLinks = new PeerLinks(cluster.nodeId(), PeerLinks.withKeepAlive(a -> transport.channelBuilder(a, peerCredentials)), writers,
+          PeerLinks.Options.DEFAULTS);
       // a forwarded batch goes only into a topic this node runs: a node that no longer owns it
       // refuses (retryable) instead of forwarding again, so forwarding never loops
       io.herald.broker.cluster.HandOvers handOvers = new io.herald.broker.cluster.HandOvers();
@@ -142,7 +144,8 @@ public final class Broker implements AutoCloseable {
           : CompletableFuture.failedFuture(Errors.error(io.herald.proto.v1.ErrorReason.ERROR_REASON_OWNER_UNAVAILABLE, "topic '" + name
               + "' moved: this node does not own it any more; the forwarding node retries at the new owner", "topic", name))), writers,
           handOvers);
-      topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer));
+      topics.remoteTopics((r, address) -> new ClusterTopic(r, address, cluster.nodeId(), peerLinks, timer,
+          a -> io.grpc.netty.NettyChannelBuilder.forTarget(a, peerCredentials).build()));
       // a peer the metadata marks down will not answer what was forwarded to it: fail those batches
       // now (retryable), so publishers retry towards the topics' new owners instead of waiting for TCP
       metadata.addListener(new io.herald.broker.cluster.PeerLoss(cluster.nodeId(), metadata, peerLinks, writers));
@@ -257,7 +260,7 @@ public final class Broker implements AutoCloseable {
     }
     return new RaftMetadataStore(c.nodeId(), c.peers(), c.raftListen(), c.raftAdvertise(), c.listener(), c.advertise(), dir,
         RaftMetadataStore.Options.DEFAULTS.withElectionTimeouts(c.electionTimeout(), c.electionTimeout().multipliedBy(2))
-            .withLivenessTimeout(c.livenessTimeout()));
+            .withLivenessTimeout(c.livenessTimeout()).withTls(Security.raftTls(config.security())));
   }
 
   /** The address peers and clients should use for {@code bound}: a wildcard listen address gives the host name. */

@@ -174,6 +174,16 @@ public final class Main implements Callable<Integer> {
           + " logger herald.audit).")
   Path auditLog;
 
+  @Option(names = "--peer-tls-ca", paramLabel = "FILE",
+      description = "With TLS and --peers: the CA the other brokers' certificates chain to; brokers reach each other (forwarding,"
+          + " relays, Raft) over TLS presenting their --tls-cert (env HERALD_PEER_TLS_CA).")
+  Path peerTlsCa;
+
+  @Option(names = "--peer-token-file", paramLabel = "FILE",
+      description = "With --auth and --peers: the token this broker presents to the others; its line in their --auth-tokens has"
+          + " the group herald-peers (env HERALD_PEER_TOKEN_FILE).")
+  Path peerTokenFile;
+
   @Override
   public Integer call() throws Exception {
     BrokerConfig config;
@@ -199,7 +209,7 @@ public final class Main implements Callable<Integer> {
       config = config.withSecurity(new io.herald.broker.security.SecurityConfig(tlsCert, tlsKey, tlsClientCa,
           io.herald.broker.security.SecurityConfig.ClientAuth.parse(tlsClientAuth), securityReloadInterval,
           io.herald.broker.security.SecurityConfig.parseAuth(auth), authTokens, authJwks, blankToNull(jwtIssuer), blankToNull(jwtAudience),
-          acl, auditLog));
+          acl, auditLog, peerTlsCa, peerTokenFile));
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("herald-broker: " + e.getMessage());

@@ -361,7 +361,10 @@ class SecurityTest {
         serverCert.keyFile().toString(), "--tls-client-ca", pki.caFile().toString(), "--tls-client-auth", "sometimes"))
         .contains("none, optional or require");
     assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token", "--auth-tokens", tokens.toString(), "--peers",
-        "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1")).contains("not supported with --peers");
+        "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1")).contains("--peer-token-file FILE is required");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--tls-cert", serverCert.certFile().toString(), "--tls-key",
+        serverCert.keyFile().toString(), "--peers", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1"))
+        .contains("--peer-tls-ca FILE is required");
 
     // files that do not load stop the broker at start, naming the file and never a secret
     Path badTokens = dir.resolve("bad-tokens.txt");

@@ -19,6 +19,7 @@ final class TestCluster implements AutoCloseable {
   private final Path dir;
   private final Duration election;
   private final Duration liveness;
+  private final java.util.function.UnaryOperator<BrokerConfig> tweak;
 
   /** Non-voting members (Raft listeners): id → Raft address; not in {@link #peers}. */
   final Map<String, String> listeners = new LinkedHashMap<>();
@@ -33,6 +34,13 @@ final class TestCluster implements AutoCloseable {
    * started concurrently; returns once every one has joined.
    */
   TestCluster(Path dir, int voters, int nonVoting, Duration election, Duration liveness) throws Exception {
+    this(dir, voters, nonVoting, election, liveness, c -> c);
+  }
+
+  /** The same, each node's configuration changed by {@code tweak} (e.g. its security). */
+  TestCluster(Path dir, int voters, int nonVoting, Duration election, Duration liveness, java.util.function.UnaryOperator<BrokerConfig> tweak)
+      throws Exception {
+    this.tweak = tweak;
     this.dir = dir;
     this.election = election;
     this.liveness = liveness;
@@ -81,9 +89,9 @@ final class TestCluster implements AutoCloseable {
   }
 
   private TestBroker newNode(String id) throws Exception {
-    return new TestBroker(c -> c.withDataDir(dir.resolve(id))
+    return new TestBroker(c -> tweak.apply(c.withDataDir(dir.resolve(id))
         .withCluster((new BrokerConfig.Cluster(id, listeners.get(id), peers, election, null,
-            BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT, listeners.containsKey(id), null).withLivenessTimeout(liveness))));
+            BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT, listeners.containsKey(id), null).withLivenessTimeout(liveness)))));
   }
 
   void start(String id) throws Exception {

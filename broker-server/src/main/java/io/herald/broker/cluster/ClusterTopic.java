@@ -45,6 +45,7 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
   /** Publishes to the owner, over the one stream per peer ({@link PeerLinks}). */
   private final ForwardingTopic forwarding;
   private final ScheduledExecutorService timer;
+  private final java.util.function.Function<String, io.grpc.ManagedChannel> relayChannels;
   private volatile TopicRecord record;
   private volatile String address;
   /** The relay while there are (or recently were) local subscribers; guarded by this for changes. */
@@ -53,6 +54,16 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
   private StatusRuntimeException closedStatus;
 
   public ClusterTopic(TopicRecord record, String ownerAddress, String node, PeerLinks links, ScheduledExecutorService timer) {
+    this(record, ownerAddress, node, links, timer, RelayTopic::plaintextChannel);
+  }
+
+  /**
+   * @param relayChannels opens the relay's channel to the owner (plaintext, or with the cluster's TLS
+   *     and token); the relay shuts down what it opens
+   */
+  public ClusterTopic(TopicRecord record, String ownerAddress, String node, PeerLinks links, ScheduledExecutorService timer,
+      java.util.function.Function<String, io.grpc.ManagedChannel> relayChannels) {
+    this.relayChannels = relayChannels;
     this.record = record;
     this.address = ownerAddress;
     this.node = node;
@@ -119,7 +130,7 @@ public final class ClusterTopic implements TopicRegistry.RemoteTopic {
       rl = relay;
       if (rl == null || rl.closeReason() != null) {
         TopicRecord r = record;
-        rl = new RelayTopic(r.name(), r.settings(), r.createEpoch(), node, () -> address);
+        rl = new RelayTopic(r.name(), r.settings(), r.createEpoch(), node, () -> address, relayChannels, RelayTopic.Options.DEFAULTS);
         relay = rl;
         rl.start();
         log.info("topic '{}': relay from owner '{}' ({}) opened for local subscribers", r.name(), r.owner(), address);

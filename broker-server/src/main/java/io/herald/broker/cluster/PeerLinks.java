@@ -136,8 +136,15 @@ public final class PeerLinks implements AutoCloseable {
    * close the links before those event loops.
    */
   public static ChannelFactory plaintext(java.util.function.Function<String, NettyChannelBuilder> builders) {
+    return withKeepAlive(address -> builders.apply(address).usePlaintext());
+  }
+
+  /**
+   * Channels from {@code builders} as they come (e.g. built with TLS credentials and a token:
+   * {@code a -> serverFactory.channelBuilder(a, credentials)}), with the same keepalive.
+   */
+  public static ChannelFactory withKeepAlive(java.util.function.Function<String, NettyChannelBuilder> builders) {
     return address -> builders.apply(address)
-        .usePlaintext()
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveTimeout(10, TimeUnit.SECONDS)
         .build();

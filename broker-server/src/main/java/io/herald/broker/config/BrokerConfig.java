@@ -212,10 +212,8 @@ public record BrokerConfig(
       throw new IllegalArgumentException("--subscribe-init-timeout (HERALD_SUBSCRIBE_INIT_TIMEOUT) must be between 1ms and 10m; got "
           + subscribeInitTimeout);
     }
-    if (cluster != null && (cluster.peers().size() > 1 || cluster.listener()) && (security.tls() || security.authenticates())) {
-      throw new IllegalArgumentException("TLS and --auth are not supported with --peers yet: broker-to-broker links (forwarding,"
-          + " relays, Raft) would still be plaintext and unauthenticated. Run a secured broker standalone, or a cluster on a"
-          + " private network without them");
+    if (cluster != null && (cluster.peers().size() > 1 || cluster.listener())) {
+      security.checkForCluster();
     }
   }
 

@@ -106,9 +106,9 @@ public final class RaftMetadataStore implements MetadataStore {
 
   /** Raft settings; the defaults hold on a loaded 2-core machine (RATIS.md #11). */
   public record Options(Duration electionTimeoutMin, Duration electionTimeoutMax, Duration requestTimeout,
-      long snapshotThreshold, String clusterName, Duration livenessTimeout) {
+      long snapshotThreshold, String clusterName, Duration livenessTimeout, org.apache.ratis.grpc.GrpcTlsConfig tls) {
     public static final Options DEFAULTS = new Options(Duration.ofMillis(1000), Duration.ofMillis(2000), Duration.ofSeconds(10), 1024,
-        "herald", BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT);
+        "herald", BrokerConfig.Cluster.DEFAULT_LIVENESS_TIMEOUT, null);
 
     public Options {
       if (electionTimeoutMin.toMillis() < 50 || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
@@ -122,15 +122,20 @@ public final class RaftMetadataStore implements MetadataStore {
     }
 
     public Options withElectionTimeouts(Duration min, Duration max) {
-      return new Options(min, max, requestTimeout, snapshotThreshold, clusterName, livenessTimeout);
+      return new Options(min, max, requestTimeout, snapshotThreshold, clusterName, livenessTimeout, tls);
     }
 
     public Options withSnapshotThreshold(long n) {
-      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, n, clusterName, livenessTimeout);
+      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, n, clusterName, livenessTimeout, tls);
     }
 
     public Options withLivenessTimeout(Duration d) {
-      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, snapshotThreshold, clusterName, d);
+      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, snapshotThreshold, clusterName, d, tls);
+    }
+
+    /** Raft over mutual TLS with {@code t} (null: plaintext). */
+    public Options withTls(org.apache.ratis.grpc.GrpcTlsConfig t) {
+      return new Options(electionTimeoutMin, electionTimeoutMax, requestTimeout, snapshotThreshold, clusterName, livenessTimeout, t);
     }
 
     /** How long a node trusts its ownership without hearing from the leader (or a leader from a majority). */
@@ -248,6 +253,7 @@ public final class RaftMetadataStore implements MetadataStore {
           .setGroup(group)
           .setProperties(props)
           .setStateMachine(sm)
+          .setParameters(parameters())
           .setOption(formatted ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
           .build();
       s.start();
@@ -267,6 +273,17 @@ public final class RaftMetadataStore implements MetadataStore {
         formatted ? "recovered" : "new");
   }
 
+  /** Ratis's parameters: the TLS of its server, its clients and its admin calls when the cluster uses TLS. */
+  private Parameters parameters() {
+    Parameters p = new Parameters();
+    if (options.tls() != null) {
+      GrpcConfigKeys.Server.setTlsConf(p, options.tls());
+      GrpcConfigKeys.Client.setTlsConf(p, options.tls());
+      GrpcConfigKeys.Admin.setTlsConf(p, options.tls());
+    }
+    return p;
+  }
+
   private RaftClient newClient() {
     RaftProperties clientProps = new RaftProperties();
     // each attempt waits at most about one election (the client's own default is 3 s): a request
@@ -278,7 +295,7 @@ public final class RaftMetadataStore implements MetadataStore {
         .setProperties(clientProps)
         .setRaftGroup(group)
         .setLeaderId(null)
-        .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), clientProps))
+        .setClientRpc(new GrpcFactory(parameters()).newRaftClientRpc(ClientId.randomId(), clientProps))
         // RATIS.md #7: the default policy spins with no sleep while there is no leader
         .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
             (int) Math.max(1, options.requestTimeout().toMillis() / 100), TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))

@@ -24,9 +24,12 @@ public final class Security implements AutoCloseable {
   private final Authentication authentication;
   private final Access access;
   private final List<AutoCloseable> reloads;
+  /** The token this broker presents to the others, or null. */
+  private final io.grpc.CallCredentials peerToken;
 
   private Security(SecurityConfig config, AuditLog audit, TlsFiles tls, Authentication authentication, Access access,
-      List<AutoCloseable> reloads) {
+      List<AutoCloseable> reloads, io.grpc.CallCredentials peerToken) {
+    this.peerToken = peerToken;
     this.config = config;
     this.audit = audit;
     this.tls = tls;
@@ -106,11 +109,46 @@ public final class Security implements AutoCloseable {
       } else {
         access = Access.open(audit);
       }
-      return new Security(config, audit, tls, authentication, access, opened);
+      io.grpc.CallCredentials peerToken = null;
+      if (config.peerToken() != null) {
+        ReloadingFile<String> file = ReloadingFile.open(config.peerToken(), (text, source) -> {
+          String t = text.strip();
+          if (t.isEmpty() || t.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException(source + " must hold one token (one line, no spaces)");
+          }
+          return t;
+        }, timer, config.reloadInterval());
+        opened.add(file);
+        peerToken = new BearerToken(file::current);
+      }
+      return new Security(config, audit, tls, authentication, access, opened, peerToken);
     } catch (RuntimeException e) {
       closeAll(opened);
       throw e;
     }
+  }
+
+  /**
+   * How this broker reaches the others (forwarding, hand-over, relays): TLS with its own certificate
+   * and the peer CA when the cluster uses TLS, plaintext otherwise; with {@code --peer-token-file}
+   * every call carries that token.
+   */
+  public io.grpc.ChannelCredentials peerChannelCredentials() {
+    io.grpc.ChannelCredentials base = tls == null || tls.peerTrustManager() == null ? io.grpc.InsecureChannelCredentials.create()
+        : io.grpc.TlsChannelCredentials.newBuilder().keyManager(tls.keyManager()).trustManager(tls.peerTrustManager()).build();
+    return peerToken == null ? base : io.grpc.CompositeChannelCredentials.create(base, peerToken);
+  }
+
+  /**
+   * Raft's TLS (mutual: only brokers with a certificate from the peer CA join the metadata group),
+   * from the same files as the client port; null without TLS. Ratis reads the files at start only:
+   * a rotated certificate reaches Raft at the broker's next restart.
+   */
+  public static org.apache.ratis.grpc.GrpcTlsConfig raftTls(SecurityConfig config) {
+    if (!config.tls() || config.peerTlsCa() == null) {
+      return null;
+    }
+    return new org.apache.ratis.grpc.GrpcTlsConfig(config.tlsKey().toFile(), config.tlsCert().toFile(), config.peerTlsCa().toFile(), true);
   }
 
   /** The client port's TLS credentials, or null for plaintext. */
@@ -139,6 +177,27 @@ public final class Security implements AutoCloseable {
   @Override
   public void close() {
     closeAll(reloads);
+  }
+
+  /** Puts {@code authorization: Bearer <token>} on every call; the token is read at each call (it may be rotated). */
+  private static final class BearerToken extends io.grpc.CallCredentials {
+    private final java.util.function.Supplier<String> token;
+
+    BearerToken(java.util.function.Supplier<String> token) {
+      this.token = token;
+    }
+
+    @Override
+    public void applyRequestMetadata(RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+      io.grpc.Metadata m = new io.grpc.Metadata();
+      m.put(Authentication.AUTHORIZATION, "Bearer " + token.get());
+      applier.apply(m);
+    }
+
+    @Override
+    public String toString() {
+      return "BearerToken(redacted)";
+    }
   }
 
   private static void closeAll(List<AutoCloseable> items) {

@@ -25,9 +25,14 @@ import java.util.TreeSet;
  * @param jwtAudience an {@code aud} a JWT must carry ({@code --auth-jwt-audience}); null: any
  * @param acl the ACL file ({@code --acl}); null: every authenticated principal may do everything
  * @param auditLog where audit lines go ({@code --audit-log}); null: the broker log (logger {@code herald.audit})
+ * @param peerTlsCa in a cluster with TLS: the CA the other brokers' certificates chain to ({@code --peer-tls-ca}),
+ *     for the broker-to-broker links (which present this broker's own certificate) and for Raft (mutual TLS)
+ * @param peerToken in a cluster with {@code --auth}: the file holding the token this broker presents to
+ *     the others ({@code --peer-token-file}); its line in the token files has the group {@code herald-peers}
  */
 public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, ClientAuth clientAuth, Duration reloadInterval,
-    Set<String> auth, Path authTokens, Path jwks, String jwtIssuer, String jwtAudience, Path acl, Path auditLog) {
+    Set<String> auth, Path authTokens, Path jwks, String jwtIssuer, String jwtAudience, Path acl, Path auditLog, Path peerTlsCa,
+    Path peerToken) {
 
   /** Whether the TLS handshake asks for a client certificate. */
   public enum ClientAuth {
@@ -55,6 +60,12 @@ public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, Client
   /** Plaintext, no authentication, no ACL. */
   public static final SecurityConfig NONE = new SecurityConfig(null, null, null, ClientAuth.NONE, DEFAULT_RELOAD_INTERVAL, Set.of(),
       null, null, null, null, null, null);
+
+  /** Without the cluster settings ({@code peerTlsCa}, {@code peerToken}): a standalone broker's. */
+  public SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, ClientAuth clientAuth, Duration reloadInterval, Set<String> auth,
+      Path authTokens, Path jwks, String jwtIssuer, String jwtAudience, Path acl, Path auditLog) {
+    this(tlsCert, tlsKey, tlsClientCa, clientAuth, reloadInterval, auth, authTokens, jwks, jwtIssuer, jwtAudience, acl, auditLog, null, null);
+  }
 
   public SecurityConfig {
     clientAuth = clientAuth == null ? ClientAuth.NONE : clientAuth;
@@ -99,6 +110,14 @@ public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, Client
       throw new IllegalArgumentException("--auth mtls needs TLS with client certificates: --tls-cert, --tls-key, --tls-client-ca and"
           + " --tls-client-auth optional|require");
     }
+    if (peerTlsCa != null && tlsCert == null) {
+      throw new IllegalArgumentException("--peer-tls-ca needs --tls-cert and --tls-key: brokers reach each other with TLS only when"
+          + " they serve it");
+    }
+    if (peerToken != null && !auth.contains("token")) {
+      throw new IllegalArgumentException("--peer-token-file needs --auth including token: the other brokers check it against their"
+          + " --auth-tokens file");
+    }
     if (acl != null && auth.isEmpty()) {
       throw new IllegalArgumentException("--acl needs --auth (token, jwt or mtls): an ACL grants principals, and without"
           + " authentication every caller is anonymous");
@@ -126,6 +145,22 @@ public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, Client
     return out;
   }
 
+  /**
+   * Checks the settings a cluster of several brokers needs.
+   *
+   * @throws IllegalArgumentException naming the missing flag
+   */
+  public void checkForCluster() {
+    if (tls() && peerTlsCa == null) {
+      throw new IllegalArgumentException("with TLS and --peers, --peer-tls-ca FILE is required: the CA the other brokers'"
+          + " certificates chain to (forwarding, relays and Raft use TLS between brokers; each broker presents its --tls-cert)");
+    }
+    if (authenticates() && peerToken == null) {
+      throw new IllegalArgumentException("with --auth and --peers, --peer-token-file FILE is required (and --auth must include token):"
+          + " the token this broker presents to the others, whose line in their --auth-tokens files has the group herald-peers");
+    }
+  }
+
   /** True when the client port speaks TLS. */
   public boolean tls() {
     return tlsCert != null;
@@ -141,6 +176,8 @@ public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, Client
     return "tls=" + (tls() ? "on (client certificates: " + clientAuth.name().toLowerCase(Locale.ROOT) + ")" : "off")
         + ", auth=" + (auth.isEmpty() ? "none" : String.join(",", new TreeSet<>(auth)))
         + ", acl=" + (acl == null ? "off" : acl)
-        + ", audit=" + (auditLog == null ? "broker log" : auditLog);
+        + ", audit=" + (auditLog == null ? "broker log" : auditLog)
+        + (peerTlsCa == null ? "" : ", peer-tls-ca=" + peerTlsCa)
+        + (peerToken == null ? "" : ", peer-token-file=" + peerToken);
   }
 }

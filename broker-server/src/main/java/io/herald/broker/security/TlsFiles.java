@@ -37,12 +37,15 @@ public final class TlsFiles implements AutoCloseable {
   private final SecurityConfig config;
   private final AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
   private final AdvancedTlsX509TrustManager trust;
+  /** Trust for the other brokers' certificates (host names checked), or null outside a TLS cluster. */
+  private final AdvancedTlsX509TrustManager peerTrust;
   private final ServerCredentials credentials;
   private final ScheduledFuture<?> check;
   // the timer's only
   private byte[] certBytes;
   private byte[] keyBytes;
   private byte[] caBytes;
+  private byte[] peerCaBytes;
   private String lastFault;
 
   private TlsFiles(SecurityConfig config, ScheduledExecutorService timer) throws GeneralSecurityException {
@@ -67,6 +70,17 @@ public final class TlsFiles implements AutoCloseable {
       trust = null;
     }
     this.credentials = b.build();
+    if (config.peerTlsCa() != null) {
+      peerTrust = AdvancedTlsX509TrustManager.newBuilder()
+          .setVerification(AdvancedTlsX509TrustManager.Verification.CERTIFICATE_AND_HOST_NAME_VERIFICATION)
+          .build();
+      fault = loadPeerTrust();
+      if (fault != null) {
+        throw new IllegalArgumentException(fault);
+      }
+    } else {
+      peerTrust = null;
+    }
     long period = config.reloadInterval().toMillis();
     this.check = timer.scheduleWithFixedDelay(this::reload, period, period, TimeUnit.MILLISECONDS);
   }
@@ -95,6 +109,9 @@ public final class TlsFiles implements AutoCloseable {
       String fault = loadIdentity();
       if (fault == null && trust != null) {
         fault = loadTrust();
+      }
+      if (fault == null && peerTrust != null) {
+        fault = loadPeerTrust();
       }
       if (fault != null && !fault.equals(lastFault)) {
         log.warn("{}; the broker keeps serving the last good ones", fault);
@@ -173,6 +190,43 @@ public final class TlsFiles implements AutoCloseable {
     }
     caBytes = ca;
     return null;
+  }
+
+  /** Loads the peer CA if its bytes changed; null, or what is wrong. */
+  private String loadPeerTrust() {
+    byte[] ca;
+    try {
+      ca = Files.readAllBytes(config.peerTlsCa());
+    } catch (IOException e) {
+      return "--peer-tls-ca " + config.peerTlsCa() + " cannot be read: " + e;
+    }
+    if (Arrays.equals(ca, peerCaBytes)) {
+      return null;
+    }
+    try {
+      X509Certificate[] certs = CertificateUtils.getX509Certificates(new ByteArrayInputStream(ca));
+      if (certs.length == 0) {
+        return "--peer-tls-ca " + config.peerTlsCa() + " holds no PEM certificate";
+      }
+      peerTrust.updateTrustCredentials(certs);
+    } catch (GeneralSecurityException | IOException | RuntimeException e) {
+      return "--peer-tls-ca " + config.peerTlsCa() + " does not load (" + e.getMessage() + "): it must hold PEM CA certificates";
+    }
+    if (peerCaBytes != null) {
+      log.info("TLS peer CA reloaded from {}", config.peerTlsCa());
+    }
+    peerCaBytes = ca;
+    return null;
+  }
+
+  /** This broker's certificate and key (reloaded), also presented to the other brokers as a client certificate. */
+  public javax.net.ssl.KeyManager keyManager() {
+    return keys;
+  }
+
+  /** Trust for the other brokers' certificates, with host name checks (reloaded); null without {@code --peer-tls-ca}. */
+  public javax.net.ssl.TrustManager peerTrustManager() {
+    return peerTrust;
   }
 
   /** Whether {@code key} signs what {@code cert}'s public key verifies. */

@@ -82,6 +82,13 @@ public final class ServerFactory {
         .channelType(clientChannelType);
   }
 
+  /** The same with {@code credentials} (TLS, a token): calls to brokers that require them. */
+  public NettyChannelBuilder channelBuilder(String target, io.grpc.ChannelCredentials credentials) {
+    return NettyChannelBuilder.forTarget(target, credentials)
+        .eventLoopGroup(workers)
+        .channelType(clientChannelType);
+  }
+
   /** Shuts the event loops down; waits up to {@code timeoutMillis}. */
   public void shutdown(long timeoutMillis) {
     workers.shutdownGracefully(0, timeoutMillis, TimeUnit.MILLISECONDS);
