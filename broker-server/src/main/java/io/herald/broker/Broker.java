@@ -13,6 +13,7 @@ import io.herald.broker.cluster.ClusterTopic;
 import io.herald.broker.cluster.PeerForwardService;
 import io.herald.broker.cluster.PeerLinks;
 import io.herald.broker.config.BrokerConfig;
+import io.herald.broker.config.ConnectionLimits;
 import io.herald.broker.delivery.SubscribeService;
 import io.herald.broker.metadata.RaftMetadataStore;
 import io.herald.broker.observability.BrokerMetrics;
@@ -166,6 +167,17 @@ public final class Broker implements AutoCloseable {
     try {
       topics.start();
       io.grpc.netty.NettyServerBuilder builder = transport.builder(config.listen(), security.credentials());
+      ConnectionLimits limits = config.limits();
+      if (limits.maxConnectionIdle() != null) {
+        builder.maxConnectionIdle(limits.maxConnectionIdle().toMillis(), TimeUnit.MILLISECONDS);
+      }
+      if (limits.maxConnectionAge() != null) {
+        builder.maxConnectionAge(limits.maxConnectionAge().toMillis(), TimeUnit.MILLISECONDS)
+            .maxConnectionAgeGrace(limits.maxConnectionAgeGrace().toMillis(), TimeUnit.MILLISECONDS);
+      }
+      if (limits.maxRstPerWindow() > 0) {
+        builder.maxRstFramesPerWindow(limits.maxRstPerWindow(), (int) limits.rstWindow().toSeconds());
+      }
       if (security.authentication() != null) {
         // innermost of the server's interceptors: refusals are counted and get their details like any error
         builder.intercept(security.authentication());
@@ -198,8 +210,9 @@ public final class Broker implements AutoCloseable {
           // with details (UndecodableRequests)
           .maxInboundMessageSize(UndecodableRequests.TRANSPORT_MAX_MESSAGE_BYTES)
           .maxConcurrentCallsPerConnection(config.maxCallsPerConnection())
-          .permitKeepAliveTime(10, TimeUnit.SECONDS)
+          .permitKeepAliveTime(config.limits().permitKeepAliveTime().toMillis(), TimeUnit.MILLISECONDS)
           .permitKeepAliveWithoutCalls(true)
+          .handshakeTimeout(config.limits().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
           .build();
       server.start();
       if (config.httpListen() != null) {

@@ -184,6 +184,34 @@ public final class Main implements Callable<Integer> {
           + " the group herald-peers (env HERALD_PEER_TOKEN_FILE).")
   Path peerTokenFile;
 
+  @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+      description = "Close a connection that has not finished its TLS handshake / HTTP/2 preface by then (env HERALD_HANDSHAKE_TIMEOUT,"
+          + " default ${DEFAULT-VALUE}).")
+  Duration handshakeTimeout;
+
+  @Option(names = "--max-connection-idle", paramLabel = "DURATION|never", defaultValue = "30m",
+      description = "Close (GOAWAY) a connection with no call for this long (env HERALD_MAX_CONNECTION_IDLE, default ${DEFAULT-VALUE}).")
+  String maxConnectionIdle;
+
+  @Option(names = "--max-connection-age", paramLabel = "DURATION|never", defaultValue = "never",
+      description = "Send GOAWAY to connections older than this, so clients spread over nodes (env HERALD_MAX_CONNECTION_AGE,"
+          + " default ${DEFAULT-VALUE}).")
+  String maxConnectionAge;
+
+  @Option(names = "--max-connection-age-grace", paramLabel = "DURATION", defaultValue = "5m", converter = DurationConverter.class,
+      description = "How long calls may go on after that GOAWAY (env HERALD_MAX_CONNECTION_AGE_GRACE, default ${DEFAULT-VALUE}).")
+  Duration maxConnectionAgeGrace;
+
+  @Option(names = "--permit-keepalive-time", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+      description = "The most frequent keepalive ping a client may send; more frequent ones end its connection"
+          + " (env HERALD_PERMIT_KEEPALIVE_TIME, default ${DEFAULT-VALUE}).")
+  Duration permitKeepAliveTime;
+
+  @Option(names = "--max-rst-per-window", paramLabel = "N", defaultValue = "1000",
+      description = "Stream resets a client may send per 10 s before its connection is ended (HTTP/2 rapid reset); 0: no limit"
+          + " (env HERALD_MAX_RST_PER_WINDOW, default ${DEFAULT-VALUE}).")
+  int maxRstPerWindow;
+
   @Override
   public Integer call() throws Exception {
     BrokerConfig config;
@@ -210,6 +238,9 @@ public final class Main implements Callable<Integer> {
           io.herald.broker.security.SecurityConfig.ClientAuth.parse(tlsClientAuth), securityReloadInterval,
           io.herald.broker.security.SecurityConfig.parseAuth(auth), authTokens, authJwks, blankToNull(jwtIssuer), blankToNull(jwtAudience),
           acl, auditLog, peerTlsCa, peerTokenFile));
+      config = config.withLimits(new io.herald.broker.config.ConnectionLimits(handshakeTimeout,
+          durationOrNever("--max-connection-idle", maxConnectionIdle), durationOrNever("--max-connection-age", maxConnectionAge),
+          maxConnectionAgeGrace, permitKeepAliveTime, maxRstPerWindow, Duration.ofSeconds(10)));
       Logging.apply(logFormat);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("herald-broker: " + e.getMessage());
@@ -238,6 +269,18 @@ public final class Main implements Callable<Integer> {
     Signal.handle(new Signal("TERM"), handler);
     broker.awaitClosed();
     return 0;
+  }
+
+  /** A duration, or null for {@code never}. */
+  private static Duration durationOrNever(String flag, String value) {
+    if ("never".equalsIgnoreCase(value.trim())) {
+      return null;
+    }
+    try {
+      return new DurationConverter().convert(value);
+    } catch (CommandLine.TypeConversionException e) {
+      throw new IllegalArgumentException(flag + ": " + e.getMessage() + ", or never", e);
+    }
   }
 
   private static String blankToNull(String s) {

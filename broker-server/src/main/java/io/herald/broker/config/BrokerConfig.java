@@ -25,6 +25,7 @@ import java.time.Duration;
  *     ended with INVALID_ARGUMENT ({@code --subscribe-init-timeout}, {@code HERALD_SUBSCRIBE_INIT_TIMEOUT})
  * @param security TLS, authentication, ACL and audit ({@code --tls-*}, {@code --auth*}, {@code --acl},
  *     {@code --audit-log}); {@link io.herald.broker.security.SecurityConfig#NONE} by default
+ * @param limits what one connection may hold and for how long ({@link ConnectionLimits#DEFAULTS} by default)
  */
 public record BrokerConfig(
     InetSocketAddress listen,
@@ -40,7 +41,8 @@ public record BrokerConfig(
     String logFormat,
     Cluster cluster,
     Duration subscribeInitTimeout,
-    io.herald.broker.security.SecurityConfig security) {
+    io.herald.broker.security.SecurityConfig security,
+    ConnectionLimits limits) {
 
   /** Default {@code --subscribe-init-timeout}: a client sends init right after opening the stream. */
   public static final Duration DEFAULT_SUBSCRIBE_INIT_TIMEOUT = Duration.ofSeconds(5);
@@ -178,11 +180,13 @@ public record BrokerConfig(
       int writerThreads, int maxCallsPerConnection, InetSocketAddress httpListen, int metricsTopicLabels, int metricsTopSubscriptions,
       String logFormat, Cluster cluster, Duration subscribeInitTimeout) {
     this(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection, httpListen, metricsTopicLabels,
-        metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, io.herald.broker.security.SecurityConfig.NONE);
+        metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, io.herald.broker.security.SecurityConfig.NONE,
+        ConnectionLimits.DEFAULTS);
   }
 
   public BrokerConfig {
     security = security == null ? io.herald.broker.security.SecurityConfig.NONE : security;
+    limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
     if (listen == null) {
       throw new IllegalArgumentException("--listen (HERALD_LISTEN) is required");
     }
@@ -226,42 +230,47 @@ public record BrokerConfig(
 
   public BrokerConfig withDataDir(Path dir) {
     return new BrokerConfig(listen, dir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withAutoCreateTopics(boolean on) {
     return new BrokerConfig(listen, dataDir, on, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withDrainTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, d, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withHttpListen(String address) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security);
+        address == null ? null : parseAddress(address), metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withMetricsTopSubscriptions(int n) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, n, logFormat, cluster, subscribeInitTimeout, security);
+        httpListen, metricsTopicLabels, n, logFormat, cluster, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withCluster(Cluster c) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c, subscribeInitTimeout, security);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, c, subscribeInitTimeout, security, limits);
   }
 
   public BrokerConfig withSubscribeInitTimeout(Duration d) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, d, security);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, d, security, limits);
   }
 
   public BrokerConfig withSecurity(io.herald.broker.security.SecurityConfig sec) {
     return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
-        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, sec);
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, sec, limits);
+  }
+
+  public BrokerConfig withLimits(ConnectionLimits l) {
+    return new BrokerConfig(listen, dataDir, autoCreateTopics, drainTimeout, ioThreads, writerThreads, maxCallsPerConnection,
+        httpListen, metricsTopicLabels, metricsTopSubscriptions, logFormat, cluster, subscribeInitTimeout, security, l);
   }
 
   public int effectiveIoThreads() {
@@ -311,6 +320,7 @@ public record BrokerConfig(
         + " metrics-top-subscriptions=" + metricsTopSubscriptions
         + " log-format=" + logFormat
         + " security=[" + security.describe() + "]"
+        + " connections=[" + limits.describe() + "]"
         + (cluster == null ? " metadata=local" : " metadata=raft node-id=" + cluster.nodeId() + " peers=" + cluster.peers()
             + (cluster.raftListen() == null ? "" : " raft-listen=" + cluster.raftListen())
             + " raft-election-timeout=" + cluster.electionTimeout())
