@@ -2,7 +2,9 @@ package io.herald.client;
 
 import io.grpc.ManagedChannel;
 import io.herald.client.internal.AdminClientImpl;
+import io.herald.client.internal.Bearer;
 import io.herald.client.internal.ClientCore;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,6 +12,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Supplier;
 
 /**
  * The entry point: one connection to a Herald cluster (any broker serves any client), from which
@@ -53,10 +56,12 @@ public final class HeraldClient implements AutoCloseable {
 
   private final ClientCore core;
   private final AdminClient admin;
+  private final String description;
 
-  private HeraldClient(ClientCore core) {
+  private HeraldClient(ClientCore core, String description) {
     this.core = core;
     this.admin = new AdminClientImpl(core);
+    this.description = description;
   }
 
   public static Builder builder() {
@@ -83,6 +88,12 @@ public final class HeraldClient implements AutoCloseable {
   /** The client's name, sent to brokers in the user agent. */
   public String name() {
     return core.name();
+  }
+
+  /** The name, where it connects, its TLS settings and the kind of credential; never the credential. */
+  @Override
+  public String toString() {
+    return "HeraldClient" + description;
   }
 
   /** {@link #close(Duration)} with {@value #DEFAULT_CLOSE_TIMEOUT_SECONDS} s. */
@@ -126,6 +137,10 @@ public final class HeraldClient implements AutoCloseable {
     private ConnectionListener listener;
     private RetrySettings retry = RetrySettings.DEFAULT;
     private io.opentelemetry.api.OpenTelemetry openTelemetry;
+    private String token;
+    private Path tokenFile;
+    private Supplier<String> credentials;
+    private boolean credentialsOverPlaintext;
 
     private Builder() { }
 
@@ -226,6 +241,88 @@ public final class HeraldClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * A bearer token (e.g. one {@code herald token new} made) sent on every call as
+     * {@code authorization: Bearer <token>}, for a broker with {@code --auth token} (or a JWT, for
+     * {@code --auth jwt}). Surrounding whitespace is trimmed. Set at most one of {@code token},
+     * {@link #tokenFile} and {@link #credentials}. The token is never printed: not by
+     * {@link #toString()}, a log line or an exception.
+     *
+     * <p>Without TLS the client sends a credential only to a loopback address ({@code localhost},
+     * 127.0.0.0/8, ::1), unless {@link #allowCredentialsOverPlaintext(boolean)} says otherwise.
+     *
+     * @throws IllegalArgumentException if it is empty or holds a space or a character a header
+     *     cannot carry
+     */
+    public Builder token(String token) {
+      Objects.requireNonNull(token, "token");
+      checkNoCredential();
+      Bearer.token(token); // checks it now, where the caller made the mistake
+      this.token = token;
+      return this;
+    }
+
+    /**
+     * A file holding the bearer token alone (trimmed), e.g. a mounted Kubernetes secret. Read by
+     * {@link #build()} (which fails if it cannot), then read again at most once a second while calls are made, so a rotated
+     * token is sent from the next call on (streams already open keep the credential they were
+     * opened with). A version that cannot be read or is empty is logged (never its content) and
+     * the last good token is kept. Set at most one of {@link #token}, {@code tokenFile} and {@link #credentials}.
+     */
+    public Builder tokenFile(Path file) {
+      Objects.requireNonNull(file, "file");
+      checkNoCredential();
+      this.tokenFile = file;
+      return this;
+    }
+
+    /**
+     * Your own source of the bearer value (a token or a JWT you refresh), asked for every call the
+     * client opens, on the client's callback executor (so it may block briefly, e.g. to renew a
+     * JWT, though caching is better). A null or a throw fails the call with UNAUTHENTICATED (the
+     * exception's type is reported, not its message). Set at most one of {@link #token},
+     * {@link #tokenFile} and {@code credentials}.
+     */
+    public Builder credentials(Supplier<String> bearer) {
+      Objects.requireNonNull(bearer, "bearer");
+      checkNoCredential();
+      this.credentials = bearer;
+      return this;
+    }
+
+    /**
+     * Whether the bearer credential may go over a connection without TLS to an address that is
+     * not loopback; default false: {@link #build()} refuses that combination, and a call on a
+     * plaintext {@link #channel} to another host fails with UNAUTHENTICATED before it is sent.
+     * Anyone on the network path could read and replay the token: set this only on a network you
+     * trust.
+     */
+    public Builder allowCredentialsOverPlaintext(boolean allow) {
+      this.credentialsOverPlaintext = allow;
+      return this;
+    }
+
+    private void checkNoCredential() {
+      String set = credentialKind();
+      if (set != null) {
+        throw new IllegalStateException("a credential was already set (" + set + "); set one of token, tokenFile and credentials");
+      }
+    }
+
+    private String credentialKind() {
+      return token != null ? "token (hidden)" : tokenFile != null ? "token file " + tokenFile : credentials != null ? "credentials supplier"
+          : null;
+    }
+
+    /** The settings, with the kind of credential but never its value. */
+    @Override
+    public String toString() {
+      String credential = credentialKind();
+      return "[name=" + name + ", " + (channel != null ? "channel=" + channel.authority() : target != null ? "target=" + target
+          : "endpoints=" + endpoints) + ", tls=" + tls + ", credential=" + (credential == null ? "none" : credential)
+          + (credentialsOverPlaintext ? " (allowed over plaintext)" : "") + "]";
+    }
+
     /** Connects (lazily: the first call opens the connection) and returns the client. */
     public HeraldClient build() {
       if (channel == null && target == null && endpoints.isEmpty()) {
@@ -234,8 +331,17 @@ public final class HeraldClient implements AutoCloseable {
       if ((target != null ? 1 : 0) + (endpoints.isEmpty() ? 0 : 1) + (channel != null ? 1 : 0) > 1) {
         throw new IllegalStateException("set only one of endpoints, target and channel");
       }
+      Bearer bearer = token != null ? Bearer.token(token) : tokenFile != null ? Bearer.file(tokenFile)
+          : credentials != null ? Bearer.supplier(credentials) : null;
+      if (bearer != null && channel == null && !tls.enabled() && !credentialsOverPlaintext
+          && !Bearer.loopbackOnly(List.copyOf(endpoints), target)) {
+        throw new IllegalStateException("refusing to send a bearer credential (" + bearer.describe() + ") without TLS to "
+            + (target != null ? target : String.join(",", endpoints)) + ": set tls(Tls.systemTrust()) or tls(Tls.trustCertificates(caPem)),"
+            + " or, on a network you trust, allowCredentialsOverPlaintext(true)");
+      }
+      String description = toString();
       return new HeraldClient(new ClientCore(new ClientCore.Settings(List.copyOf(endpoints), target, channel, name, tls,
-          keepAlive, callTimeout, callbackExecutor, listener, retry, openTelemetry)));
+          keepAlive, callTimeout, callbackExecutor, listener, retry, openTelemetry, bearer, credentialsOverPlaintext)), description);
     }
   }
 }

@@ -37,7 +37,7 @@ public class HeraldException extends RuntimeException {
    * ErrorReason#retryable()}), or as the code says when the reason is {@link ErrorReason#UNSPECIFIED}.
    */
   public HeraldException(ErrorCode code, ErrorReason reason, Map<String, String> metadata, String message, Throwable cause) {
-    super(code + (reason == ErrorReason.UNSPECIFIED ? "" : " " + reason) + ": " + message, cause);
+    super(code + (reason == ErrorReason.UNSPECIFIED || reason.name().equals(code.name()) ? "" : " " + reason) + ": " + message, cause);
     this.code = code;
     this.reason = reason;
     this.metadata = Map.copyOf(metadata);

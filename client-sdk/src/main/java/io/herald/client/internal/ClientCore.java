@@ -1,14 +1,22 @@
 package io.herald.client.internal;
 
+import io.grpc.CallCredentials;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.NameResolver;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import io.herald.client.ConnectionListener;
 import io.herald.client.HeraldException;
@@ -46,7 +54,7 @@ public final class ClientCore {
   /** Everything the builder collected. */
   public record Settings(List<String> endpoints, String target, ManagedChannel channel, String name, Tls tls,
       Duration keepAlive, Duration callTimeout, Executor callbackExecutor, ConnectionListener listener, RetrySettings retry,
-      io.opentelemetry.api.OpenTelemetry openTelemetry) { }
+      io.opentelemetry.api.OpenTelemetry openTelemetry, Bearer bearer, boolean credentialsOverPlaintext) { }
 
   /** Something the core closes: publishers and subscriptions. */
   public interface Resource {
@@ -55,6 +63,8 @@ public final class ClientCore {
 
   private final Settings settings;
   private final ManagedChannel channel;
+  /** {@link #channel} with the bearer credential on every call, if there is one. */
+  private final Channel calls;
   private final boolean ownsChannel;
   private final EventLoopGroup eventLoop;
   private final ScheduledThreadPoolExecutor timer;
@@ -107,7 +117,20 @@ public final class ClientCore {
       this.channel = buildChannel(s, eventLoop);
       this.ownsChannel = true;
     }
+    this.calls = s.bearer() == null ? channel : withCredentials(channel, s.bearer().callCredentials(
+        s.credentialsOverPlaintext() || Bearer.isLoopbackAuthority(channel.authority()) || s.channel() == null
+            && Bearer.loopbackOnly(s.endpoints(), s.target()), callbacks));
     watchState(ConnectivityState.IDLE);
+  }
+
+  /** Every call on {@code channel} carries {@code credentials}, unless the caller set its own. */
+  private static Channel withCredentials(ManagedChannel channel, CallCredentials credentials) {
+    return ClientInterceptors.intercept(channel, new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+        return next.newCall(method, options.getCredentials() == null ? options.withCallCredentials(credentials) : options);
+      }
+    });
   }
 
   private static ManagedChannel buildChannel(Settings s, EventLoopGroup group) {
@@ -132,19 +155,34 @@ public final class ClientCore {
         .keepAliveWithoutCalls(false)
         .maxInboundMessageSize(8 << 20);
     if (s.tls().enabled()) {
-      try {
-        var ssl = GrpcSslContexts.forClient();
-        if (s.tls().trustCertificatesFile() != null) {
-          ssl.trustManager(s.tls().trustCertificatesFile().toFile());
-        }
-        b.sslContext(ssl.build()).useTransportSecurity();
-      } catch (SSLException e) {
-        throw new IllegalArgumentException("cannot set up TLS: " + e.getMessage(), e);
-      }
+      b.sslContext(sslContext(s.tls())).useTransportSecurity();
     } else {
       b.usePlaintext();
     }
     return b.build();
+  }
+
+  /**
+   * The client-side TLS context of {@code tls}: its trust (the JVM's, or a PEM file) and its client
+   * certificate, if any. Public for the CLI's benchmark, which builds its own channels.
+   *
+   * @throws IllegalArgumentException if a file does not load (not PEM, a key that is not PKCS#8, a
+   *     key that does not match the certificate)
+   */
+  public static SslContext sslContext(Tls tls) {
+    try {
+      var ssl = GrpcSslContexts.forClient();
+      if (tls.trustCertificatesFile() != null) {
+        ssl.trustManager(tls.trustCertificatesFile().toFile());
+      }
+      if (tls.clientCertificateFile() != null) {
+        ssl.keyManager(tls.clientCertificateFile().toFile(), tls.clientKeyFile().toFile());
+      }
+      return ssl.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("cannot set up TLS with " + tls + ": " + e.getMessage()
+          + (tls.clientKeyFile() == null ? "" : " (the client key must be an unencrypted PKCS#8 PEM, -----BEGIN PRIVATE KEY-----)"), e);
+    }
   }
 
   @SuppressWarnings("deprecation") // a fixed address list needs its own resolver; the factory hook is the way to scope it to this channel
@@ -241,8 +279,9 @@ public final class ClientCore {
     }
   }
 
-  public ManagedChannel channel() {
-    return channel;
+  /** Where calls go: the channel, with the client's bearer credential on every call if it has one. */
+  public Channel channel() {
+    return calls;
   }
 
   public Executor callbacks() {

@@ -35,7 +35,15 @@ public final class Errors {
     // every refusal of the broker's carries an ErrorInfo; a RESOURCE_EXHAUSTED without one is
     // gRPC's own message size limit (the broker's transport, or this client's), which a retry
     // does not change
-    ErrorReason reason = code == ErrorCode.RESOURCE_EXHAUSTED ? ErrorReason.MESSAGE_TOO_LARGE : ErrorReason.UNSPECIFIED;
+    // UNAUTHENTICATED without one is the client's own refusal to send a credential (no TLS), or
+    // its credential source failing; PERMISSION_DENIED without one, a proxy's refusal: neither is
+    // changed by a retry
+    ErrorReason reason = switch (code) {
+      case RESOURCE_EXHAUSTED -> ErrorReason.MESSAGE_TOO_LARGE;
+      case UNAUTHENTICATED -> ErrorReason.UNAUTHENTICATED;
+      case PERMISSION_DENIED -> ErrorReason.PERMISSION_DENIED;
+      default -> ErrorReason.UNSPECIFIED;
+    };
     return from(code, reason, Map.of(), message, t);
   }
 

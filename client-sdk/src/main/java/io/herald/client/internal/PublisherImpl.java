@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * their ids, so nothing is delivered twice. A batch the broker refuses with a retryable reason
  * (e.g. INBOX_FULL: a REJECT topic shedding load) is resent after a backoff; one refused for good
  * (e.g. EVENT_TOO_LARGE) fails its receipts at once. Whether a refusal is retryable follows its
- * {@link ErrorReason}, not its status code. Receipts are completed exactly once, by the one place that removes a batch from the
+ * {@link ErrorReason}, not its status code. A stream the broker ends for good (UNAUTHENTICATED, a
+ * non-retryable reason) fails what was sent or queued at once; with nothing left to send, the next
+ * stream opens only when the next event is published (after the backoff). Receipts are completed exactly once, by the one place that removes a batch from the
  * queue that holds it.
  *
  * <h2>Deadline</h2>
@@ -222,6 +224,9 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
       }
       open.events.add(p);
       open.bytes += p.size;
+      if (stream == null && !reconnectScheduled) {
+        scheduleReconnect(); // idle after a permanent refusal (see onStreamEnd)
+      }
       if (open.events.size() >= batching.maxEvents() || open.bytes >= batching.maxBytes()) {
         seal();
         send |= claimSender();
@@ -620,6 +625,13 @@ public final class PublisherImpl implements Publisher, ClientCore.Resource {
         toSend.clear();
       }
       if (closed && toSend.isEmpty() && retryQueue.isEmpty() && open == null) {
+        return;
+      }
+      if (!retryable && open == null) {
+        // refused for good (UNAUTHENTICATED, say) with nothing left to send: no stream until the
+        // next publish (which opens one after the backoff), rather than a refused stream every
+        // few seconds while idle
+        log.debug("publisher for '{}': stream ended ({}); reconnecting on the next publish", topic, e.getMessage());
         return;
       }
       log.debug("publisher for '{}': stream ended ({}); reconnecting", topic, e.getMessage());
