@@ -14,8 +14,10 @@ import io.herald.client.Publisher;
 import io.herald.client.StartPosition;
 import io.herald.client.Subscription;
 import io.herald.client.TopicInfo;
+import io.herald.client.Tls;
 import io.herald.client.TopicSettings;
 import io.herald.client.WhenFull;
+import io.herald.client.internal.ClientCore;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -412,10 +414,20 @@ final class BenchCommand {
     private HeraldClient client(String server, EventLoopGroup group, ExecutorService callbacks, List<ManagedChannel> channels,
         List<HeraldClient> clients) {
       int colon = server.lastIndexOf(':');
-      ManagedChannel ch = NettyChannelBuilder.forAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)))
-          .eventLoopGroup(group).channelType(NioSocketChannel.class).directExecutor().usePlaintext().build();
+      NettyChannelBuilder b = NettyChannelBuilder.forAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)))
+          .eventLoopGroup(group).channelType(NioSocketChannel.class).directExecutor();
+      Tls tls = o.conn().tlsSettings();
+      if (tls.enabled()) {
+        b.sslContext(ClientCore.sslContext(tls)).useTransportSecurity();
+      } else {
+        b.usePlaintext();
+      }
+      ManagedChannel ch = b.build();
       channels.add(ch);
-      HeraldClient c = HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn().timeout).name("herald-bench").build();
+      // the channel is the bench's own (to share one event loop): the token goes per call, and
+      // without TLS only to loopback unless --allow-plaintext-token
+      HeraldClient c = o.conn().build(HeraldClient.builder().channel(ch).callbackExecutor(callbacks).callTimeout(o.conn().timeout)
+          .name("herald-bench"));
       clients.add(c);
       return c;
     }

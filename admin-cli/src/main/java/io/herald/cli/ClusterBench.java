@@ -121,8 +121,8 @@ final class ClusterBench {
     }
 
     HeraldClient client(String server, Duration callTimeout, List<HeraldClient> all) {
-      HeraldClient c = HeraldClient.builder().endpoints(server).name("herald-bench").callTimeout(callTimeout)
-          .retry(new RetrySettings(Duration.ofMillis(50), Duration.ofMillis(250), 2.0, Duration.ofSeconds(60))).build();
+      HeraldClient c = conn().build(HeraldClient.builder().endpoints(server).name("herald-bench").callTimeout(callTimeout)
+          .tls(conn().tlsSettings()).retry(new RetrySettings(Duration.ofMillis(50), Duration.ofMillis(250), 2.0, Duration.ofSeconds(60))));
       all.add(c);
       return c;
     }

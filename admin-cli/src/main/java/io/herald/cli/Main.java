@@ -1,8 +1,10 @@
 package io.herald.cli;
 
 import io.herald.client.ErrorCode;
+import io.herald.client.ErrorReason;
 import io.herald.client.HeraldException;
 import java.io.PrintWriter;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -26,7 +28,8 @@ import picocli.CommandLine.Mixin;
         "  herald --server broker-2:7070 -o json topic list",
         "  herald token new client-a --groups producers",
         "",
-        "The options above (--server, --timeout, -o) go before or after the command; every command has --help.",
+        "The options above (--server, --tls..., --token-file, --timeout, -o) go before or after the command; every command has --help.",
+        "A secured broker: herald --tls-ca ca.pem --token-file token.txt topic list (or the token in env HERALD_TOKEN).",
         "",
         "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists / precondition, 5 unavailable (retry may help)."})
 public final class Main {
@@ -41,14 +44,22 @@ public final class Main {
   public static final int UNAVAILABLE = 5;
   public static final int INTERRUPTED = 130;
 
-  /** Builds the command line (tests drive it with their own writers). */
+  /** Builds the command line with the process environment (tests drive it with their own writers). */
   public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new Main());
+    return commandLine(out, err, System.getenv());
+  }
+
+  /** Builds the command line with {@code env} as the environment ({@code HERALD_TOKEN}). */
+  public static CommandLine commandLine(PrintWriter out, PrintWriter err, Map<String, String> env) {
+    Main main = new Main();
+    CommandLine cl = new CommandLine(main);
+    main.connection.env = Map.copyOf(env);
+    main.connection.err = err;
     cl.setExpandAtFiles(false); // @FILE is publish's payload syntax, not picocli's argument files
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      cmd.getErr().println("herald: " + message(ex));
+      cmd.getErr().println("herald: " + message(ex, main.connection));
       cmd.getErr().flush();
       return exitCode(ex);
     });
@@ -57,8 +68,21 @@ public final class Main {
   }
 
   static String message(Throwable ex) {
+    return message(ex, null);
+  }
+
+  /** One line for stderr; with {@code connection}, an authentication failure says which option to check. */
+  static String message(Throwable ex, Connection connection) {
     if (ex instanceof HeraldException h) {
       String m = h.getMessage();
+      if (h.reason() == ErrorReason.UNAUTHENTICATED) {
+        return m + (connection == null || connection.hasCredential()
+            ? " (check the token from --token, --token-file or " + Connection.TOKEN_ENV + ", or the client certificate)"
+            : " (give a token with --token-file FILE or " + Connection.TOKEN_ENV + ", or a client certificate with --tls-cert/--tls-key)");
+      }
+      if (h.reason() == ErrorReason.PERMISSION_DENIED) {
+        return m + " (the credential was accepted, but the broker's ACL grants its principal no such permission: ask the broker's operator)";
+      }
       return h.isRetryable() ? m + " (retry may help)" : m;
     }
     return ex.getMessage() == null ? ex.toString() : ex.getMessage();
