@@ -47,8 +47,8 @@ public final class Connection {
       description = "Connect with TLS, trusting the JVM's certificate authorities (--tls-ca and --tls-cert imply TLS).")
   boolean tls;
 
-  @Option(names = "--tls-ca", paramLabel = "FILE", scope = ScopeType.INHERIT,
-      description = "Connect with TLS, trusting the CA certificates in this PEM file (a private CA).")
+  @Option(names = "--tls-ca", paramLabel = "FILE", scope = ScopeType.INHERIT, defaultValue = "${env:HERALD_TLS_CA}",
+      description = "Connect with TLS, trusting the CA certificates in this PEM file (a private CA) (env HERALD_TLS_CA).")
   Path tlsCa;
 
   @Option(names = "--tls-cert", paramLabel = "FILE", scope = ScopeType.INHERIT,
