@@ -7,7 +7,8 @@
 #   bash deploy/tls/make-dev-certs.sh            # writes deploy/tls/out/ (refuses to overwrite)
 #   OUT=/some/dir bash deploy/tls/make-dev-certs.sh
 #
-# Prints the admin token once; it is not stored anywhere but out/admin-token (mode 600).
+# What the brokers need goes to OUT (mounted into the containers); the CA's key and the admin token
+# go to OUT-private (mode 700, never mounted): export HERALD_TOKEN=$(cat deploy/tls/out-private/admin-token)
 set -euo pipefail
 OUT=${OUT:-"$(cd "$(dirname "$0")" && pwd)/out"}
 if [ -e "$OUT/ca.pem" ]; then
@@ -15,17 +16,20 @@ if [ -e "$OUT/ca.pem" ]; then
   exit 2
 fi
 command -v openssl >/dev/null || { echo "make-dev-certs: needs openssl" >&2; exit 2; }
-mkdir -p "$OUT"
+PRIVATE="$OUT-private"
+mkdir -p "$OUT" "$PRIVATE"
+chmod 755 "$OUT"      # the container user (uid 10001) must enter it, whatever the umask
+chmod 700 "$PRIVATE"
 cd "$OUT"
 
 # a private CA (EC P-256, 1 year)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
-  -subj "/CN=herald dev CA" -keyout ca-key.pem -out ca.pem 2>/dev/null
+  -subj "/CN=herald dev CA" -keyout "$PRIVATE/ca-key.pem" -out ca.pem 2>/dev/null
 # one certificate for the three brokers: every name clients and peers use (PKCS#8 key)
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=herald-broker" \
   -keyout broker-key.pem -out broker.csr 2>/dev/null
 printf 'subjectAltName=DNS:herald-1,DNS:herald-2,DNS:herald-3,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > broker.ext
-openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 90 -extfile broker.ext -out broker.pem 2>/dev/null
+openssl x509 -req -in broker.csr -CA ca.pem -CAkey "$PRIVATE/ca-key.pem" -CAcreateserial -days 90 -extfile broker.ext -out broker.pem 2>/dev/null
 rm -f broker.csr broker.ext ca.srl
 
 token() { printf 'hrld_%s' "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"; }
@@ -38,7 +42,7 @@ peer=$(token)
   echo "broker sha256:$(hash "$peer") herald-peers"
 } > tokens.txt
 printf '%s\n' "$peer" > peer-token
-(umask 077; printf '%s\n' "$admin" > admin-token)
+(umask 077; printf '%s\n' "$admin" > "$PRIVATE/admin-token")
 cat > acl.yaml <<'ACL'
 # deny by default; the admin group may do everything on every topic
 - group: admins
@@ -46,6 +50,6 @@ cat > acl.yaml <<'ACL'
   allow: [publish, subscribe, admin]
 ACL
 chmod 644 ca.pem broker.pem broker-key.pem tokens.txt peer-token acl.yaml
-chmod 600 ca-key.pem
+chmod 600 "$PRIVATE/ca-key.pem"
 echo "make-dev-certs: wrote $OUT (CA ca.pem, broker.pem + broker-key.pem, tokens.txt, peer-token, acl.yaml)" >&2
-echo "make-dev-certs: the admin token is in $OUT/admin-token:  export HERALD_TOKEN=\$(cat $OUT/admin-token)" >&2
+echo "make-dev-certs: the CA key and the admin token are in $PRIVATE:  export HERALD_TOKEN=\$(cat $PRIVATE/admin-token)" >&2

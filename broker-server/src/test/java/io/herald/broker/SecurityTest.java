@@ -295,6 +295,10 @@ class SecurityTest {
     admin(c, good).createTopic(CreateTopicRequest.newBuilder().setName("orders.jwt").build());
     assertThat(publisher(c, good).publish(publish("orders.jwt", "j-1")).getAcksCount()).isEqualTo(1);
     assertRefused(() -> publisher(c, good).publish(publish("secret.plans", "j-2")), Status.Code.PERMISSION_DENIED, "PERMISSION_DENIED");
+    // a JWT whose groups claim says herald-peers is not a broker: no way around the ACL
+    String claimsPeer = jwt(key, "mallory", List.of("herald-peers"), "herald", now.plusSeconds(300));
+    assertRefused(() -> publisher(c, claimsPeer).publish(publish("orders.jwt", "m-1")), Status.Code.PERMISSION_DENIED, "PERMISSION_DENIED");
+    assertThat(forwardEnd(c, claimsPeer).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     for (String bad : List.of(jwt(key, "carol", List.of("producers"), "herald", now.minusSeconds(600)),
         jwt(stranger, "carol", List.of("producers"), "herald", now.plusSeconds(300)),
         jwt(key, "carol", List.of("producers"), "another-service", now.plusSeconds(300)))) {
@@ -325,25 +329,7 @@ class SecurityTest {
   void aClientsCredentialDoesNotOpenTheBrokerToBrokerService() throws Exception {
     ManagedChannel c = tls();
     admin(c, ALICE_TOKEN).createTopic(CreateTopicRequest.newBuilder().setName("orders.eu").build());
-    java.util.concurrent.CompletableFuture<Status> end = new java.util.concurrent.CompletableFuture<>();
-    io.grpc.stub.StreamObserver<io.herald.proto.cluster.v1.ForwardRequest> out = io.herald.proto.cluster.v1.PeerServiceGrpc.newStub(c)
-        .withCallCredentials(bearer(ALICE_TOKEN)).forward(new io.grpc.stub.StreamObserver<>() {
-          @Override
-          public void onNext(io.herald.proto.cluster.v1.ForwardResponse r) { }
-
-          @Override
-          public void onError(Throwable t) {
-            end.complete(Status.fromThrowable(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            end.complete(Status.OK);
-          }
-        });
-    out.onNext(io.herald.proto.cluster.v1.ForwardRequest.newBuilder()
-        .setInit(io.herald.proto.cluster.v1.ForwardInit.newBuilder().setNodeId("intruder")).build());
-    assertThat(end.get(10, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(forwardEnd(c, ALICE_TOKEN).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(Files.readString(audit)).contains("\"operation\":\"Forward\"", "not in group herald-peers");
   }
 
@@ -360,11 +346,16 @@ class SecurityTest {
     assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--tls-cert", serverCert.certFile().toString(), "--tls-key",
         serverCert.keyFile().toString(), "--tls-client-ca", pki.caFile().toString(), "--tls-client-auth", "sometimes"))
         .contains("none, optional or require");
-    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token", "--auth-tokens", tokens.toString(), "--peers",
-        "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1")).contains("--peer-token-file FILE is required");
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token", "--auth-tokens", tokens.toString(), "--tls-cert",
+        serverCert.certFile().toString(), "--tls-key", serverCert.keyFile().toString(), "--peer-tls-ca", pki.caFile().toString(),
+        "--peers", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1")).contains("--peer-token-file FILE is required");
     assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--tls-cert", serverCert.certFile().toString(), "--tls-key",
         serverCert.keyFile().toString(), "--peers", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1"))
         .contains("--peer-tls-ca FILE is required");
+    // the peer token may do everything: never over plaintext
+    assertThat(ClusterMetadataTest.refused(none, "--listen", listen, "--auth", "token", "--auth-tokens", tokens.toString(),
+        "--peer-token-file", tokens.toString(), "--peers", "n1=127.0.0.1:7072,n2=127.0.0.1:7172", "--node-id", "n1"))
+        .contains("TLS is required");
 
     // files that do not load stop the broker at start, naming the file and never a secret
     Path badTokens = dir.resolve("bad-tokens.txt");
@@ -383,6 +374,29 @@ class SecurityTest {
     cl.setErr(new java.io.PrintWriter(err, true));
     assertThat(cl.execute(tlsArgs)).as("stderr: %s", err).isEqualTo(1);
     assertThat(err.toString()).contains("is not the key of the certificate");
+  }
+
+  /** Opens the broker-to-broker Forward stream with {@code credential}, sends its init; how the stream ended. */
+  private static Status forwardEnd(ManagedChannel c, String credential) throws Exception {
+    java.util.concurrent.CompletableFuture<Status> end = new java.util.concurrent.CompletableFuture<>();
+    io.grpc.stub.StreamObserver<io.herald.proto.cluster.v1.ForwardRequest> out = io.herald.proto.cluster.v1.PeerServiceGrpc.newStub(c)
+        .withCallCredentials(bearer(credential)).forward(new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(io.herald.proto.cluster.v1.ForwardResponse r) { }
+
+          @Override
+          public void onError(Throwable t) {
+            end.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            end.complete(Status.OK);
+          }
+        });
+    out.onNext(io.herald.proto.cluster.v1.ForwardRequest.newBuilder()
+        .setInit(io.herald.proto.cluster.v1.ForwardInit.newBuilder().setNodeId("intruder")).build());
+    return end.get(10, TimeUnit.SECONDS);
   }
 
   /** The certificate the broker presents to a new TLS connection now. */

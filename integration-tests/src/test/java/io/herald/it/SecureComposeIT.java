@@ -64,7 +64,7 @@ class SecureComposeIT {
     Process p = make.start();
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(Files.readString(tls.resolve("make-dev-certs.log"))).isZero();
-    String token = Files.readString(out.resolve("admin-token")).trim();
+    String token = Files.readString(tls.resolve("out-private").resolve("admin-token")).trim();
 
     int[] grpc = new int[3];
     int[] http = new int[3];

@@ -307,6 +307,8 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
   /** {@link #run} with an audit line of the outcome (ok, or the status code); a refusal of the ACL writes its own. */
   private <T> void audited(Principal who, String operation, String topic, StreamObserver<T> out,
       java.util.function.Supplier<CompletableFuture<T>> body) {
+    // the answer may come on the metadata thread, outside the call's context: take the peer now
+    String peer = io.herald.broker.transport.PeerInterceptor.current();
     run(new StreamObserver<T>() {
       @Override
       public void onNext(T v) {
@@ -317,14 +319,14 @@ public final class TopicAdminService extends TopicAdminServiceGrpc.TopicAdminSer
       public void onError(Throwable t) {
         io.grpc.Status.Code code = io.grpc.Status.fromThrowable(t).getCode();
         if (code != io.grpc.Status.Code.PERMISSION_DENIED) {
-          access.audited(who, operation, topic, code.name());
+          access.audited(who, peer, operation, topic, code.name());
         }
         out.onError(t);
       }
 
       @Override
       public void onCompleted() {
-        access.audited(who, operation, topic, "ok");
+        access.audited(who, peer, operation, topic, "ok");
         out.onCompleted();
       }
     }, body);

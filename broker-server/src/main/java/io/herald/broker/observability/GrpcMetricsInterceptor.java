@@ -31,8 +31,11 @@ public final class GrpcMetricsInterceptor implements ServerInterceptor {
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-    String service = call.getMethodDescriptor().getServiceName();
-    String method = call.getMethodDescriptor().getBareMethodName();
+    // a method the broker does not serve is named by the caller: one label for all of them, or
+    // random paths would grow the registry (and /metrics) without bound
+    boolean known = call.getMethodDescriptor().getType() != io.grpc.MethodDescriptor.MethodType.UNKNOWN;
+    String service = known ? call.getMethodDescriptor().getServiceName() : "unknown";
+    String method = known ? call.getMethodDescriptor().getBareMethodName() : "unknown";
     String key = service + "/" + method;
     AtomicInteger act = active.computeIfAbsent(key, k -> {
       AtomicInteger a = new AtomicInteger();

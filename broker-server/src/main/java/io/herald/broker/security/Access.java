@@ -98,7 +98,7 @@ public final class Access {
 
   /** Another broker (a principal of the group herald-peers): it relays and forwards for its own clients, whose grants it checked. */
   private static boolean peer(Principal p) {
-    return p.groups().contains(Authentication.PEER_GROUP);
+    return Authentication.isPeer(p);
   }
 
   private StatusRuntimeException denied(Principal p, String topic, String permission, String operation) {
@@ -109,7 +109,7 @@ public final class Access {
   }
 
   /** Records an admin operation's outcome. */
-  public void audited(Principal p, String operation, String topic, String outcome) {
-    audit.record(p, PeerInterceptor.current(), operation, topic, outcome, null);
+  public void audited(Principal p, String peer, String operation, String topic, String outcome) {
+    audit.record(p, peer, operation, topic, outcome, null);
   }
 }

@@ -101,10 +101,16 @@ public final class AuditLog implements AutoCloseable {
     }
   }
 
+  /** The longest field value written; a longer one (a name a client made up) is cut, with "...". */
+  static final int MAX_FIELD_CHARS = 300;
+
   private static StringBuilder field(StringBuilder b, String name, String value) {
     b.append('"').append(name).append("\":");
     if (value == null) {
       return b.append("null");
+    }
+    if (value.length() > MAX_FIELD_CHARS) {
+      value = value.substring(0, MAX_FIELD_CHARS) + "...";
     }
     b.append('"');
     for (int i = 0; i < value.length(); i++) {

@@ -120,7 +120,7 @@ public final class Authentication implements ServerInterceptor {
       call.close(s.getStatus(), s.getTrailers());
       return new ServerCall.Listener<>() { };
     }
-    if (PEER_SERVICE.equals(service) && !p.groups().contains(PEER_GROUP)) {
+    if (PEER_SERVICE.equals(service) && !isPeer(p)) {
       audit.record(p, peer, operation, null, "denied", "not in group " + PEER_GROUP);
       StatusRuntimeException s = Errors.error(ErrorReason.ERROR_REASON_PERMISSION_DENIED, "principal '" + p.name()
           + "' may not make broker-to-broker calls: that needs a principal in the group '" + PEER_GROUP + "'",
@@ -130,6 +130,15 @@ public final class Authentication implements ServerInterceptor {
     }
     Context ctx = Context.current().withValues(Access.PRINCIPAL, p, PeerInterceptor.PEER, peer);
     return Contexts.interceptCall(ctx, call, headers, next);
+  }
+
+  /**
+   * Whether {@code p} is another broker: a token principal (from this broker's own token file) of the
+   * group {@value #PEER_GROUP}. A JWT's groups claim does not count: an identity provider that lets
+   * users pick their groups must not make them brokers.
+   */
+  public static boolean isPeer(Principal p) {
+    return "token".equals(p.method()) && p.groups().contains(PEER_GROUP);
   }
 
   /** The principal the call's credential proves. */

@@ -155,6 +155,10 @@ public record SecurityConfig(Path tlsCert, Path tlsKey, Path tlsClientCa, Client
       throw new IllegalArgumentException("with TLS and --peers, --peer-tls-ca FILE is required: the CA the other brokers'"
           + " certificates chain to (forwarding, relays and Raft use TLS between brokers; each broker presents its --tls-cert)");
     }
+    if (authenticates() && !tls()) {
+      throw new IllegalArgumentException("with --auth and --peers, TLS is required (--tls-cert, --tls-key, --peer-tls-ca): the brokers"
+          + " present their peer token to each other, and that token may do everything; it must not cross the network in the clear");
+    }
     if (authenticates() && peerToken == null) {
       throw new IllegalArgumentException("with --auth and --peers, --peer-token-file FILE is required (and --auth must include token):"
           + " the token this broker presents to the others, whose line in their --auth-tokens files has the group herald-peers");

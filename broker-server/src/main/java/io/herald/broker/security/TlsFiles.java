@@ -106,12 +106,12 @@ public final class TlsFiles implements AutoCloseable {
 
   private void reload() {
     try {
-      String fault = loadIdentity();
-      if (fault == null && trust != null) {
-        fault = loadTrust();
-      }
-      if (fault == null && peerTrust != null) {
-        fault = loadPeerTrust();
+      // each file on its own: a broken certificate must not hold back the removal of a CA
+      String fault = null;
+      for (String f : new String[] {loadIdentity(), trust == null ? null : loadTrust(), peerTrust == null ? null : loadPeerTrust()}) {
+        if (f != null) {
+          fault = fault == null ? f : fault + "; " + f;
+        }
       }
       if (fault != null && !fault.equals(lastFault)) {
         log.warn("{}; the broker keeps serving the last good ones", fault);
@@ -165,13 +165,24 @@ public final class TlsFiles implements AutoCloseable {
     return null;
   }
 
-  /** Loads the client CA if its bytes changed; null, or what is wrong. */
+  /**
+   * Loads the client CA if its bytes changed; null, or what is wrong. With {@code --peer-tls-ca} its
+   * certificates are trusted as well: the other brokers present their own certificates as clients.
+   */
   private String loadTrust() {
     byte[] ca;
     try {
       ca = Files.readAllBytes(config.tlsClientCa());
+      if (config.peerTlsCa() != null) {
+        byte[] peers = Files.readAllBytes(config.peerTlsCa());
+        byte[] both = Arrays.copyOf(ca, ca.length + 1 + peers.length);
+        both[ca.length] = '\n';
+        System.arraycopy(peers, 0, both, ca.length + 1, peers.length);
+        ca = both;
+      }
     } catch (IOException e) {
-      return "--tls-client-ca " + config.tlsClientCa() + " cannot be read: " + e;
+      return "--tls-client-ca " + config.tlsClientCa() + (config.peerTlsCa() == null ? "" : " / --peer-tls-ca " + config.peerTlsCa())
+          + " cannot be read: " + e;
     }
     if (Arrays.equals(ca, caBytes)) {
       return null;

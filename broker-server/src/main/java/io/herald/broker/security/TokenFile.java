@@ -65,6 +65,10 @@ public final class TokenFile {
         continue;
       }
       try {
+        if (fields.get(0).startsWith("hrld_")) {
+          throw new IllegalArgumentException(at + ": this line holds a token itself, a secret: remove it (the file takes only"
+              + " 'PRINCIPAL sha256:HEX [GROUP,...]' lines; 'herald token new' prints the token on its first line, the line to add on its second)");
+        }
         String principal = checkName(fields.get(0), "principal", at);
         if (principal.startsWith(HASH_PREFIX)) {
           throw new IllegalArgumentException(at + ": starts with the hash; write PRINCIPAL sha256:HEX [GROUP,...]");
@@ -76,8 +80,7 @@ public final class TokenFile {
         String hash = checkHash(fields.get(1), at);
         Set<String> groups = fields.size() > 2 ? groups(fields.get(2), at) : Set.of();
         if (fields.size() > 3) {
-          throw new IllegalArgumentException(at + ": unexpected '" + ParseErrors.abbreviate(fields.get(3))
-              + "' after the groups; separate groups with commas and no spaces (a,b), or start a comment with #");
+          throw new IllegalArgumentException(at + ": unexpected text after the groups (not shown: it may be a secret); separate groups with commas and no spaces (a,b), or start a comment with #");
         }
         Integer first = lineOfHash.putIfAbsent(hash, lineNo);
         if (first != null) {

@@ -88,7 +88,8 @@ class TokenFileTest {
       "client-a HASH a,               | line 1: an empty group",
       "client-a HASH ,a               | line 1: an empty group",
       "client-a HASH a,*              | line 1: '*' cannot be a group name",
-      "client-a HASH a b              | line 1: unexpected 'b' after the groups",
+      "client-a HASH a b              | line 1: unexpected text after the groups (not shown",
+      "hrld_abc123                    | line 1: this line holds a token itself, a secret: remove it",
       "CTRL HASH                      | line 1: the principal has a space or control character (U+0007) at index 1",
   })
   void refusesABadLineWithItsNumber(String line, String expected) {
@@ -99,6 +100,16 @@ class TokenFileTest {
     assertThatThrownBy(() -> TokenFile.parse(text, FILE))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(FILE + ": " + expected);
+  }
+
+  /** The easy mistake: appending both lines of 'herald token new' to the file. The token never reaches the message. */
+  @Test
+  void aTokenPastedIntoTheFileIsNotEchoed() {
+    String token = "hrld_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+    for (String text : new String[] {token + "\nalice " + HASH + "\n", "alice " + HASH + " producers " + token + "\n"}) {
+      assertThatThrownBy(() -> TokenFile.parse(text, FILE)).isInstanceOf(IllegalArgumentException.class)
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain(token).doesNotContain(token.substring(0, 20)));
+    }
   }
 
   @Test
